@@ -1,0 +1,72 @@
+"""Runtime settings: where state lives, which warehouse, which pseudonymisation key.
+
+Everything comes from the environment (or, for secrets inside Airflow, from an Airflow Variable);
+nothing secret is in code. All runtime state lives under ``EVICTION_PREVENTION_HOME`` (default ``var/``).
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+
+import yaml
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+CONFIG_DIR = REPO_ROOT / "config"
+SQL_DIR = REPO_ROOT / "sql"
+EXPECTATIONS_DIR = REPO_ROOT / "expectations"
+
+KEY_ENV = "EVICTION_PREVENTION_PSEUDONYM_KEY"
+KEY_VARIABLE = "eviction_prevention_pseudonym_key"
+
+
+def home() -> Path:
+    return Path(os.environ.get("EVICTION_PREVENTION_HOME", REPO_ROOT / "var")).resolve()
+
+
+def landing_dir() -> Path:
+    return home() / "landing"
+
+
+def warehouse_url() -> str:
+    url = os.environ.get("EVICTION_PREVENTION_WAREHOUSE_URL")
+    return url or f"duckdb:///{home() / 'warehouse.duckdb'}"
+
+
+def reference_date_override() -> str | None:
+    """A fixed 'today' (yyyy-mm-dd) for deadline states; by default the latest snapshot date is used."""
+    return os.environ.get("EVICTION_PREVENTION_REFERENCE_DATE") or None
+
+
+class MissingKeyError(RuntimeError):
+    pass
+
+
+def pseudonym_key() -> bytes:
+    """The HMAC key: from the environment, else from the Airflow Variable. Never logged."""
+    value = os.environ.get(KEY_ENV)
+    if not value:
+        try:
+            from airflow.sdk import Variable
+
+            value = Variable.get(KEY_VARIABLE, default=None)
+        except Exception:  # outside an Airflow task there is no Variable backend
+            value = None
+    if not value:
+        raise MissingKeyError(
+            f"no pseudonymisation key: set {KEY_ENV} or the Airflow Variable {KEY_VARIABLE}"
+        )
+    return value.encode("utf-8")
+
+
+@lru_cache(maxsize=1)
+def municipalities() -> dict[str, dict]:
+    with open(CONFIG_DIR / "municipalities.yaml", encoding="utf-8") as fh:
+        data = yaml.safe_load(fh)
+    return {m["name"]: m for m in data["municipalities"]}
+
+
+def social_team_for(municipality: str) -> str | None:
+    entry = municipalities().get(municipality)
+    return entry["social_team"] if entry else None
