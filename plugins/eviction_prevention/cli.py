@@ -1,0 +1,125 @@
+"""Command line: ``eviction-prevention {generate,sftp-server,demo,report,link}``."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from pathlib import Path
+
+from eviction_prevention import settings
+
+
+def _cmd_generate(args: argparse.Namespace) -> int:
+    from eviction_prevention.synthetic import generate
+
+    summary = generate(Path(args.out), scale=args.scale, seed=args.seed, noise=args.noise)
+    print(f"generated partner files in {args.out}: {summary}")
+    return 0
+
+
+def _cmd_sftp_server(args: argparse.Namespace) -> int:
+    from eviction_prevention.sftp_server import serve_forever
+
+    home = settings.home()
+    serve_forever(Path(args.root or home / "sftp"), Path(args.keys or home / "keys" / "sftp"), args.port,
+                  Path(args.pid_file) if args.pid_file else None)
+    return 0
+
+
+def _print_table(frame, title: str) -> None:  # noqa: ANN001 - pandas DataFrame
+    print(f"\n== {title} ==")
+    print(frame.to_string(index=False) if not frame.empty else "(no rows)")
+
+
+def _report(url: str | None, truth_dir: Path | None, key: bytes | None) -> bool:
+    """Print the compliance summary and, with ground truth, how it and the links compare. True = agrees."""
+    from eviction_prevention import evaluation, warehouse
+
+    with warehouse.connect(url) as conn:
+        compliance = evaluation.published_compliance(conn)
+        by_corporation = compliance.groupby("corporation")[evaluation.COMPLIANCE_COUNTS].sum().reset_index()
+        _print_table(compliance, "mart_compliance_monthly (corporation x social team x month of T0)")
+        _print_table(by_corporation, "compliance per corporation")
+        if truth_dir is None or key is None:
+            return True
+        diffs = evaluation.compliance_differences(compliance, evaluation.truth_compliance(truth_dir))
+        quality = evaluation.linkage_quality(conn, truth_dir, key)
+    print(f"\ncompliance equals ground truth: {'yes' if diffs.empty else f'NO ({len(diffs)} rows differ)'}")
+    print("\n== linkage against ground truth ==")
+    for link_type, q in quality.items():
+        print(f"{link_type:18s} precision {q['precision']:.4f}  recall {q['recall']:.4f}  f1 {q['f1']:.4f}  "
+              f"(tp {q['tp']}, fp {q['fp']}, fn {q['fn']})")
+    return diffs.empty
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from eviction_prevention.demo import DemoPaths, run_pipeline
+
+    paths = DemoPaths(settings.home())
+    result = run_pipeline(paths, scale=args.scale, seed=args.seed)
+    print(f"demo: {result['dropped']} partner files dropped over SFTP and processed through Airflow")
+    agrees = _report(None, result["truth_dir"], result["key"])
+    print(f"\nwarehouse: {settings.warehouse_url()}  (Airflow logs: {paths.log_file})")
+    return 0 if agrees else 1
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    truth = Path(args.truth) if args.truth else None
+    key = settings.pseudonym_key() if truth else None
+    return 0 if _report(args.url, truth, key) else 1
+
+
+def _cmd_link(args: argparse.Namespace) -> int:
+    from eviction_prevention.linkage import link_csv
+
+    n = link_csv(Path(args.left), Path(args.right), Path(args.out), settings.pseudonym_key())
+    print(f"{n} links written to {args.out}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="eviction-prevention", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    gen = sub.add_parser("generate", help="write synthetic partner files and ground truth")
+    gen.add_argument("--out", default=str(settings.home() / "data"))
+    gen.add_argument("--scale", type=float, default=1.0)
+    gen.add_argument("--seed", type=int, default=2026)
+    gen.add_argument("--noise", choices=["low", "default", "high"], default="default")
+    gen.set_defaults(func=_cmd_generate)
+
+    srv = sub.add_parser("sftp-server", help="run the embedded SFTP server in the foreground")
+    srv.add_argument("--port", type=int, default=int(os.environ.get("EVICTION_PREVENTION_SFTP_PORT", "2222")))
+    srv.add_argument("--root")
+    srv.add_argument("--keys")
+    srv.add_argument("--pid-file")
+    srv.set_defaults(func=_cmd_sftp_server)
+
+    demo = sub.add_parser("demo", help="run the whole pipeline end to end on the embedded default")
+    demo.add_argument("--scale", type=float, default=1.0)
+    demo.add_argument("--seed", type=int, default=2026)
+    demo.set_defaults(func=_cmd_demo)
+
+    rep = sub.add_parser("report", help="print the compliance summary from the warehouse")
+    rep.add_argument("--url", help="warehouse SQLAlchemy URL (default: EVICTION_PREVENTION_WAREHOUSE_URL or var/)")
+    rep.add_argument("--truth", help="ground-truth folder to compare with")
+    rep.set_defaults(func=_cmd_report)
+
+    lnk = sub.add_parser("link", help="link two CSV files of person records on pseudonyms")
+    lnk.add_argument("left")
+    lnk.add_argument("right")
+    lnk.add_argument("--out", required=True)
+    lnk.set_defaults(func=_cmd_link)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    args = build_parser().parse_args(argv)
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

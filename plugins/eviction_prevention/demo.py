@@ -1,0 +1,92 @@
+"""The end-to-end demo on the embedded default: synthetic files -> embedded SFTP -> Airflow -> DuckDB."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from eviction_prevention import airflow_env, settings
+
+log = logging.getLogger(__name__)
+
+DEMO_LOGICAL_DATE = "2026-11-02T06:00:00+00:00"
+
+
+@dataclass(frozen=True)
+class DemoPaths:
+    home: Path
+
+    @property
+    def data(self) -> Path:
+        return self.home / "data"
+
+    @property
+    def sftp_root(self) -> Path:
+        return self.home / "sftp"
+
+    @property
+    def keys(self) -> Path:
+        return self.home / "keys"
+
+    @property
+    def log_file(self) -> Path:
+        return self.home / "logs" / "demo-airflow.log"
+
+
+def pseudonym_key_file(keys_dir: Path) -> Path:
+    """The demo's HMAC key: created once, kept outside the warehouse and outside the code."""
+    path = keys_dir / "pseudonym.key"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_hex(32))
+        path.chmod(0o600)
+    return path
+
+
+def reset_state(paths: DemoPaths) -> None:
+    """A demo starts from nothing but its keys and Airflow's metadata DB."""
+    for folder in (paths.data, paths.sftp_root, paths.home / "landing", paths.home / "logs"):
+        shutil.rmtree(folder, ignore_errors=True)
+    (paths.home / "warehouse.duckdb").unlink(missing_ok=True)
+    (paths.home / "warehouse.duckdb.wal").unlink(missing_ok=True)
+
+
+def drop_partner_files(data_dir: Path, host: str, port: int, keys: object) -> int:
+    """Upload every generated partner file to its partner's inbox, as the partner would."""
+    from eviction_prevention.sftp_server import upload
+
+    count = 0
+    for partner_dir in sorted((data_dir / "partners").iterdir()):
+        for path in sorted(partner_dir.iterdir()):
+            upload(host, port, partner_dir.name, keys.client_key_paths[partner_dir.name], keys.host_public_key, path)
+            count += 1
+    return count
+
+
+def run_pipeline(paths: DemoPaths, scale: float, seed: int, url: str | None = None) -> dict[str, object]:
+    """Generate, serve, drop, run both DAGs through Airflow. Returns the key used and the ground truth dir."""
+    from eviction_prevention.partners import load_partners
+    from eviction_prevention.sftp_server import EmbeddedSFTPServer, ensure_keys
+    from eviction_prevention.synthetic import generate
+
+    reset_state(paths)
+    summary = generate(paths.data, scale=scale, seed=seed)
+    key = pseudonym_key_file(paths.keys).read_text().strip()
+    users = [p.code for p in load_partners()]
+    keys = ensure_keys(paths.keys / "sftp", users)
+    with EmbeddedSFTPServer(paths.sftp_root, keys, users) as server:
+        dropped = drop_partner_files(paths.data, "127.0.0.1", server.port, keys)
+        log.info("dropped %d partner files over SFTP on port %d", dropped, server.port)
+        extra = {
+            settings.KEY_ENV: key,
+            "EVICTION_PREVENTION_WAREHOUSE_URL": url or settings.warehouse_url(),
+            **airflow_env.sftp_connections("127.0.0.1", server.port, keys),
+        }
+        env = airflow_env.base_env(paths.home, extra)
+        airflow_env.migrate(env, paths.log_file)
+        airflow_env.dags_test("partner_intake", env, paths.log_file, DEMO_LOGICAL_DATE)
+        airflow_env.dags_test("publish_referrals", env, paths.log_file, DEMO_LOGICAL_DATE)
+    return {"generated": summary, "dropped": dropped, "key": key.encode(), "truth_dir": paths.data / "ground_truth"}
