@@ -60,12 +60,14 @@ def _suite(kind: str):  # noqa: ANN202 - GX type
     return ExpectationSuite(**json.loads(json.dumps(load_suite_definition(kind))))
 
 
-def _bounds_text(kwargs: dict[str, Any], parameters: dict[str, Any], dutch: bool) -> str:
+def _bounds_text(kwargs: dict[str, Any], parameters: dict[str, Any]) -> str:
     def resolve(v: Any) -> Any:
         if isinstance(v, dict) and "$PARAMETER" in v:
             v = parameters.get(v["$PARAMETER"])
         if isinstance(v, pd.Timestamp):
             return v.strftime("%d-%m-%Y")
+        if isinstance(v, float) and v.is_integer():
+            return int(v)
         return v
 
     lo, hi = resolve(kwargs.get("min_value")), resolve(kwargs.get("max_value"))
@@ -86,7 +88,7 @@ def _message(exp_type: str, kwargs: dict[str, Any], headers: dict[str, str], par
     return template.format(
         header=header,
         headers=" + ".join(f"'{headers.get(c, c)}'" for c in cols),
-        bounds=_bounds_text(kwargs, parameters, dutch=True),
+        bounds=_bounds_text(kwargs, parameters),
         type=exp_type,
     )
 
