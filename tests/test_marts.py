@@ -10,7 +10,6 @@ import datetime as dt
 
 import pandas as pd
 import pytest
-
 from eviction_prevention import publish, warehouse
 
 D = dt.date.fromisoformat
@@ -33,18 +32,36 @@ def _file_rows(label: str, snapshot: str, file_id: str) -> dict:
     t0, reported, _, _ = CASES[label]
     visible = reported if reported and D(reported) <= D(snapshot) else None
     return {
-        "partner": "corpa", "file_id": file_id, "source_row": ord(label), "snapshot_date": D(snapshot),
-        "record_key": f"tenancy-{label}", "city": "Dordrecht", "monthly_rent": 600.0, "arrears_amount": 900.0,
-        "t0_date": D(t0), "reported_date": D(visible) if visible else None, "children": label == "B",
+        "partner": "corpa",
+        "file_id": file_id,
+        "source_row": ord(label),
+        "snapshot_date": D(snapshot),
+        "record_key": f"tenancy-{label}",
+        "city": "Dordrecht",
+        "monthly_rent": 600.0,
+        "arrears_amount": 900.0,
+        "t0_date": D(t0),
+        "reported_date": D(visible) if visible else None,
+        "children": label == "B",
         "row_warnings": 0,
     }
 
 
 def _ledger(file_id: str, snapshot: str, seq: int, partner: str = "corpa", kind: str = "corporation") -> dict:
     return {
-        "partner": partner, "file_id": file_id, "kind": kind, "file_name": f"{file_id}.csv", "size_bytes": 1,
-        "delivery_seq": seq, "snapshot_date": D(snapshot), "status": "loaded", "rows_total": 1,
-        "rows_loaded": 1, "rows_rejected": 0, "warnings": 0, "reasons": None,
+        "partner": partner,
+        "file_id": file_id,
+        "kind": kind,
+        "file_name": f"{file_id}.csv",
+        "size_bytes": 1,
+        "delivery_seq": seq,
+        "snapshot_date": D(snapshot),
+        "status": "loaded",
+        "rows_total": 1,
+        "rows_loaded": 1,
+        "rows_rejected": 0,
+        "warnings": 0,
+        "reasons": None,
     }
 
 
@@ -60,10 +77,18 @@ def _build(url: str) -> None:
     snapshot_rows.append(CASES_Z)
     st_rows = [
         {
-            "partner": "st", "file_id": "s1", "source_row": ord(lbl), "export_date": D("2026-10-31"),
-            "record_key": f"case-{lbl}", "team": "Sociaal Wijkteam Dordrecht", "reporter": "corpa",
-            "report_received_date": D(c[1]), "analysis_sent_date": D(c[3]) if c[3] else None,
-            "trajectory": lbl == "A", "current_rent_paid": lbl == "A", "row_warnings": 0,
+            "partner": "st",
+            "file_id": "s1",
+            "source_row": ord(lbl),
+            "export_date": D("2026-10-31"),
+            "record_key": f"case-{lbl}",
+            "team": "Sociaal Wijkteam Dordrecht",
+            "reporter": "corpa",
+            "report_received_date": D(c[1]),
+            "analysis_sent_date": D(c[3]) if c[3] else None,
+            "trajectory": lbl == "A",
+            "current_rent_paid": lbl == "A",
+            "row_warnings": 0,
         }
         for lbl, c in CASES.items()
         if c[1]
@@ -71,8 +96,12 @@ def _build(url: str) -> None:
     ledger.append(_ledger("s1", "2026-10-31", 1, partner="st", kind="social_team"))
     links = pd.DataFrame(
         [
-            {"link_type": "case_social_team", "left_key": f"corpa:tenancy-{lbl}:{c[0]}", "right_key": f"st:case-{lbl}",
-             "match_probability": 0.99}
+            {
+                "link_type": "case_social_team",
+                "left_key": f"corpa:tenancy-{lbl}:{c[0]}",
+                "right_key": f"st:case-{lbl}",
+                "match_probability": 0.99,
+            }
             for lbl, c in CASES.items()
             if c[1]
         ]

@@ -8,7 +8,6 @@ import io
 import openpyxl
 import pandas as pd
 import pytest
-
 from eviction_prevention.intake import check_file
 from eviction_prevention.parsing import parse_bool, parse_bytes, parse_date, parse_decimal
 from eviction_prevention.partners import get_partner
@@ -21,11 +20,21 @@ def trivire_file(*rows: dict[str, str], drop: str | None = None) -> bytes:
     base = {h: "" for h in headers}
     lines = [";".join(headers)]
     for row in rows:
-        values = base | {
-            "Contractnummer": "TRV-0000001", "Voorletters": "J.", "Achternaam": "Hoëtmer", "Huisnummer": "12",
-            "Postcode": "3311 AB", "Plaats": "Dordrecht", "Maandhuur": "612,50", "Achterstand": "1.234,56",
-            "Peildatum": "31-10-2026",
-        } | row
+        values = (
+            base
+            | {
+                "Contractnummer": "TRV-0000001",
+                "Voorletters": "J.",
+                "Achternaam": "Hoëtmer",
+                "Huisnummer": "12",
+                "Postcode": "3311 AB",
+                "Plaats": "Dordrecht",
+                "Maandhuur": "612,50",
+                "Achterstand": "1.234,56",
+                "Peildatum": "31-10-2026",
+            }
+            | row
+        )
         lines.append(";".join(values[h] for h in headers))
     return ("\r\n".join(lines) + "\r\n").encode("cp1252")
 
@@ -59,8 +68,11 @@ def test_parse_bool_uses_partner_values() -> None:
 
 
 def test_trivire_csv_to_canonical() -> None:
-    result = parse_bytes(trivire_file({"Datum 1 maand achterstand": "01-09-2026", "Kinderen in huishouden": "J"}),
-                         TRIVIRE.layout, "corporation")
+    result = parse_bytes(
+        trivire_file({"Datum 1 maand achterstand": "01-09-2026", "Kinderen in huishouden": "J"}),
+        TRIVIRE.layout,
+        "corporation",
+    )
     assert not result.issues
     row = result.frame.iloc[0]
     assert row["surname"] == "Hoëtmer"
@@ -81,7 +93,8 @@ def test_missing_column_is_named_in_dutch() -> None:
 def test_impossible_date_names_row_and_value() -> None:
     result = parse_bytes(
         trivire_file({}, {"Contractnummer": "TRV-2", "Datum 1 maand achterstand": "31-02-2026"}),
-        TRIVIRE.layout, "corporation",
+        TRIVIRE.layout,
+        "corporation",
     )
     assert [i.message for i in result.issues] == [
         "regel 3: datum '31-02-2026' in kolom 'Datum 1 maand achterstand' bestaat niet"
@@ -99,7 +112,7 @@ def test_bad_birth_date_is_reported_without_its_value() -> None:
 def test_utf8_bytes_in_cp1252_file_are_read_as_agreed_encoding_but_utf8_file_rejects_cp1252() -> None:
     woonbron = get_partner("woonbron")
     header = ",".join(woonbron.layout.columns.values())
-    data = ("\ufeff" + header + "\n").encode("utf-8") + "x".encode() + "ë".encode("cp1252") + b"\n"
+    data = ("\ufeff" + header + "\n").encode("utf-8") + b"x" + "ë".encode("cp1252") + b"\n"
     result = parse_bytes(data, woonbron.layout, "corporation")
     assert result.rejected
     assert "tekencodering (utf-8-sig)" in result.issues[0].message
@@ -121,9 +134,17 @@ def test_xlsx_with_real_date_cells() -> None:
     headers = list(tablis.layout.columns.values())
     ws.append(headers)
     values = {h: None for h in headers} | {
-        "Huurovereenkomst": "TW/12345", "Voorletters": "A.", "Naam": "Yılmaz", "Nr": 7, "Postcode": "3361 CD",
-        "Woonplaats": "Sliedrecht", "Kale huur + servicekosten": 700.0, "Saldo achterstand": 1400.0,
-        "Datum T0": dt.date(2026, 9, 30), "Peildatum": dt.date(2026, 10, 31), "Minderjarige kinderen": "Nee",
+        "Huurovereenkomst": "TW/12345",
+        "Voorletters": "A.",
+        "Naam": "Yılmaz",
+        "Nr": 7,
+        "Postcode": "3361 CD",
+        "Woonplaats": "Sliedrecht",
+        "Kale huur + servicekosten": 700.0,
+        "Saldo achterstand": 1400.0,
+        "Datum T0": dt.date(2026, 9, 30),
+        "Peildatum": dt.date(2026, 10, 31),
+        "Minderjarige kinderen": "Nee",
     }
     ws.append([values[h] for h in headers])
     buffer = io.BytesIO()
@@ -140,5 +161,5 @@ def test_xlsx_missing_sheet() -> None:
     wb.active.title = "Blad1"
     buffer = io.BytesIO()
     wb.save(buffer)
-    accepted, issues = check_file(buffer.getvalue(), get_partner("tablis"))
+    _, issues = check_file(buffer.getvalue(), get_partner("tablis"))
     assert [i.message for i in issues] == ["tabblad 'Huurachterstanden' ontbreekt"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from eviction_prevention.intake import check_file
 from eviction_prevention.partners import get_partner
+
 from tests.test_parsing import trivire_file
 
 TRIVIRE = get_partner("trivire")
@@ -23,7 +24,9 @@ def test_clean_file_passes() -> None:
 def test_negative_amount_rejects_file() -> None:
     n, critical, _ = messages(trivire_file({}, {"Contractnummer": "TRV-2", "Achterstand": "-10,00"}))
     assert n == 0
-    assert critical == ["regel 3: kolom 'Achterstand' heeft een waarde buiten het toegestane bereik (0 tot en met 100000)"]
+    assert critical == [
+        "regel 3: kolom 'Achterstand' heeft een waarde buiten het toegestane bereik (0 tot en met 100000)"
+    ]
 
 
 def test_duplicate_tenancy_rejects_file() -> None:
@@ -38,7 +41,8 @@ def test_duplicate_tenancy_rejects_file() -> None:
 def test_report_date_after_snapshot_rejects_file() -> None:
     _, critical, _ = messages(trivire_file({"Datum melding sociaal team": "01-11-2026"}))
     assert critical == [
-        "regel 2: kolom 'Datum melding sociaal team' heeft een waarde buiten het toegestane bereik (uiterlijk 31-10-2026)"
+        "regel 2: kolom 'Datum melding sociaal team' heeft een waarde buiten het toegestane bereik "
+        "(uiterlijk 31-10-2026)"
     ]
 
 

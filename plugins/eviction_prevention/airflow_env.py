@@ -44,8 +44,7 @@ def sftp_connections(host: str, port: int, keys: object) -> dict[str, str]:
     from eviction_prevention.sftp_server import airflow_connection
 
     return {
-        f"AIRFLOW_CONN_{p.sftp_conn_id.upper()}": airflow_connection(p.code, host, port, keys)
-        for p in load_partners()
+        f"AIRFLOW_CONN_{p.sftp_conn_id.upper()}": airflow_connection(p.code, host, port, keys) for p in load_partners()
     }
 
 

@@ -23,12 +23,16 @@ def _cmd_sftp_server(args: argparse.Namespace) -> int:
     from eviction_prevention.sftp_server import serve_forever
 
     home = settings.home()
-    serve_forever(Path(args.root or home / "sftp"), Path(args.keys or home / "keys" / "sftp"), args.port,
-                  Path(args.pid_file) if args.pid_file else None)
+    serve_forever(
+        Path(args.root or home / "sftp"),
+        Path(args.keys or home / "keys" / "sftp"),
+        args.port,
+        Path(args.pid_file) if args.pid_file else None,
+    )
     return 0
 
 
-def _print_table(frame, title: str) -> None:  # noqa: ANN001 - pandas DataFrame
+def _print_table(frame, title: str) -> None:
     print(f"\n== {title} ==")
     print(frame.to_string(index=False) if not frame.empty else "(no rows)")
 
@@ -49,8 +53,10 @@ def _report(url: str | None, truth_dir: Path | None, key: bytes | None) -> bool:
     print(f"\ncompliance equals ground truth: {'yes' if diffs.empty else f'NO ({len(diffs)} rows differ)'}")
     print("\n== linkage against ground truth ==")
     for link_type, q in quality.items():
-        print(f"{link_type:18s} precision {q['precision']:.4f}  recall {q['recall']:.4f}  f1 {q['f1']:.4f}  "
-              f"(tp {q['tp']}, fp {q['fp']}, fn {q['fn']})")
+        print(
+            f"{link_type:18s} precision {q['precision']:.4f}  recall {q['recall']:.4f}  f1 {q['f1']:.4f}  "
+            f"(tp {q['tp']}, fp {q['fp']}, fn {q['fn']})"
+        )
     return diffs.empty
 
 

@@ -90,3 +90,22 @@ def run_pipeline(paths: DemoPaths, scale: float, seed: int, url: str | None = No
         airflow_env.dags_test("partner_intake", env, paths.log_file, DEMO_LOGICAL_DATE)
         airflow_env.dags_test("publish_referrals", env, paths.log_file, DEMO_LOGICAL_DATE)
     return {"generated": summary, "dropped": dropped, "key": key.encode(), "truth_dir": paths.data / "ground_truth"}
+
+
+def run_in_process(data_dir: Path, url: str, key: bytes) -> dict[str, object]:
+    """The same stages without SFTP and Airflow: land each generated file, ingest it, publish.
+
+    For benchmarks and fast evaluation; the demo and the end-to-end test use the real path.
+    """
+    from eviction_prevention import intake, publish
+    from eviction_prevention.partners import get_partner
+
+    outcomes = []
+    for partner_dir in sorted((data_dir / "partners").iterdir()):
+        partner = get_partner(partner_dir.name)
+        files = [
+            intake.FetchedFile(partner.code, path.name, intake.sha256_file(path), str(path), path.stat().st_size)
+            for path in sorted(partner_dir.iterdir())
+        ]
+        outcomes += intake.ingest_files(partner, files, key, url)
+    return {"files": len(outcomes), "published": publish.publish(url)}

@@ -9,11 +9,16 @@ from sqlalchemy.engine import Connection
 
 from eviction_prevention import warehouse
 from eviction_prevention.linkage import evaluate
-from eviction_prevention.pseudonymise import record_key
+from eviction_prevention.pseudonymise import REFERENCE_COLUMN, pseudonym
 
 COMPLIANCE_COUNTS = [
-    "cases", "reported_on_time", "reported_late", "report_overdue_now",
-    "analysed_on_time", "analysed_late", "analysis_overdue_now",
+    "cases",
+    "reported_on_time",
+    "reported_late",
+    "report_overdue_now",
+    "analysed_on_time",
+    "analysed_late",
+    "analysis_overdue_now",
 ]
 
 
@@ -49,6 +54,11 @@ def compliance_differences(published: pd.DataFrame, truth: pd.DataFrame) -> pd.D
     return merged[differs]
 
 
+def record_key(key: bytes, kind: str, ref: str) -> str:
+    """The warehouse's record_key for a partner's own reference (as pseudonymise_frame computes it)."""
+    return pseudonym(key, REFERENCE_COLUMN[kind], ref.strip())
+
+
 def _case_id(corporation: str, tenancy_ref: str, t0: str, key: bytes) -> str:
     return f"{corporation}:{record_key(key, 'corporation', tenancy_ref)}:{t0}"
 
@@ -71,7 +81,9 @@ def linkage_quality(conn: Connection, truth_dir: Path, key: bytes) -> dict[str, 
             )
     keyed = persons.assign(
         kind=persons["source"].map(kinds),
-        key=[f"{s}:{record_key(key, kinds[s], r)}" for s, r in zip(persons["source"], persons["record_ref"], strict=True)],
+        key=[
+            f"{s}:{record_key(key, kinds[s], r)}" for s, r in zip(persons["source"], persons["record_ref"], strict=True)
+        ],
     )
     by_kind = {k: keyed[keyed["kind"] == k][["person_id", "key"]] for k in ("corporation", "social_team", "sdd")}
     for link_type, (left, right) in {

@@ -97,11 +97,17 @@ def fetch_new_files(partner: Partner, sftp: SFTPClientLike) -> list[FetchedFile]
 
 
 def _ledger_row(conn: Connection, partner: str, file_id: str) -> dict[str, Any] | None:
-    row = conn.execute(
-        sa.text("SELECT status, rows_total, rows_loaded, rows_rejected, warnings, reasons "
-                "FROM meta_file_ledger WHERE partner = :p AND file_id = :f"),
-        {"p": partner, "f": file_id},
-    ).mappings().first()
+    row = (
+        conn.execute(
+            sa.text(
+                "SELECT status, rows_total, rows_loaded, rows_rejected, warnings, reasons "
+                "FROM meta_file_ledger WHERE partner = :p AND file_id = :f"
+            ),
+            {"p": partner, "f": file_id},
+        )
+        .mappings()
+        .first()
+    )
     return dict(row) if row else None
 
 
@@ -152,8 +158,14 @@ def ingest_file(conn: Connection, partner: Partner, fetched: FetchedFile, key: b
     """Load one landed file exactly once: a file already in the ledger is not loaded again."""
     known = _ledger_row(conn, partner.code, fetched.file_id)
     if known is not None:
-        return FileOutcome(partner.code, fetched.remote_name, fetched.file_id, "duplicate",
-                           rows_total=known["rows_total"], rows_loaded=0)
+        return FileOutcome(
+            partner.code,
+            fetched.remote_name,
+            fetched.file_id,
+            "duplicate",
+            rows_total=known["rows_total"],
+            rows_loaded=0,
+        )
     data = Path(fetched.landing_path).read_bytes()
     accepted, issues = check_file(data, partner)
     critical = [i for i in issues if i.severity == "critical"]
@@ -166,7 +178,9 @@ def ingest_file(conn: Connection, partner: Partner, fetched: FetchedFile, key: b
     if not critical:
         staging = to_staging(accepted, partner, fetched.file_id, key)
         table = schema.STAGING_TABLE[partner.kind]
-        rows_loaded = warehouse.replace_rows(conn, table, staging, {"partner": partner.code, "file_id": fetched.file_id})
+        rows_loaded = warehouse.replace_rows(
+            conn, table, staging, {"partner": partner.code, "file_id": fetched.file_id}
+        )
         as_of = warehouse.as_date(accepted[schema.AS_OF_COLUMN[partner.kind]].max())
     reasons = [i.message for i in critical] or [i.message for i in issues if i.severity == "row"]
     conn.execute(
@@ -177,17 +191,41 @@ def ingest_file(conn: Connection, partner: Partner, fetched: FetchedFile, key: b
             ":rejected, :warnings, :reasons)"
         ),
         {
-            "partner": partner.code, "file_id": fetched.file_id, "kind": partner.kind,
-            "file_name": fetched.remote_name, "size": fetched.size_bytes,
-            "seq": _next_sequence(conn, partner.code), "as_of": as_of, "status": status,
-            "total": rows_total, "loaded": rows_loaded, "rejected": len(rejected_rows),
-            "warnings": len(warnings), "reasons": "\n".join(reasons[:50]) or None,
+            "partner": partner.code,
+            "file_id": fetched.file_id,
+            "kind": partner.kind,
+            "file_name": fetched.remote_name,
+            "size": fetched.size_bytes,
+            "seq": _next_sequence(conn, partner.code),
+            "as_of": as_of,
+            "status": status,
+            "total": rows_total,
+            "loaded": rows_loaded,
+            "rejected": len(rejected_rows),
+            "warnings": len(warnings),
+            "reasons": "\n".join(reasons[:50]) or None,
         },
     )
-    log.info("partner %s file %s: %s, %d rows loaded, %d rejected, %d warnings",
-             partner.code, fetched.file_id[:12], status, rows_loaded, len(rejected_rows), len(warnings))
-    return FileOutcome(partner.code, fetched.remote_name, fetched.file_id, status, rows_total, rows_loaded,
-                       len(rejected_rows), len(warnings), [i.message for i in critical + warnings][:50])
+    log.info(
+        "partner %s file %s: %s, %d rows loaded, %d rejected, %d warnings",
+        partner.code,
+        fetched.file_id[:12],
+        status,
+        rows_loaded,
+        len(rejected_rows),
+        len(warnings),
+    )
+    return FileOutcome(
+        partner.code,
+        fetched.remote_name,
+        fetched.file_id,
+        status,
+        rows_total,
+        rows_loaded,
+        len(rejected_rows),
+        len(warnings),
+        [i.message for i in critical + warnings][:50],
+    )
 
 
 def ingest_files(partner: Partner, fetched: list[FetchedFile], key: bytes, url: str | None = None) -> list[dict]:

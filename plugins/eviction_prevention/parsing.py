@@ -72,8 +72,13 @@ def _read_csv(data: bytes, layout: Layout) -> pd.DataFrame:
         text = data.decode(layout.encoding)
     except UnicodeDecodeError as exc:
         raise FileRejected(
-            [Issue("encoding", f"het bestand is niet in de afgesproken tekencodering ({layout.encoding}) "
-                   f"opgeslagen (fout op byte {exc.start})")]
+            [
+                Issue(
+                    "encoding",
+                    f"het bestand is niet in de afgesproken tekencodering ({layout.encoding}) "
+                    f"opgeslagen (fout op byte {exc.start})",
+                )
+            ]
         ) from exc
     text = text.removeprefix("\ufeff")
     rows = list(csv.reader(io.StringIO(text, newline=""), delimiter=layout.delimiter))
@@ -99,7 +104,9 @@ def _read_xlsx(data: bytes, layout: Layout) -> pd.DataFrame:
     try:
         workbook = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except Exception as exc:
-        raise FileRejected([Issue("xlsx", "het Excel-bestand kan niet worden geopend (beschadigd of beveiligd)")]) from exc
+        raise FileRejected(
+            [Issue("xlsx", "het Excel-bestand kan niet worden geopend (beschadigd of beveiligd)")]
+        ) from exc
     if layout.sheet and layout.sheet not in workbook.sheetnames:
         raise FileRejected([Issue("sheet", f"tabblad '{layout.sheet}' ontbreekt")])
     sheet = workbook[layout.sheet] if layout.sheet else workbook.worksheets[0]
@@ -228,8 +235,13 @@ def convert(frame: pd.DataFrame, layout: Layout, kind: str) -> ParseResult:
             except (ValueError, TypeError):
                 line = i + 2
                 issues.append(
-                    Issue("type", _type_error_message(col, header, line, raw, layout), row=line,
-                          column=col.name, severity="row")
+                    Issue(
+                        "type",
+                        _type_error_message(col, header, line, raw, layout),
+                        row=line,
+                        column=col.name,
+                        severity="row",
+                    )
                 )
                 values.append(None)
         out[col.name] = values

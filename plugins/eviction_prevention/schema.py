@@ -131,6 +131,7 @@ def identifier_columns(kind: str) -> list[str]:
 def attribute_columns(kind: str) -> list[str]:
     return [c.name for c in CANONICAL[kind] if c.role == "attribute"]
 
+
 # The column that says which date a delivery reports on (one value per file).
 AS_OF_COLUMN: dict[str, str] = {"corporation": "snapshot_date", "social_team": "export_date", "sdd": "export_date"}
 

@@ -54,9 +54,7 @@ def pseudonym_key() -> bytes:
         except Exception:  # outside an Airflow task there is no Variable backend
             value = None
     if not value:
-        raise MissingKeyError(
-            f"no pseudonymisation key: set {KEY_ENV} or the Airflow Variable {KEY_VARIABLE}"
-        )
+        raise MissingKeyError(f"no pseudonymisation key: set {KEY_ENV} or the Airflow Variable {KEY_VARIABLE}")
     return value.encode("utf-8")
 
 

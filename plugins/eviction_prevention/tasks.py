@@ -20,7 +20,7 @@ def partner_codes() -> list[str]:
 
 
 @contextmanager
-def sftp_client(conn_id: str):  # noqa: ANN201 - paramiko SFTPClient
+def sftp_client(conn_id: str):
     from airflow.providers.sftp.hooks.sftp import SFTPHook
 
     hook = SFTPHook(ssh_conn_id=conn_id)

@@ -44,7 +44,7 @@ def load_suite_definition(kind: str) -> dict[str, Any]:
 
 
 @lru_cache(maxsize=1)
-def _batch_definition():  # noqa: ANN202 - GX type
+def _batch_definition():
     import great_expectations as gx
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
@@ -54,7 +54,7 @@ def _batch_definition():  # noqa: ANN202 - GX type
     return source.add_dataframe_asset("canonical").add_batch_definition_whole_dataframe("whole_file")
 
 
-def _suite(kind: str):  # noqa: ANN202 - GX type
+def _suite(kind: str):
     from great_expectations.core.expectation_suite import ExpectationSuite
 
     return ExpectationSuite(**json.loads(json.dumps(load_suite_definition(kind))))
@@ -128,6 +128,8 @@ def validate(
             issues.append(Issue(config.type, f"regel {row}: {message}", row=row, column=column, severity=severity))
     log.info(
         "validated %s rows against suite %s: %d failing expectations",
-        len(frame), kind, sum(1 for r in result.results if not r.success),
+        len(frame),
+        kind,
+        sum(1 for r in result.results if not r.success),
     )
     return issues

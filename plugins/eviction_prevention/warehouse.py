@@ -87,8 +87,7 @@ def _py(value: Any) -> Any:
 def records(frame: pd.DataFrame, columns: Iterable[str]) -> list[dict[str, Any]]:
     cols = list(columns)
     return [
-        {c: _py(v) for c, v in zip(cols, row, strict=True)}
-        for row in frame[cols].itertuples(index=False, name=None)
+        {c: _py(v) for c, v in zip(cols, row, strict=True)} for row in frame[cols].itertuples(index=False, name=None)
     ]
 
 

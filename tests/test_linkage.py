@@ -1,0 +1,369 @@
+"""Linkage on synthetic, noisy data (no real people: names are random combinations of common ones)."""
+
+from __future__ import annotations
+
+import time
+from datetime import date, timedelta
+
+import numpy as np
+import pandas as pd
+import pytest
+from eviction_prevention.linkage import evaluate, link, link_csv, score_pairs
+from eviction_prevention.pseudonymise import pseudonymise_frame
+
+KEY = b"test-key-linkage-not-a-secret"
+
+SURNAMES = [
+    ("", "Jansen"), ("de", "Vries"), ("van den", "Berg"), ("", "Bakker"), ("", "Visser"), ("", "Smit"),
+    ("", "Meijer"), ("de", "Boer"), ("", "Mulder"), ("de", "Groot"), ("", "Bos"), ("", "Vos"),
+    ("", "Peters"), ("", "Hendriks"), ("van", "Leeuwen"), ("", "Dekker"), ("", "Brouwer"), ("de", "Wit"),
+    ("", "Dijkstra"), ("", "Smits"), ("de", "Graaf"), ("van der", "Meer"), ("van der", "Linden"),
+    ("", "Kok"), ("", "Jacobs"), ("de", "Haan"), ("", "Vermeulen"), ("van den", "Heuvel"),
+    ("van der", "Veen"), ("van den", "Broek"), ("de", "Bruijn"), ("van der", "Heijden"), ("", "Schouten"),
+    ("van", "Beek"), ("", "Willems"), ("van", "Dijk"), ("", "Hoekstra"), ("", "Maas"), ("", "Verhoeven"),
+    ("", "Koster"), ("van", "Dam"), ("van der", "Wal"), ("", "Prins"), ("", "Blom"), ("", "Huisman"),
+    ("de", "Jong"), ("", "Yılmaz"), ("", "Çelik"), ("", "Öztürk"), ("", "Kaya"), ("el", "Amrani"),
+    ("", "Bouzid"), ("in 't", "Veld"), ("ter", "Horst"), ("", "Zwart"), ("", "Kuipers"), ("", "Postma"),
+    ("", "Schipper"), ("", "Koning"), ("", "Timmermans"), ("", "Goossens"), ("", "Wouters"),
+]  # fmt: skip
+GIVEN = [
+    "Johannes", "Pieter", "Maria", "Anna", "Jan", "Willem", "Cornelis", "Hendrik", "Elisabeth", "Fatima",
+    "Mohamed", "Emre", "Sanne", "Lotte", "Daan", "Sem", "Noah", "Emma", "Julia", "Thijs", "Kees", "Ingrid",
+    "Ayşe", "Mehmet", "Chloë", "Zoë", "Noël", "Eva", "Ruben", "Gerrit", "Hanneke", "Ilse", "Oğuz", "Bram",
+]  # fmt: skip
+STREETS = [
+    "Kerkstraat", "Johan de Wittstraat", "Spuiboulevard", "Vrieseplein", "Noordendijk", "Reeweg",
+    "Burgemeester de Raadtsingel", "Wijnstraat", "Dubbeldamseweg", "Krommedijk", "Merwedestraat",
+    "Oranjelaan", "Singel", "Voorstraat", "Zeehavenkade", "Middelweg", "Lindenlaan", "Kastanjelaan",
+]  # fmt: skip
+CITIES = ["Dordrecht", "Zwijndrecht", "Papendrecht", "Sliedrecht", "Alblasserdam"]
+
+
+def _typo(rng: np.random.Generator, s: str) -> str:
+    i = int(rng.integers(1, max(len(s) - 1, 2)))
+    op = rng.integers(3)
+    letter = "abcdefghiklmnoprstuvw"[int(rng.integers(21))]
+    if op == 0:
+        return s[:i] + letter + s[i + 1 :]  # substitution
+    if op == 1:
+        return s[:i] + s[i + 1 :]  # deletion
+    return s[:i] + s[i] + s[i:]  # doubled letter
+
+
+def _bsn(rng: np.random.Generator) -> str:
+    while True:
+        digits = [int(d) for d in rng.integers(0, 10, size=8)]
+        total = sum(d * w for d, w in zip(digits, range(9, 1, -1), strict=True))
+        check = total % 11
+        if check < 10 and digits[0] != 0:
+            return "".join(map(str, digits)) + str(check)
+
+
+def make_people(n: int, rng: np.random.Generator) -> list[dict]:
+    """n synthetic persons; about one in eight shares the address and surname of another (household)."""
+    people: list[dict] = []
+    for i in range(n):
+        prefix, surname = SURNAMES[int(rng.integers(len(SURNAMES)))]
+        names = list(rng.choice(GIVEN, size=int(rng.integers(1, 3)), replace=False))
+        person = {
+            "id": i,
+            "given": " ".join(names),
+            "prefix": prefix,
+            "surname": surname,
+            "birth": date(1940, 1, 1) + timedelta(days=int(rng.integers(0, 365 * 60))),
+            "street": STREETS[int(rng.integers(len(STREETS)))],
+            "number": int(rng.integers(1, 250)),
+            "letter": "" if rng.random() < 0.85 else "abc"[int(rng.integers(3))],
+            "postcode": f"33{int(rng.integers(10, 99))} {'ABCDEFGHJKLMNPRSTVWX'[int(rng.integers(20))]}"
+            f"{'ABCDEFGHJKLMNPRSTVWX'[int(rng.integers(20))]}",
+            "city": CITIES[int(rng.integers(len(CITIES)))],
+            "bsn": _bsn(rng),
+        }
+        if people and rng.random() < 0.12:  # partner of an earlier person: same address and surname
+            other = people[int(rng.integers(len(people)))]
+            for k in ("prefix", "surname", "street", "number", "letter", "postcode", "city"):
+                person[k] = other[k]
+        people.append(person)
+    return people
+
+
+def _initials(given: str) -> str:
+    return "".join(w[0].upper() + "." for w in given.split())
+
+
+def corporation_record(p: dict) -> dict:
+    return {
+        "tenancy_ref": f"T{p['id']:05d}",
+        "initials": _initials(p["given"]),
+        "prefix": p["prefix"] or None,
+        "surname": p["surname"],
+        "birth_date": p["birth"],
+        "street": p["street"],
+        "house_number": p["number"],
+        "house_letter": p["letter"] or None,
+        "house_number_suffix": None,
+        "postcode": p["postcode"],
+        "city": p["city"],
+        "phone": None,
+        "email": None,
+        "monthly_rent": 650.0,
+        "arrears_amount": 700.0,
+        "snapshot_date": date(2025, 1, 31),
+    }
+
+
+def social_team_record(p: dict, rng: np.random.Generator, partner: dict | None) -> dict:
+    """The same person as a social team writes it, with realistic noise."""
+    given, prefix, surname = p["given"], p["prefix"], p["surname"]
+    birth: date | None = p["birth"]
+    street, number, letter, code = p["street"], p["number"], p["letter"], p["postcode"]
+    r = rng.random
+    if r() < 0.10:  # typo in the surname
+        surname = _typo(rng, surname)
+    if r() < 0.08 and partner is not None:  # partner's surname in front
+        surname = f"{(partner['prefix'] + ' ') if partner['prefix'] else ''}{partner['surname']}-" + (
+            f"{prefix} {surname}" if prefix else surname
+        )
+        prefix = ""
+    if prefix and r() < 0.3:  # prefix written inside the surname field
+        surname, prefix = (f"{prefix} {surname}" if r() < 0.7 else f"{surname}, {prefix}"), ""
+    if prefix and r() < 0.1:  # prefix forgotten
+        prefix = ""
+    if r() < 0.15:  # birth date missing
+        birth = None
+    elif r() < 0.03 and birth.day <= 12 and birth.day != birth.month:  # day and month swapped
+        birth = birth.replace(day=birth.month, month=birth.day)
+    elif r() < 0.03:  # typo in the year
+        birth = birth.replace(year=birth.year + (1 if r() < 0.5 else -1))
+    if r() < 0.15:  # moved
+        street = STREETS[int(rng.integers(len(STREETS)))]
+        number = int(rng.integers(1, 250))
+        code = f"33{int(rng.integers(10, 99))}XY"
+        letter = ""
+    elif r() < 0.05:  # typo in the postcode
+        code = code[:-1] + ("Z" if code[-1] != "Z" else "Y")
+    names = given.split()
+    if len(names) == 2 and r() < 0.05:  # swapped initials
+        names = names[::-1]
+    return {
+        "team": "Sociaal Wijkteam Dordrecht",
+        "case_ref": f"C{p['id']:05d}",
+        "given_name": " ".join(names) if r() < 0.5 else None,
+        "initials": "".join(n[0] for n in names) if r() < 0.5 else _initials(" ".join(names)).lower(),
+        "prefix": prefix or None,
+        "surname": surname.upper() if r() < 0.1 else surname,
+        "birth_date": pd.Timestamp(birth) if birth else pd.NaT,
+        "street": street.replace("straat", "str.") if r() < 0.2 else street,
+        "house_number": number,
+        "house_letter": None,
+        "house_number_suffix": letter or None,  # letter written in the suffix column
+        "postcode": code.lower().replace(" ", "") if r() < 0.3 else code,
+        "city": p["city"],
+        "bsn": p["bsn"] if r() < 0.7 else None,
+        "report_received_date": date(2025, 2, 1),
+        "export_date": date(2025, 3, 1),
+    }
+
+
+def make_datasets(seed: int = 7, n: int = 400, both: int = 300):
+    """Left: corporation arrears list; right: social-team export. ``both`` persons are in both."""
+    rng = np.random.default_rng(seed)
+    people = make_people(n, rng)
+    only = (n - both) // 2
+    left_people = people[: both + only]
+    right_people = people[:both] + people[both + only :]
+    partners = {id(p): people[int(rng.integers(n))] for p in people}
+    left = pd.DataFrame([corporation_record(p) for p in left_people])
+    right = pd.DataFrame([social_team_record(p, rng, partners[id(p)]) for p in right_people])
+    right = right.sample(frac=1.0, random_state=seed).reset_index(drop=True)
+    truth_refs = {(f"T{p['id']:05d}", f"C{p['id']:05d}") for p in people[:both]}
+    return left, right, truth_refs
+
+
+def _pseudonymised(left: pd.DataFrame, right: pd.DataFrame, truth_refs: set[tuple[str, str]]):
+    lp = pseudonymise_frame(left, "corporation", KEY)
+    rp = pseudonymise_frame(right, "social_team", KEY)
+    lmap = dict(zip(left["tenancy_ref"], lp["record_key"], strict=True))
+    rmap = dict(zip(right["case_ref"], rp["record_key"], strict=True))
+    truth = {(lmap[a], rmap[b]) for a, b in truth_refs}
+    return lp, rp, truth
+
+
+@pytest.fixture(scope="module")
+def linked():
+    left, right, truth_refs = make_datasets()
+    started = time.perf_counter()
+    lp, rp, truth = _pseudonymised(left, right, truth_refs)
+    pairs = link(lp, rp)
+    elapsed = time.perf_counter() - started
+    return lp, rp, truth, pairs, elapsed
+
+
+def test_precision_and_recall(linked):
+    _, _, truth, pairs, elapsed = linked
+    metrics = evaluate(pairs, truth)
+    print(f"linkage metrics: {metrics}, {elapsed:.2f} s")
+    assert metrics["precision"] >= 0.97
+    assert metrics["recall"] >= 0.97
+    assert elapsed < 15
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_precision_and_recall_other_seeds(seed):
+    left, right, truth_refs = make_datasets(seed=seed)
+    lp, rp, truth = _pseudonymised(left, right, truth_refs)
+    metrics = evaluate(link(lp, rp), truth)
+    print(f"seed {seed}: {metrics}")
+    assert metrics["precision"] >= 0.97
+    assert metrics["recall"] >= 0.97
+
+
+def test_output_shape_and_one_to_one(linked):
+    _, _, _, pairs, _ = linked
+    assert list(pairs.columns) == ["left_id", "right_id", "match_probability"]
+    assert pairs["left_id"].is_unique
+    assert pairs["right_id"].is_unique
+    assert (pairs["match_probability"] >= 0.9).all()
+    assert (pairs["match_probability"] <= 1.0).all()
+    ordered = pairs.sort_values(["left_id", "right_id"]).reset_index(drop=True)
+    pd.testing.assert_frame_equal(pairs, ordered)
+
+
+def test_without_one_to_one_pairs_are_scored_on_their_own(linked):
+    lp, rp, truth, pairs, _ = linked
+    many = link(lp, rp, one_to_one=False)
+    assert len(many) >= len(pairs)
+    merged = pairs.merge(many, on=["left_id", "right_id"], suffixes=("", "_many"))
+    assert len(merged) == len(pairs)  # every one-to-one link is also found without the constraint
+    assert (merged["match_probability_many"] >= merged["match_probability"] - 1e-12).all()
+    metrics = evaluate(many, truth)
+    print(f"many-to-many: {metrics}")
+    assert metrics["precision"] >= 0.9
+
+
+def test_without_one_to_one_a_person_links_to_each_of_their_records():
+    """An SDD client has one record per service: both should link to the one tenancy."""
+    person = {
+        "initials": "A.B.",
+        "prefix": "van",
+        "surname": "Leeuwen",
+        "birth_date": date(1966, 3, 14),
+        "street": "Voorstraat",
+        "house_number": 10,
+        "postcode": "3311 AB",
+        "city": "Dordrecht",
+    }
+    left, _, _ = make_datasets(seed=4, n=100, both=80)
+    tenancy = {
+        "tenancy_ref": "T-SDD",
+        "monthly_rent": 600.0,
+        "arrears_amount": 900.0,
+        "snapshot_date": date(2025, 1, 31),
+    }
+    corp = pd.concat([left, pd.DataFrame([{**tenancy, **person}])], ignore_index=True)
+    sdd = pd.DataFrame(
+        [
+            {"record_ref": "S1", "bsn": "111222333", **person, "service": "debt_counselling"},
+            {"record_ref": "S2", "bsn": "111222333", **person, "service": "budget_management"},
+        ]
+    )
+    lp = pseudonymise_frame(corp, "corporation", KEY)
+    rp = pseudonymise_frame(sdd, "sdd", KEY)
+    tenant = lp["record_key"].iloc[-1]
+    many = link(lp, rp, one_to_one=False)
+    assert set(many.loc[many["left_id"] == tenant, "right_id"]) == set(rp["record_key"])
+    # one-to-one: the two identical records compete, so each holds about half of the probability
+    assert link(lp, rp).empty
+    single = link(lp, rp, threshold=0.0)
+    assert len(single) == 1
+    assert single.loc[0, "left_id"] == tenant
+    assert 0.4 < single.loc[0, "match_probability"] < 0.6
+
+
+def test_record_with_nothing_in_common_is_not_linked():
+    left, right, truth_refs = make_datasets(seed=11, n=120, both=100)
+    stranger = {
+        **corporation_record(
+            {
+                "id": 99999, "given": "Xander", "prefix": "", "surname": "Quist", "birth": date(1901, 2, 3),
+                "street": "Nergensweg", "number": 999, "letter": "", "postcode": "9999 ZZ", "city": "Dordrecht",
+            }
+        )
+    }  # fmt: skip
+    left = pd.concat([left, pd.DataFrame([stranger])], ignore_index=True)
+    lp, rp, _ = _pseudonymised(left, right, truth_refs)
+    pairs = link(lp, rp)
+    stranger_key = lp.loc[lp.index[-1], "record_key"]
+    assert stranger_key not in set(pairs["left_id"])
+    scored = score_pairs(lp, rp)
+    assert stranger_key not in set(scored["left_id"])  # not even a candidate pair
+
+
+def test_one_to_one_picks_the_better_candidate():
+    base = {
+        "tenancy_ref": "T1",
+        "initials": "J.",
+        "prefix": None,
+        "surname": "Jansen",
+        "birth_date": date(1970, 5, 1),
+        "street": "Kerkstraat",
+        "house_number": 1,
+        "postcode": "3311AA",
+        "city": "Dordrecht",
+        "monthly_rent": 1.0,
+        "arrears_amount": 1.0,
+        "snapshot_date": date(2025, 1, 1),
+    }
+    left = pd.DataFrame([base])
+    right = pd.DataFrame(
+        [
+            {**base, "case_ref": "C1"},
+            {**base, "case_ref": "C2", "birth_date": date(1972, 8, 9), "initials": "M."},  # partner
+        ]
+    ).drop(columns=["tenancy_ref", "monthly_rent", "arrears_amount", "snapshot_date"])
+    lp = pseudonymise_frame(left, "corporation", KEY)
+    rp = pseudonymise_frame(right, "social_team", KEY)
+    pairs = link(lp, rp, threshold=0.0)
+    assert len(pairs) == 1
+    assert pairs.loc[0, "right_id"] == rp.loc[0, "record_key"]
+
+
+def test_empty_inputs():
+    empty = pd.DataFrame(columns=["record_key", "pk_surname"])
+    pairs = link(empty, empty)
+    assert list(pairs.columns) == ["left_id", "right_id", "match_probability"]
+    assert pairs.empty
+
+
+def test_evaluate_counts():
+    pairs = pd.DataFrame({"left_id": ["a", "b", "c"], "right_id": ["x", "y", "q"], "match_probability": 1.0})
+    m = evaluate(pairs, {("a", "x"), ("b", "y"), ("d", "z")})
+    assert (m["tp"], m["fp"], m["fn"]) == (2, 1, 1)
+    assert m["precision"] == pytest.approx(2 / 3)
+    assert m["recall"] == pytest.approx(2 / 3)
+    assert m["f1"] == pytest.approx(2 / 3)
+
+
+def test_link_csv(tmp_path):
+    left = tmp_path / "left.csv"
+    right = tmp_path / "right.csv"
+    left.write_text(
+        "record_id,given_name,initials,prefix,surname,birth_date,street,house_number,house_suffix,postcode,city,bsn\n"
+        "L1,Johannes Pieter,,,van Dijk,1980-12-31,Kerkstraat,12,a,1234 AB,Dordrecht,\n"
+        "L2,,M.,de,Vries,1975-03-04,Voorstraat,5,,3311AB,Dordrecht,111222333\n"
+        "L3,,Q.,,Zwart,,Nergensweg,1,,SW1A 1AA,London,\n",
+        encoding="utf-8",
+    )
+    right.write_text(
+        "record_id;initials;prefix;surname;birth_date;street;house_number;house_suffix;postcode;city;bsn\n"
+        "R1;J.P.;van;Dyk;1980-12-31;Kerkstr.;12;A;1234ab;Dordrecht;\n"
+        "R2;M;;Vries, de;;Wijnstraat;7;;3312 CD;Dordrecht;111.222.333\n"
+        "R3;A;;Bakker;1990-01-01;Reeweg;3;;3313EF;Dordrecht;123456789\n",
+        encoding="utf-8-sig",
+    )
+    out = tmp_path / "out" / "pairs.csv"
+    n = link_csv(left, right, out, KEY)
+    result = pd.read_csv(out, dtype={"left_id": str, "right_id": str})
+    assert n == len(result)
+    assert list(result.columns) == ["left_id", "right_id", "match_probability"]
+    assert set(zip(result["left_id"], result["right_id"], strict=True)) == {("L1", "R1"), ("L2", "R2")}

@@ -1,0 +1,280 @@
+"""Dutch normalisation rules, with hand-computed expected values."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+import numpy as np
+import pandas as pd
+import pytest
+from eviction_prevention import normalize as nz
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("Çelik", "celik"),
+        ("  Ëlsa   Ïnge ", "elsa inge"),
+        ("Muñoz", "munoz"),
+        ("José-María", "jose maria"),
+        ("in 't Veld", "in t veld"),
+        ("Straße", "strasse"),
+        ("Søren", "soren"),
+        (None, ""),
+        (float("nan"), ""),
+        (pd.NA, ""),
+        (12.0, "12"),
+    ],
+)
+def test_clean_text(raw, expected):
+    assert nz.clean_text(raw) == expected
+
+
+@pytest.mark.parametrize(
+    ("prefix", "surname", "expected"),
+    [
+        ("van", "Dijk", ("van", "dijk")),
+        ("", "van Dijk", ("van", "dijk")),
+        (None, "Dijk, van", ("van", "dijk")),
+        ("", "Van der Berg", ("van der", "berg")),
+        ("v.d.", "Berg", ("van der", "berg")),
+        ("vd", "Berg", ("van der", "berg")),
+        ("", "v/d Berg", ("van der", "berg")),
+        ("", "Berg, v.d.", ("van der", "berg")),
+        ("", "in 't Veld", ("in 't", "veld")),
+        ("In 'T", "Veld", ("in 't", "veld")),
+        ("ter", "Horst", ("ter", "horst")),
+        ("", "Den Hartog", ("den", "hartog")),
+        ("van", "der Meer", ("van der", "meer")),  # prefix split over both fields
+        ("van der", "van der Meer", ("van der", "meer")),  # written twice
+        ("", "De", ("", "de")),  # a surname that is only a prefix word stays a surname
+        ("", "Çelik", ("", "celik")),
+        ("", "Jansen-de Vries", ("", "jansen de vries")),
+    ],
+)
+def test_split_prefix(prefix, surname, expected):
+    assert nz.split_prefix(prefix, surname) == expected
+
+
+@pytest.mark.parametrize(
+    ("surname", "expected"),
+    [
+        ("Jansen-de Vries", ["jansen", "vries"]),
+        ("Jansen - de Vries", ["jansen", "vries"]),
+        ("Jansen e.v. de Vries", ["jansen", "vries"]),
+        ("de Vries geb. Jansen", ["vries", "jansen"]),
+        ("van den Berg", ["berg"]),
+        ("Van der Berg-van Dijk", ["berg", "dijk"]),
+        ("Dijk, van", ["dijk"]),
+        ("O'Brien", ["obrien"]),
+        ("García López", ["garcia", "lopez"]),
+        ("De", ["de"]),
+        ("", []),
+        (None, []),
+    ],
+)
+def test_surname_components(surname, expected):
+    assert nz.surname_components(surname) == expected
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("Johannes Pieter", "jp"),
+        ("J.P.", "jp"),
+        ("j p", "jp"),
+        ("JP", "jp"),
+        ("jp", "jp"),
+        ("J.P", "jp"),
+        ("Jan-Willem", "jw"),
+        ("Th.J.", "tj"),
+        ("Émile", "e"),
+        ("JAN", "j"),
+        ("", ""),
+        (None, ""),
+    ],
+)
+def test_initials(raw, expected):
+    assert nz.initials(raw) == expected
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("1234ab", "1234AB"),
+        ("1234 ab", "1234AB"),
+        ("3311 AB", "3311AB"),
+        (" 3311-ab ", "3311AB"),
+        ("NL-3311 AB", "3311AB"),
+        ("SW1A 1AA", "SW1A1AA"),  # foreign: cleaned, kept
+        ("B-2000", "B2000"),
+        ("???", None),
+        ("", None),
+        (None, None),
+        (3311.0, "3311"),
+    ],
+)
+def test_postcode(raw, expected):
+    assert nz.postcode(raw) == expected
+
+
+def test_is_dutch_postcode():
+    assert nz.is_dutch_postcode("3311 ab")
+    assert not nz.is_dutch_postcode("SW1A 1AA")
+    assert not nz.is_dutch_postcode("0311AB")  # Dutch postcodes do not start with 0
+
+
+@pytest.mark.parametrize(
+    ("number", "letter", "suffix", "expected"),
+    [
+        ("12", "a", "bis", "12A-BIS"),
+        (12, None, None, "12"),
+        (12.0, None, None, "12"),
+        ("012", "", "", "12"),
+        ("12a", None, None, "12A"),
+        ("12 A", None, None, "12A"),
+        ("12-2", None, None, "12-2"),
+        ("12", "", "a", "12A"),  # a single-letter suffix is the house letter
+        ("12", "bis", None, "12-BIS"),  # a long 'letter' is a suffix
+        ("12", "b", "2", "12B-2"),
+        (pd.NA, "a", None, ""),
+        (None, None, None, ""),
+    ],
+)
+def test_house(number, letter, suffix, expected):
+    assert nz.house(number, letter, suffix) == expected
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("31-12-1980", date(1980, 12, 31)),
+        ("1980-12-31", date(1980, 12, 31)),
+        ("31/12/1980", date(1980, 12, 31)),
+        ("31.12.1980", date(1980, 12, 31)),
+        ("1-2-1980", date(1980, 2, 1)),
+        ("1980-12-31 00:00:00", date(1980, 12, 31)),
+        ("1980-12-31T00:00:00", date(1980, 12, 31)),
+        ("19801231", date(1980, 12, 31)),
+        ("31 dec 1980", date(1980, 12, 31)),
+        ("3 mrt 1975", date(1975, 3, 3)),
+        (date(1980, 12, 31), date(1980, 12, 31)),
+        (datetime(1980, 12, 31, 13, 5), date(1980, 12, 31)),
+        (pd.Timestamp("1980-12-31"), date(1980, 12, 31)),
+        (np.datetime64("1980-12-31"), date(1980, 12, 31)),
+        ("31-02-1980", None),  # no such date
+        ("1750-01-01", None),  # out of range
+        ("onbekend", None),
+        (pd.NaT, None),
+        (None, None),
+        (float("nan"), None),
+        ("", None),
+    ],
+)
+def test_birth_date(raw, expected):
+    assert nz.birth_date(raw) == expected
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        ("Dijk", "Dyk"),
+        ("Dijk", "Dijck"),
+        ("Jansen", "Janssen"),
+        ("Smit", "Smidt"),
+        ("Smit", "Smid"),
+        ("Bosch", "Bos"),
+        ("Vries", "Fries"),
+        ("Zwart", "Swart"),
+        ("Meijer", "Meyer"),
+        ("Çelik", "Celik"),
+        ("Huisman", "HUISMAN"),
+        ("Christiaans", "Gristiaans"),
+    ],
+)
+def test_phonetic_equal(a, b):
+    assert nz.phonetic(a) == nz.phonetic(b)
+
+
+def test_phonetic_values_and_distinctions():
+    assert nz.phonetic("Dijk") == "dak"
+    assert nz.phonetic("Jansen") == "jansan"
+    assert nz.phonetic("Smit") == "smat"
+    assert nz.phonetic("Jansen") != nz.phonetic("Jacobs")
+    assert nz.phonetic("Visser") != nz.phonetic("Vos")
+    assert nz.phonetic(None) == ""
+
+
+@pytest.mark.parametrize(
+    ("raw", "valid"),
+    [
+        # 1*9+1*8+1*7+2*6+2*5+2*4+3*3+3*2 = 69; 69 - 3 = 66 = 6*11 -> valid
+        ("111222333", True),
+        ("111 222 333", True),
+        ("111.222.333", True),
+        (111222333, True),
+        (111222333.0, True),
+        # 1*9+2*8+3*7+4*6+5*5+6*4+7*3+8*2 = 156; 156 - 9 = 147 = 13*11 + 4 -> invalid
+        ("123456789", False),
+        # 8 digits: leading zero restored, 0*9+1*8+2*7+3*6+4*5+5*4+6*3+7*2 = 112; 112 - 8 = 104 -> invalid
+        ("12345678", False),
+        # 0*9+1*8+2*7+3*6+4*5+5*4+6*3+8*2 = 114; 114 - 4 = 110 = 10*11 -> valid, with or without the 0
+        ("012345684", True),
+        ("12345684", True),
+        ("000000000", False),
+        ("11122233", False),
+        ("1112223334", False),
+        ("abc", False),
+        (None, False),
+    ],
+)
+def test_bsn_valid(raw, valid):
+    assert nz.bsn_valid(raw) is valid
+
+
+def test_bsn_normalised():
+    assert nz.bsn("111 222 333") == "111222333"
+    assert nz.bsn("12345684") == "012345684"
+    assert nz.bsn("123456789") is None
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("+31 (0)6-1234 5678", "0612345678"),
+        ("0031612345678", "0612345678"),
+        ("06 12345678", "0612345678"),
+        ("078-1234567", "0781234567"),
+        ("+44 20 7946 0000", "+442079460000"),
+        ("123", None),
+        (None, None),
+    ],
+)
+def test_phone(raw, expected):
+    assert nz.phone(raw) == expected
+
+
+def test_email_and_street():
+    assert nz.email(" Jan.Jansen@Example.NL ") == "jan.jansen@example.nl"
+    assert nz.email("geen") is None
+    assert nz.street("Kerkstr.") == nz.street("Kerkstraat") == "kerkstraat"
+    assert nz.street("Johan de Witt straat") == nz.street("Johan de Wittstraat")
+    assert nz.street("Burg. de Raadtsingel") == nz.street("Burgemeester de Raadtsingel")
+    assert nz.street(None) == ""
+
+
+def test_never_raises_on_odd_input():
+    odd = [None, pd.NA, pd.NaT, float("nan"), 0, -1, 3.5, "", "   ", "💥", "\x00", object(), b"bytes", ["x"]]
+    for value in odd:
+        nz.clean_text(value)
+        nz.split_prefix(value, value)
+        nz.surname_components(value)
+        nz.initials(value)
+        nz.postcode(value)
+        nz.house(value, value, value)
+        nz.birth_date(value)
+        nz.phonetic(value)
+        nz.bsn_valid(value)
+        nz.phone(value)
+        nz.email(value)
+        nz.street(value)

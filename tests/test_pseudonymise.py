@@ -1,0 +1,266 @@
+"""Keyed pseudonyms: determinism, key and field separation, and no identifier in the output."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+from datetime import date
+
+import pandas as pd
+import pytest
+from eviction_prevention.pseudonymise import (
+    PSEUDONYM_COLUMNS,
+    Pseudonymiser,
+    bloom_bits,
+    person_pseudonyms,
+    pseudonym,
+    pseudonymise_frame,
+)
+from eviction_prevention.schema import attribute_columns, columns, identifier_columns
+
+KEY = b"test-key-one"
+OTHER_KEY = b"test-key-two"
+HEX32 = re.compile(r"^[0-9a-f]{32}$")
+
+
+def test_pseudonym_matches_the_documented_construction():
+    expected = hmac.new(KEY, b"eviction-prevention/v1/surname\x1fjansen", hashlib.sha256).hexdigest()[:32]
+    assert pseudonym(KEY, "surname", "jansen") == expected
+    assert Pseudonymiser(KEY)("surname", "jansen") == expected
+
+
+def test_same_input_same_key_same_output():
+    assert pseudonym(KEY, "surname", "jansen") == pseudonym(KEY, "surname", "jansen")
+    assert HEX32.match(pseudonym(KEY, "surname", "jansen"))
+
+
+def test_different_key_different_output():
+    assert pseudonym(KEY, "surname", "jansen") != pseudonym(OTHER_KEY, "surname", "jansen")
+
+
+def test_domain_separation_between_fields():
+    assert pseudonym(KEY, "surname", "dordrecht") != pseudonym(KEY, "street", "dordrecht")
+    # field labels cannot contain the separator, so field/value boundaries are unambiguous
+    with pytest.raises(ValueError):
+        pseudonym(KEY, "a\x1fb", "c")
+    assert pseudonym(KEY, "a", "b\x1fc") != pseudonym(KEY, "a", "b")
+
+
+@pytest.mark.parametrize("empty", [None, "", "   ", pd.NA, float("nan")])
+def test_missing_values_have_no_pseudonym(empty):
+    assert pseudonym(KEY, "surname", empty) is None
+
+
+def test_key_must_be_bytes():
+    with pytest.raises(ValueError):
+        Pseudonymiser(b"")
+    with pytest.raises(ValueError):
+        Pseudonymiser("not-bytes")  # type: ignore[arg-type]
+
+
+def _person(**overrides):
+    base = {
+        "initials": "J.P.",
+        "prefix": "van der",
+        "surname": "Berg",
+        "birth_date": date(1980, 4, 7),
+        "street": "Kerkstraat",
+        "house_number": 12,
+        "house_letter": "a",
+        "house_number_suffix": "bis",
+        "postcode": "3311 AB",
+        "city": "Dordrecht",
+    }
+    return {**base, **overrides}
+
+
+def _social_team_frame() -> pd.DataFrame:
+    rows = [
+        {
+            "team": "Wijkteam Noord",
+            "case_ref": "ZAAK-000123",
+            "given_name": "Johannes Pieter",
+            **_person(),
+            "bsn": "111222333",
+            "reporter": "trivire",
+            "report_received_date": date(2025, 2, 3),
+            "outcome": "resolved",
+            "export_date": date(2025, 3, 1),
+        },
+        {
+            "team": "Wijkteam Zuid",
+            "case_ref": "ZAAK-000456",
+            "given_name": None,
+            **_person(
+                initials="m",
+                prefix=None,
+                surname="Yılmaz-Çelik",
+                birth_date=pd.NaT,
+                street=None,
+                house_number=pd.NA,
+                house_letter=None,
+                house_number_suffix=None,
+                postcode="SW1A 1AA",
+                city="Zwijndrecht",
+            ),
+            "bsn": "123456789",  # fails the 11-test
+            "reporter": None,
+            "report_received_date": date(2025, 2, 4),
+            "outcome": None,
+            "export_date": date(2025, 3, 1),
+        },
+    ]
+    df = pd.DataFrame(rows)
+    df["house_number"] = df["house_number"].astype("Int64")
+    return df
+
+
+def test_frame_has_no_identifier_and_keeps_attributes():
+    df = _social_team_frame()
+    out = pseudonymise_frame(df, "social_team", KEY)
+    assert not set(identifier_columns("social_team")) & set(out.columns)
+    assert set(PSEUDONYM_COLUMNS) <= set(out.columns)
+    for col in attribute_columns("social_team"):
+        if col in df.columns:
+            pd.testing.assert_series_equal(out[col], df[col])
+    assert out.index.equals(df.index)
+
+
+def test_no_raw_value_anywhere_in_the_output():
+    df = _social_team_frame()
+    out = pseudonymise_frame(df, "social_team", KEY)
+    identifier_values = set()
+    for col in identifier_columns("social_team"):
+        for v in df[col].tolist():
+            if v is not None and not pd.isna(v):
+                identifier_values.add(str(v))
+                if isinstance(v, date):
+                    identifier_values |= {v.isoformat(), v.strftime("%d-%m-%Y")}
+    pseudonym_text = [str(v) for col in PSEUDONYM_COLUMNS for v in out[col].tolist() if v is not None]
+    for raw in identifier_values:
+        assert raw not in out.to_numpy().tolist()
+        for text in pseudonym_text:
+            assert text != raw
+            # substrings: only meaningful for values that cannot occur in hex by chance
+            if len(raw) >= 4 and not re.fullmatch(r"[0-9a-fA-F]+", raw):
+                assert raw.casefold() not in text.casefold()
+    for col in PSEUDONYM_COLUMNS:
+        for v in out[col].tolist():
+            assert v is None or re.fullmatch(r"[0-9a-f]+", v)
+
+
+def test_pseudonym_values_follow_the_rules():
+    df = _social_team_frame()
+    out = pseudonymise_frame(df, "social_team", KEY)
+    first, second = out.iloc[0], out.iloc[1]
+    assert first["record_key"] == pseudonym(KEY, "case_ref", "ZAAK-000123")
+    assert first["pk_surname"] == pseudonym(KEY, "surname", "berg")
+    assert first["pk_prefix"] == pseudonym(KEY, "prefix", "van der")
+    assert first["pk_initials"] == pseudonym(KEY, "initials", "jp")
+    assert first["pk_initial_1"] == pseudonym(KEY, "initial", "j")
+    assert first["pk_birth_date"] == pseudonym(KEY, "birth_date", "1980-04-07")
+    assert first["pk_birth_dm_swapped"] == pseudonym(KEY, "birth_date", "1980-07-04")
+    assert first["pk_birth_year"] == pseudonym(KEY, "birth_year", "1980")
+    assert first["pk_birth_md"] == pseudonym(KEY, "birth_md", "04-07")
+    assert first["pk_postcode"] == pseudonym(KEY, "postcode", "3311AB")
+    assert first["pk_address"] == pseudonym(KEY, "address", "3311AB|12A-BIS")
+    assert first["pk_street_house"] == pseudonym(KEY, "street_house", "kerkstraat|12")
+    assert first["pk_bsn"] == pseudonym(KEY, "bsn", "111222333")
+    assert first["pk_phone"] is None and first["pk_email"] is None  # social team: no contact details
+    assert len(first["bf_surname"]) == 125  # 500 bits
+    # second row: double surname, missing values, invalid BSN, foreign postcode
+    assert second["pk_surname"] == pseudonym(KEY, "surname", "yilmaz celik")
+    assert {second["pk_surname_1"], second["pk_surname_2"]} == {
+        pseudonym(KEY, "surname_component", "celik"),
+        pseudonym(KEY, "surname_component", "yilmaz"),
+    }
+    assert second["pk_surname_1"] == pseudonym(KEY, "surname_component", "celik")  # sorted
+    assert second["pk_surname_phon"] == pseudonym(KEY, "surname_phonetic", "almas")  # of "yilmaz"
+    assert second["pk_birth_date"] is None and second["pk_birth_dm_swapped"] is None
+    assert second["pk_bsn"] is None
+    assert second["pk_postcode"] == pseudonym(KEY, "postcode", "SW1A1AA")
+    assert second["pk_address"] is None and second["pk_street_house"] is None
+
+
+def test_variants_of_one_person_share_pseudonyms():
+    variants = pd.DataFrame(
+        [
+            _person(),
+            _person(prefix=None, surname="Van der Berg", initials="JP", postcode="3311ab"),
+            _person(prefix="v.d.", surname="BERG", initials="j p", birth_date="07-04-1980", house_number="12A",
+                    house_letter=None, street="Kerkstr."),
+            _person(prefix=None, surname="Berg, van der", birth_date=pd.Timestamp("1980-04-07")),
+        ]
+    )  # fmt: skip
+    out = person_pseudonyms(variants, KEY)
+    for col in ("pk_surname", "pk_prefix", "pk_initials", "pk_birth_date", "pk_postcode", "pk_street_house"):
+        assert out[col].nunique() == 1, col
+    assert out["pk_address"].iloc[:2].nunique() == 1
+
+
+def test_partner_name_order_shares_a_component():
+    df = pd.DataFrame([_person(surname="Jansen-de Vries", prefix=None), _person(surname="de Vries", prefix=None)])
+    out = person_pseudonyms(df, KEY)
+    a = {out.loc[0, "pk_surname_1"], out.loc[0, "pk_surname_2"]}
+    b = {out.loc[1, "pk_surname_1"], out.loc[1, "pk_surname_2"]} - {None}
+    assert b <= a
+
+
+def test_swapped_day_and_month_link_through_the_swapped_key():
+    df = pd.DataFrame([_person(birth_date=date(1980, 4, 7)), _person(birth_date=date(1980, 7, 4))])
+    out = person_pseudonyms(df, KEY)
+    assert out.loc[0, "pk_birth_dm_swapped"] == out.loc[1, "pk_birth_date"]
+    same = person_pseudonyms(pd.DataFrame([_person(birth_date=date(1980, 4, 4))]), KEY)
+    assert same.loc[0, "pk_birth_dm_swapped"] is None  # day == month: nothing to swap
+    late = person_pseudonyms(pd.DataFrame([_person(birth_date=date(1980, 4, 13))]), KEY)
+    assert late.loc[0, "pk_birth_dm_swapped"] is None  # 13 is not a month
+
+
+def test_bloom_filter_similarity():
+    pz = Pseudonymiser(KEY)
+
+    def dice(a: str, b: str) -> float:
+        x, y = bloom_bits(pz.bloom(a)), bloom_bits(pz.bloom(b))
+        return 2 * (x & y).bit_count() / (x.bit_count() + y.bit_count())
+
+    assert dice("jansen", "jansen") == 1.0
+    assert dice("jansen", "janssen") > 0.8
+    assert dice("jansen", "pietersen") < 0.6
+    assert pz.bloom("jansen") != Pseudonymiser(OTHER_KEY).bloom("jansen")
+    assert pz.bloom("") is None
+
+
+def test_corporation_frame_contact_details_and_namespace():
+    row = {
+        "tenancy_ref": "HC-0001",
+        **_person(),
+        "phone": "06-12345678",
+        "email": "J.vd.Berg@example.nl",
+        "monthly_rent": 650.5,
+        "arrears_amount": 1301.0,
+        "snapshot_date": date(2025, 1, 31),
+        "partner_code": "trivire",
+        "free_text": "belt altijd terug",  # unknown column: dropped
+    }
+    df = pd.DataFrame([row])
+    out = pseudonymise_frame(df, "corporation", KEY, keep=["partner_code"])
+    assert out.loc[0, "pk_phone"] == pseudonym(KEY, "phone", "0612345678")
+    assert out.loc[0, "pk_email"] == pseudonym(KEY, "email", "j.vd.berg@example.nl")
+    assert "partner_code" in out.columns and "free_text" not in out.columns
+    assert not set(identifier_columns("corporation")) & set(out.columns)
+    namespaced = pseudonymise_frame(df, "corporation", KEY, namespace="trivire")
+    assert namespaced.loc[0, "record_key"] != out.loc[0, "record_key"]
+    with pytest.raises(ValueError):
+        pseudonymise_frame(df, "corporation", KEY, keep=["surname"])
+    with pytest.raises(ValueError):
+        pseudonymise_frame(df, "landlord", KEY)
+
+
+def test_sdd_frame_and_empty_frame():
+    names = [c.name for c in columns("sdd")]
+    empty = pd.DataFrame(columns=names)
+    out = pseudonymise_frame(empty, "sdd", KEY)
+    assert out.empty
+    assert not set(identifier_columns("sdd")) & set(out.columns)
+    assert set(PSEUDONYM_COLUMNS) <= set(out.columns)
