@@ -10,16 +10,9 @@ from sqlalchemy.engine import Connection
 from eviction_prevention import warehouse
 from eviction_prevention.linkage import evaluate
 from eviction_prevention.pseudonymise import REFERENCE_COLUMN, pseudonym
+from eviction_prevention.synthetic import COMPLIANCE_COLUMNS
 
-COMPLIANCE_COUNTS = [
-    "cases",
-    "reported_on_time",
-    "reported_late",
-    "report_overdue_now",
-    "analysed_on_time",
-    "analysed_late",
-    "analysis_overdue_now",
-]
+COMPLIANCE_COUNTS = list(COMPLIANCE_COLUMNS[3:])  # the counts after corporation, team, month
 
 
 def read_truth(truth_dir: Path, name: str) -> pd.DataFrame:
