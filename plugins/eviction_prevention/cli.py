@@ -46,6 +46,14 @@ def _report(url: str | None, truth_dir: Path | None, key: bytes | None) -> bool:
         by_corporation = compliance.groupby("corporation")[evaluation.COMPLIANCE_COUNTS].sum().reset_index()
         _print_table(compliance, "mart_compliance_monthly (corporation x social team x month of T0)")
         _print_table(by_corporation, "compliance per corporation")
+        overdue = warehouse.read_frame(
+            conn,
+            "SELECT responsible_kind, responsible_partner, deadline, count(*) AS cases, "
+            "max(days_overdue) AS max_days_overdue FROM mart_worklist_overdue "
+            "GROUP BY responsible_kind, responsible_partner, deadline "
+            "ORDER BY responsible_kind, responsible_partner, deadline",
+        )
+        _print_table(overdue, "overdue now (mart_worklist_overdue), by responsible partner")
         if truth_dir is None or key is None:
             return True
         diffs = evaluation.compliance_differences(compliance, evaluation.truth_compliance(truth_dir))
@@ -85,6 +93,15 @@ def _cmd_link(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_docs(args: argparse.Namespace) -> int:
+    from eviction_prevention import dictionary
+
+    dictionary.MARKDOWN.parent.mkdir(parents=True, exist_ok=True)
+    dictionary.MARKDOWN.write_text(dictionary.render_markdown(), encoding="utf-8")
+    print(f"wrote {dictionary.MARKDOWN}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="eviction-prevention", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -112,6 +129,9 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--url", help="warehouse SQLAlchemy URL (default: EVICTION_PREVENTION_WAREHOUSE_URL or var/)")
     rep.add_argument("--truth", help="ground-truth folder to compare with")
     rep.set_defaults(func=_cmd_report)
+
+    docs = sub.add_parser("docs", help="write docs/data_dictionary.md from sql/dictionary.yml")
+    docs.set_defaults(func=_cmd_docs)
 
     lnk = sub.add_parser("link", help="link two CSV files of person records on pseudonyms")
     lnk.add_argument("left")

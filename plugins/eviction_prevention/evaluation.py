@@ -20,10 +20,12 @@ def read_truth(truth_dir: Path, name: str) -> pd.DataFrame:
 
 
 def published_compliance(conn: Connection) -> pd.DataFrame:
+    """The compliance mart summed to the ground truth's grain: corporation x social team x month."""
+    sums = ", ".join(f"sum({c}) AS {c}" for c in COMPLIANCE_COUNTS)
     frame = warehouse.read_frame(
         conn,
-        f"SELECT corporation, team, CAST(month AS VARCHAR) AS month, {', '.join(COMPLIANCE_COUNTS)} "
-        "FROM mart_compliance_monthly ORDER BY corporation, team, month",
+        f"SELECT corporation, team, CAST(month AS VARCHAR) AS month, {sums} FROM mart_compliance_monthly "
+        "GROUP BY corporation, team, month ORDER BY corporation, team, month",
     )
     for col in COMPLIANCE_COUNTS:
         frame[col] = frame[col].astype("int64")

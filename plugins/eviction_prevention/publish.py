@@ -34,6 +34,34 @@ def seed_reference_data(conn: Connection) -> None:
     warehouse.insert_rows(conn, "ref_municipalities", rows)
 
 
+CALENDAR_YEARS = range(2015, 2036)
+
+
+def working_day_calendar(years: range = CALENDAR_YEARS) -> pd.DataFrame:
+    """Every date in ``years`` with whether it is a working day (no weekend, no Dutch public holiday)."""
+    import holidays
+
+    dutch = holidays.country_holidays("NL", years=list(years))
+    dates = pd.date_range(f"{years.start}-01-01", f"{years.stop - 1}-12-31", freq="D")
+    working = [d.weekday() < 5 and d.date() not in dutch for d in dates]
+    return pd.DataFrame(
+        {
+            "calendar_date": dates.date,
+            "is_working_day": working,
+            "working_day_no": pd.Series(working).cumsum().astype("int64"),
+            "holiday_name": [dutch.get(d.date()) for d in dates],
+        }
+    )
+
+
+def seed_calendar(conn: Connection) -> None:
+    calendar = working_day_calendar()
+    if conn.execute(sa.text("SELECT count(*) FROM ref_calendar")).scalar_one() == len(calendar):
+        return
+    conn.execute(sa.text("DELETE FROM ref_calendar"))
+    warehouse.insert_rows(conn, "ref_calendar", calendar)
+
+
 def set_reference_date(conn: Connection) -> dt.date | None:
     """Deadline states are computed as of the override date, or else the latest snapshot date."""
     override = settings.reference_date_override()
@@ -55,6 +83,7 @@ def publish(url: str | None = None) -> dict[str, object]:
     with warehouse.connect(url) as conn:
         warehouse.ensure_schema(conn)
         seed_reference_data(conn)
+        seed_calendar(conn)
         counts: dict[str, object] = dict(warehouse.build_models(conn, "before_linkage"))
         reference = set_reference_date(conn)
         counts["links"] = linking.link_sources(conn)

@@ -66,6 +66,7 @@ SOCIAL_TEAM: tuple[Column, ...] = (
     Column("reporter", "str", "attribute", required=False),  # code of the reporting corporation
     Column("report_received_date", "date", "attribute"),
     Column("analysis_sent_date", "date", "attribute", required=False),
+    Column("first_contact_date", "date", "attribute", required=False),  # first conversation offered
     Column("trajectory", "bool", "attribute", required=False),  # care trajectory agreed
     Column("trajectory_start_date", "date", "attribute", required=False),
     Column("current_rent_paid", "bool", "attribute", required=False),

@@ -181,6 +181,7 @@ class SocialTeamCase:
     reporter: str
     received: date
     analysis: date | None = None
+    first_contact: date | None = None
     trajectory: bool | None = None
     trajectory_start: date | None = None
     current_rent_paid: bool | None = None
@@ -502,10 +503,19 @@ def _fill_closure(rng: random.Random, case: SocialTeamCase, ep: Episode | None) 
         _close(case, case.analysis + _days(rng.randint(20, 200)), outcome)
 
 
+def _fill_first_contact(rng: random.Random, case: SocialTeamCase) -> None:
+    """The social team offers a first conversation: usually within 4 weeks, sometimes later or not yet."""
+    if rng.random() < 0.1:
+        return
+    offered = case.received + _days(rng.choice([rng.randint(0, 28)] * 4 + [rng.randint(29, 50)]))
+    case.first_contact = offered if offered <= EXPORT_DATE else None
+
+
 def _new_case(rng: random.Random, person: Person, reporter: str, received: date) -> SocialTeamCase:
     team = _team(person.household.municipality)
     case = SocialTeamCase(person, team, reporter, received, has_bsn=rng.random() < 0.70)
     _fill_analysis(rng, case)
+    _fill_first_contact(rng, case)
     return case
 
 
@@ -799,6 +809,7 @@ def social_team_row(case: SocialTeamCase, copy: PersonCopy) -> dict[str, Any]:
         "reporter": case.reporter or None,
         "report_received_date": case.received,
         "analysis_sent_date": case.analysis,
+        "first_contact_date": case.first_contact,
         "trajectory": case.trajectory,
         "trajectory_start_date": case.trajectory_start,
         "current_rent_paid": case.current_rent_paid,

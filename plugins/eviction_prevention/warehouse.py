@@ -104,9 +104,19 @@ def replace_rows(conn: Connection, table: str, frame: pd.DataFrame, where: dict[
 
 
 def insert_rows(conn: Connection, table: str, frame: pd.DataFrame, chunk: int = 5000) -> int:
+    """Append ``frame``'s columns that the table has. DuckDB scans the frame directly; others use executemany."""
     if frame.empty:
         return 0
     cols = [c for c in table_columns(conn, table) if c in frame.columns]
+    if conn.dialect.name == "duckdb":
+        view = f"_insert_{table}"
+        raw = conn.connection.dbapi_connection  # same DuckDB connection, same transaction
+        raw.register(view, frame[cols])
+        try:
+            raw.execute(f"INSERT INTO {table} ({', '.join(cols)}) SELECT {', '.join(cols)} FROM {view}")
+        finally:
+            raw.unregister(view)
+        return len(frame)
     statement = sa.text(f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join(':' + c for c in cols)})")
     rows = records(frame, cols)
     for start in range(0, len(rows), chunk):

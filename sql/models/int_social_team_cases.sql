@@ -1,15 +1,18 @@
 -- Current state of every social-team case: its row in the latest loaded export that lists it.
+-- (Among rows of the same record, the latest export wins; within one export the first row.)
 WITH loaded AS (
     SELECT s.*
     FROM stg_social_team_cases AS s
     JOIN meta_file_ledger AS l ON l.partner = s.partner AND l.file_id = s.file_id
     WHERE l.status = 'loaded'
-),
-ranked AS (
-    SELECT loaded.*,
-           row_number() OVER (PARTITION BY partner, record_key ORDER BY export_date DESC, source_row) AS rn
-    FROM loaded
 )
-SELECT partner || ':' || record_key AS social_team_case_id, ranked.*
-FROM ranked
-WHERE rn = 1
+SELECT loaded.partner || ':' || loaded.record_key AS social_team_case_id, loaded.*
+FROM loaded
+WHERE NOT EXISTS (
+    SELECT 1
+    FROM loaded AS newer
+    WHERE newer.partner = loaded.partner
+      AND newer.record_key = loaded.record_key
+      AND (newer.export_date > loaded.export_date
+           OR (newer.export_date = loaded.export_date AND newer.source_row < loaded.source_row))
+)
