@@ -12,7 +12,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from eviction_prevention import linking, settings, warehouse
+from eviction_prevention import access, linking, settings, warehouse
 
 log = logging.getLogger(__name__)
 
@@ -89,4 +89,5 @@ def publish(url: str | None = None) -> dict[str, object]:
         counts["links"] = linking.link_sources(conn)
         counts.update(warehouse.build_models(conn, "after_linkage"))
         counts["reference_date"] = reference.isoformat() if reference else None
+        access.apply_access(conn)
     return counts

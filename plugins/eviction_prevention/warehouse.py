@@ -64,7 +64,7 @@ def build_models(conn: Connection, phase: str) -> dict[str, int]:
     counts: dict[str, int] = {}
     for name in model_plan()[phase]:
         select = (settings.SQL_DIR / "models" / f"{name}.sql").read_text(encoding="utf-8").strip().rstrip(";")
-        conn.execute(sa.text(f"DROP TABLE IF EXISTS {name}"))
+        conn.execute(sa.text(f"DROP TABLE IF EXISTS {name} CASCADE"))  # and the layer views on it
         conn.execute(sa.text(f"CREATE TABLE {name} AS {select}"))
         counts[name] = conn.execute(sa.text(f"SELECT count(*) FROM {name}")).scalar_one()
         log.info("model %s: %d rows", name, counts[name])

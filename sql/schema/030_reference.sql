@@ -7,3 +7,9 @@ CREATE TABLE IF NOT EXISTS ref_calendar (
     working_day_no  INTEGER NOT NULL,
     holiday_name    VARCHAR
 );
+
+-- Login role of a partner coordinator -> organisation whose rows it may see (config/access.yaml).
+CREATE TABLE IF NOT EXISTS ref_partner_access (
+    role_name     VARCHAR PRIMARY KEY,
+    organisation  VARCHAR NOT NULL
+);

@@ -1,0 +1,111 @@
+"""Access control on the PostgreSQL warehouse: a schema of views per layer, roles, row-level security.
+
+Applied at the end of every publish run (in its transaction), because the marts are rebuilt then.
+Tables stay in the pipeline's schema; each layer is exposed as a schema of ``security_invoker`` views,
+so table grants and row-level security apply to whoever queries. DuckDB has no roles: nothing to do.
+
+* engineer: every table and view, every row.
+* analyst: marts and reference tables only (no staging or linkage data: no route from pseudonym to person).
+* partner coordinator: ``mart_referrals`` and ``mart_worklist_overdue``, only rows of its own organisation
+  (corporation code or social team), as mapped in ``ref_partner_access``.
+"""
+
+from __future__ import annotations
+
+import logging
+from functools import lru_cache
+
+import pandas as pd
+import sqlalchemy as sa
+import yaml
+from sqlalchemy.engine import Connection
+
+from eviction_prevention import settings, warehouse
+
+log = logging.getLogger(__name__)
+
+COORDINATOR_TABLES = ("mart_referrals", "mart_worklist_overdue")
+ANALYST_LAYERS = ("marts", "reference")
+
+
+@lru_cache(maxsize=1)
+def config() -> dict:
+    with open(settings.CONFIG_DIR / "access.yaml", encoding="utf-8") as fh:
+        return yaml.safe_load(fh)
+
+
+def seed_partner_access(conn: Connection) -> None:
+    rows = pd.DataFrame(
+        [{"role_name": e["role"], "organisation": e["organisation"]} for e in config()["partner_access"]]
+    )
+    conn.execute(sa.text("DELETE FROM ref_partner_access"))
+    warehouse.insert_rows(conn, "ref_partner_access", rows)
+
+
+def layer_of(table: str) -> str | None:
+    for layer, prefix in config()["layers"].items():
+        if table.startswith(prefix):
+            return layer
+    return None
+
+
+def _tables(conn: Connection, schema: str) -> list[str]:
+    rows = conn.execute(
+        sa.text(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = :s AND table_type = 'BASE TABLE'"
+        ),
+        {"s": schema},
+    )
+    return sorted(r[0] for r in rows)
+
+
+def statements(base_schema: str, tables: list[str]) -> list[str]:
+    """The grants, views and policies for the given tables (pure: testable without a database)."""
+    roles = config()["group_roles"]
+    engineer, analyst, coordinator = roles["engineer"], roles["analyst"], roles["partner_coordinator"]
+    layers = list(config()["layers"])
+    sql = [f"CREATE SCHEMA IF NOT EXISTS {layer}" for layer in layers]
+    sql += [f"GRANT USAGE ON SCHEMA {base_schema} TO {engineer}, {analyst}, {coordinator}"]
+    sql += [f"GRANT USAGE ON SCHEMA {layer} TO {engineer}" for layer in layers]
+    sql += [f"GRANT USAGE ON SCHEMA {layer} TO {analyst}" for layer in ANALYST_LAYERS]
+    sql += [f"GRANT USAGE ON SCHEMA marts TO {coordinator}"]
+    for table in tables:
+        layer = layer_of(table)
+        if layer is None:
+            continue
+        sql.append(
+            f"CREATE OR REPLACE VIEW {layer}.{table} WITH (security_invoker = true) "
+            f"AS SELECT * FROM {base_schema}.{table}"
+        )
+        readers = [engineer] + ([analyst] if layer in ANALYST_LAYERS else [])
+        readers += [coordinator] if table in COORDINATOR_TABLES or table == "ref_partner_access" else []
+        sql.append(f"GRANT SELECT ON {base_schema}.{table}, {layer}.{table} TO {', '.join(readers)}")
+    own_rows = (
+        "(corporation IN (SELECT organisation FROM ref_partner_access WHERE role_name = current_user) "
+        "OR team IN (SELECT organisation FROM ref_partner_access WHERE role_name = current_user))"
+    )
+    for table in COORDINATOR_TABLES:
+        if table not in tables:
+            continue
+        sql += [
+            f"ALTER TABLE {base_schema}.{table} ENABLE ROW LEVEL SECURITY",
+            f"DROP POLICY IF EXISTS all_rows ON {base_schema}.{table}",
+            f"CREATE POLICY all_rows ON {base_schema}.{table} FOR SELECT TO {engineer}, {analyst} USING (true)",
+            f"DROP POLICY IF EXISTS own_organisation ON {base_schema}.{table}",
+            f"CREATE POLICY own_organisation ON {base_schema}.{table} FOR SELECT TO {coordinator} USING {own_rows}",
+        ]
+    return sql
+
+
+def apply_access(conn: Connection) -> int:
+    """Create roles, layer schemas with views, grants and row-level security. Returns statements run."""
+    if conn.dialect.name != "postgresql":
+        return 0
+    seed_partner_access(conn)
+    conn.exec_driver_sql((settings.SQL_DIR / "postgres" / "access_roles.sql").read_text(encoding="utf-8"))
+    base = conn.execute(sa.text("SELECT current_schema()")).scalar_one()
+    todo = statements(base, _tables(conn, base))
+    for statement in todo:
+        conn.exec_driver_sql(statement)
+    log.info("access applied: %d statements on schema %s", len(todo), base)
+    return len(todo)
