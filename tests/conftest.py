@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 import sqlalchemy as sa
@@ -65,3 +66,74 @@ def pg_url() -> Iterator[str]:
 def warehouse_url(request) -> str:
     """Run a test on both warehouses: the embedded default and PostgreSQL."""
     return request.getfixturevalue("duckdb_url" if request.param == "duckdb" else "pg_url")
+
+
+# ---------------------------------------------------------------------------------------------- SFTP intake
+
+
+class PartnerSFTP:
+    """The embedded SFTP server with every registered partner, and partner-side helpers."""
+
+    def __init__(self, server) -> None:
+        self.server = server
+
+    @property
+    def root(self):
+        return self.server.root
+
+    def upload(self, code: str, local, remote_dir: str = "inbox") -> str:
+        from eviction_prevention.sftp_server import upload
+
+        keys = self.server.keys
+        return upload(
+            "127.0.0.1", self.server.port, code, keys.client_key_paths[code], keys.host_public_key, local, remote_dir
+        )
+
+    @contextmanager
+    def client(self, code: str) -> Iterator:
+        """A paramiko SFTP client logged in as the partner's account, host key pinned."""
+        import paramiko
+        from eviction_prevention.sftp_server import parse_public_key
+
+        keys = self.server.keys
+        ssh = paramiko.SSHClient()
+        ssh.set_missing_host_key_policy(paramiko.RejectPolicy())
+        host_key = parse_public_key(keys.host_public_key)
+        ssh.get_host_keys().add(f"[127.0.0.1]:{self.server.port}", host_key.get_name(), host_key)
+        ssh.connect(
+            "127.0.0.1",
+            port=self.server.port,
+            username=code,
+            key_filename=str(keys.client_key_paths[code]),
+            look_for_keys=False,
+            allow_agent=False,
+            timeout=10,
+        )
+        try:
+            with ssh.open_sftp() as sftp:
+                yield sftp
+        finally:
+            ssh.close()
+
+
+@pytest.fixture
+def partner_sftp(tmp_path) -> Iterator[PartnerSFTP]:
+    from eviction_prevention.partners import load_partners
+    from eviction_prevention.sftp_server import EmbeddedSFTPServer, ensure_keys
+
+    users = [p.code for p in load_partners()]
+    keys = ensure_keys(tmp_path / "sftp-keys", users)
+    with EmbeddedSFTPServer(tmp_path / "sftp", keys, users) as server:
+        yield PartnerSFTP(server)
+
+
+def run_intake(partner_code: str, client, url: str, key: bytes, on=None) -> list[dict]:
+    """fetch -> load -> settle for one partner, as the DAG's mapped tasks do (no waiting between polls)."""
+    from eviction_prevention import intake
+    from eviction_prevention.partners import get_partner
+
+    partner = get_partner(partner_code)
+    fetched = intake.fetch_new_files(partner, client, sleep=lambda _s: None)
+    outcomes = intake.ingest_files(partner, fetched, key, url, on=on)
+    intake.settle_files(partner, outcomes, client, url)
+    return outcomes

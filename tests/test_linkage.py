@@ -367,3 +367,32 @@ def test_link_csv(tmp_path):
     assert n == len(result)
     assert list(result.columns) == ["left_id", "right_id", "match_probability"]
     assert set(zip(result["left_id"], result["right_id"], strict=True)) == {("L1", "R1"), ("L2", "R2")}
+
+
+def test_link_csv_on_unseen_layouts(tmp_path):
+    """Only some columns, extra columns, foreign postcodes, bad dates and empty rows: nothing is rejected."""
+    left = tmp_path / "a.csv"
+    right = tmp_path / "b.csv"
+    left.write_text(
+        "record_id;surname;initials;birth_date;postcode;house_number;remark\n"
+        "a1;Çelik-de Vries;M.;1971-05-06;B-1000;3;x\n"
+        "a2;;;;;;\n"
+        "a3;Jansen;P;not a date;3311 ab;12;\n"
+        "a4;O'Brien;K.;1990-02-30;D02 X285;;\n",
+        encoding="cp1252",
+    )
+    right.write_text(
+        "record_id,given_name,prefix,surname,birth_date,postcode,house_number,house_suffix,city\n"
+        "b1,Mehmet,,Celik,1971-05-06,B-1000,3,,Brussel\n"
+        "b2,,,,,,,,\n"
+        "b3,Pieter,,Jansen,,3311AB,12,,Dordrecht\n"
+        "b4,Kevin,,OBrien,,D02X285,,,Dublin\n",
+        encoding="utf-8",
+    )
+    out = tmp_path / "pairs.csv"
+    n = link_csv(left, right, out, KEY)
+    result = pd.read_csv(out, dtype={"left_id": str, "right_id": str})
+    assert n == len(result)
+    # a4/b4 share only a surname, an initial and a postcode area: too little evidence in so small a file
+    assert set(zip(result["left_id"], result["right_id"], strict=True)) == {("a1", "b1"), ("a3", "b3")}
+    assert result["match_probability"].between(0.9, 1.0).all()

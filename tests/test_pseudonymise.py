@@ -9,13 +9,18 @@ from datetime import date
 
 import pandas as pd
 import pytest
+from eviction_prevention.keys import KeyChain, parse_key_chain
+from eviction_prevention.linkage import BLOOM_CLOSE, BLOOM_NEAR
 from eviction_prevention.pseudonymise import (
+    BLOOM_FLIPS,
+    ENCODED_BITS,
     PSEUDONYM_COLUMNS,
     Pseudonymiser,
     bloom_bits,
     person_pseudonyms,
     pseudonym,
     pseudonymise_frame,
+    rotate_frame,
 )
 from eviction_prevention.schema import attribute_columns, columns, identifier_columns
 
@@ -168,7 +173,8 @@ def test_pseudonym_values_follow_the_rules():
     assert first["pk_street_house"] == pseudonym(KEY, "street_house", "kerkstraat|12")
     assert first["pk_bsn"] == pseudonym(KEY, "bsn", "111222333")
     assert first["pk_phone"] is None and first["pk_email"] is None  # social team: no contact details
-    assert len(first["bf_surname"]) == 125  # 500 bits
+    assert len(first["bf_surname"]) == 250  # 1000 bits: the 500-bit filter and its complement
+    assert bloom_bits(first["bf_surname"]).bit_count() == 500  # balanced: density exactly 50 %
     # second row: double surname, missing values, invalid BSN, foreign postcode
     assert second["pk_surname"] == pseudonym(KEY, "surname", "yilmaz celik")
     assert {second["pk_surname_1"], second["pk_surname_2"]} == {
@@ -217,17 +223,20 @@ def test_swapped_day_and_month_link_through_the_swapped_key():
     assert late.loc[0, "pk_birth_dm_swapped"] is None  # 13 is not a month
 
 
-def test_bloom_filter_similarity():
+def test_bloom_encoding_similarity_and_hardening():
     pz = Pseudonymiser(KEY)
 
-    def dice(a: str, b: str) -> float:
-        x, y = bloom_bits(pz.bloom(a)), bloom_bits(pz.bloom(b))
-        return 2 * (x & y).bit_count() / (x.bit_count() + y.bit_count())
+    def distance(a: str, b: str, salt_a: str = "p1", salt_b: str = "p2") -> int:
+        return (bloom_bits(pz.bloom(a, salt_a)) ^ bloom_bits(pz.bloom(b, salt_b))).bit_count()
 
-    assert dice("jansen", "jansen") == 1.0
-    assert dice("jansen", "janssen") > 0.8
-    assert dice("jansen", "pietersen") < 0.6
+    assert distance("jansen", "jansen", "p1", "p1") == 0  # same person, same encoding
+    assert 0 < distance("jansen", "jansen") <= 4 * BLOOM_FLIPS  # other person: only the keyed flips differ
+    assert distance("jansen", "janssen") <= BLOOM_CLOSE  # one inserted letter
+    assert distance("jansen", "pietersen") > BLOOM_NEAR
+    assert pz.bloom("jansen", "p1") != pz.bloom("jansen", "p2")  # equal surnames do not give equal encodings
     assert pz.bloom("jansen") != Pseudonymiser(OTHER_KEY).bloom("jansen")
+    for name in ("bos", "jansen", "van den heuvel el idrissi"):  # density does not reveal the length
+        assert bloom_bits(pz.bloom(name)).bit_count() == ENCODED_BITS // 2
     assert pz.bloom("") is None
 
 
@@ -264,3 +273,36 @@ def test_sdd_frame_and_empty_frame():
     assert out.empty
     assert not set(identifier_columns("sdd")) & set(out.columns)
     assert set(PSEUDONYM_COLUMNS) <= set(out.columns)
+
+
+def test_plain_key_is_the_one_version_chain():
+    assert parse_key_chain(KEY) == KeyChain((("v1", KEY),))
+    chain = parse_key_chain(b'{"v1": "test-key-one", "v2": "test-key-two"}')
+    assert chain.versions == (("v1", KEY), ("v2", OTHER_KEY))
+    assert chain.current == "v2"
+    assert parse_key_chain(b"{not json") == KeyChain((("v1", b"{not json"),))
+    with pytest.raises(ValueError):
+        KeyChain((("v1", KEY), ("v1", OTHER_KEY)))
+
+
+def test_chained_pseudonym_is_hmac_of_the_previous_version():
+    chain = parse_key_chain(b'{"v1": "test-key-one", "v2": "test-key-two"}')
+    inner = pseudonym(KEY, "surname", "jansen")
+    expected = hmac.new(OTHER_KEY, f"eviction-prevention/v2/surname\x1f{inner}".encode(), hashlib.sha256)
+    assert pseudonym(chain, "surname", "jansen") == expected.hexdigest()[:32]
+    assert Pseudonymiser(chain)("surname", "jansen") == expected.hexdigest()[:32]
+
+
+def test_rotation_keeps_history_linkable():
+    """Rows stored under v1 and rotated to v2 equal the same rows pseudonymised under the chain v1+v2."""
+    rows = pd.DataFrame([_person(), _person(surname="Bakker", initials="A.", bsn=None)])
+    rows["case_ref"] = ["C1", "C2"]
+    chain = KeyChain((("v1", KEY), ("v2", OTHER_KEY)))
+    stored = pseudonymise_frame(rows, "social_team", KEY)
+    assert list(stored["key_version"]) == ["v1", "v1"]
+    rotated = rotate_frame(stored, "social_team", OTHER_KEY, "v2")
+    fresh = pseudonymise_frame(rows, "social_team", chain)
+    pd.testing.assert_frame_equal(rotated, fresh)
+    assert rotated.loc[0, "pk_surname"] != stored.loc[0, "pk_surname"]
+    # rerunning an interrupted rotation changes nothing
+    pd.testing.assert_frame_equal(rotate_frame(rotated, "social_team", OTHER_KEY, "v2"), fresh)

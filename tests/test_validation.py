@@ -50,3 +50,48 @@ def test_bad_postcode_is_a_warning_and_row_is_kept() -> None:
     n, critical, warnings = messages(trivire_file({"Postcode": "33AB"}))
     assert (n, critical) == (1, [])
     assert warnings == ["regel 2: kolom 'Postcode' heeft niet het verwachte formaat"]
+
+
+def test_bsn_11_test() -> None:
+    from eviction_prevention.validation import bsn_passes_11_test
+
+    assert [bsn_passes_11_test(v) for v in ("111222333", "123456782", "12345678", "123456789", "000000000", "12a")] == [
+        True,
+        True,
+        False,
+        False,
+        False,
+        False,
+    ]
+    assert bsn_passes_11_test("12345672") is True  # 010000009: the leading zero was lost in a spreadsheet
+
+
+def test_row_count_swing_and_older_snapshot_warn_but_load() -> None:
+    import datetime as dt
+
+    from eviction_prevention.validation import History
+
+    data = trivire_file({}, {"Contractnummer": "TRV-2"})
+    accepted, issues = check_file(
+        data, TRIVIRE, History(dt.date(2026, 11, 15), previous_rows=10), dt.date(2026, 11, 25)
+    )
+    assert len(accepted) == 2
+    assert sorted((i.severity, i.message) for i in issues) == [
+        ("warning", "het aantal regels (2) wijkt meer dan 50% af van de vorige levering (10 regels)"),
+        (
+            "warning",
+            "kolom 'Peildatum' ligt vóór de datum van de laatst verwerkte levering (minimaal 15-11-2026); "
+            "het bestand is verwerkt als late levering",
+        ),
+    ]
+    _, within = check_file(data, TRIVIRE, History(dt.date(2026, 10, 31), previous_rows=3), dt.date(2026, 11, 25))
+    assert within == []
+
+
+def test_snapshot_in_the_future_rejects_file() -> None:
+    import datetime as dt
+
+    _, issues = check_file(trivire_file({}), TRIVIRE, on=dt.date(2026, 10, 30))
+    assert [i.message for i in issues if i.severity == "critical"] == [
+        "regel 2: kolom 'Peildatum' ligt in de toekomst (na 30-10-2026)"
+    ]

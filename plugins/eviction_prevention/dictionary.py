@@ -27,6 +27,9 @@ def table_columns(name: str) -> dict[str, list[str]]:
     for group in spec.get("include", []):
         columns.update(load()["groups"][group])
     columns.update(spec.get("columns") or {})
+    malformed = [c for c, entry in columns.items() if len(entry) != 2]
+    if malformed:
+        raise ValueError(f"{name}: entries must be [English, Dutch] (quote texts with commas): {malformed}")
     return columns
 
 

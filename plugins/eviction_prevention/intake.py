@@ -1,16 +1,36 @@
-"""Partner intake: fetch new files over SFTP, parse, validate, pseudonymise, load, settle.
+"""Partner intake: fetch complete files over SFTP, parse, validate, pseudonymise, load, settle.
 
 Functions here are called by the intake DAG's tasks; they take plain values and return small
-JSON-able dicts (file names, checksums, counts) - never personal data, since results go to XCom.
+JSON-able dicts (file names, checksums, counts, Dutch messages) - never personal data, since results
+go to XCom and into receipts.
+
+Exactly once
+    The ledger ``meta_file_ledger`` is keyed by partner and the SHA-256 of the bytes. Parsing, loading the
+    staging rows and writing the ledger row happen in one warehouse transaction, so a crash anywhere
+    before the commit leaves nothing behind and the rerun loads the file; a crash after the commit but
+    before the file is settled makes the rerun resume (same outcome, same receipt, no second load).
+    The same bytes delivered again later, under any name, are recorded as a duplicate delivery and not
+    loaded. A corrected re-delivery (other bytes, same as-of date) supersedes the earlier file.
+Complete uploads
+    A file is only downloaded once the partner's completion rule holds (stable size and mtime across
+    polls, or a done-marker); hidden files (``.name.part``) are never read.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import datetime as dt
 import fnmatch
 import hashlib
+import io
+import json
 import logging
 import posixpath
+import re
 import shutil
+import stat
+import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -23,19 +43,21 @@ from eviction_prevention import schema, settings, warehouse
 from eviction_prevention.parsing import Issue, parse_bytes
 from eviction_prevention.partners import Partner
 from eviction_prevention.pseudonymise import pseudonymise_frame
-from eviction_prevention.validation import validate
+from eviction_prevention.validation import History, build_data_docs, run_suite, scrubbed, suite_parameters
 
 log = logging.getLogger(__name__)
 
-PROCESSED_DIR = "processed"
-QUARANTINE_DIR = "quarantine"
-OUTBOX_DIR = "outbox"
+RECEIPT_SUFFIX = ".ontvangstbevestiging.txt"
+MAX_LISTED_MESSAGES = 200
+SAFE_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,200}$")
 
 
 class SFTPClientLike(Protocol):  # the subset of paramiko.SFTPClient used here
-    def listdir(self, path: str = ".") -> list[str]: ...
+    def listdir_attr(self, path: str = ".") -> list[Any]: ...
     def get(self, remotepath: str, localpath: str) -> None: ...
     def rename(self, oldpath: str, newpath: str) -> None: ...
+    def posix_rename(self, oldpath: str, newpath: str) -> None: ...
+    def remove(self, path: str) -> None: ...
     def putfo(self, fl: Any, remotepath: str) -> Any: ...
 
 
@@ -43,9 +65,12 @@ class SFTPClientLike(Protocol):  # the subset of paramiko.SFTPClient used here
 class FetchedFile:
     partner: str
     remote_name: str
-    file_id: str  # sha256 of the bytes
+    file_id: str  # sha256 of the bytes ("unread-..." when the file was refused without downloading it)
     landing_path: str
     size_bytes: int
+    received_at: str = ""  # ISO timestamp (UTC)
+    refusal: str | None = None  # Dutch reason the file is refused before parsing (name, size)
+    marker: str | None = None  # the done-marker file that belongs to it
 
 
 @dataclass
@@ -58,7 +83,23 @@ class FileOutcome:
     rows_loaded: int = 0
     rows_rejected: int = 0
     warnings: int = 0
-    reasons: list[str] = field(default_factory=list)  # Dutch, no personal data
+    reasons: list[str] = field(default_factory=list)  # errors, Dutch, no personal data
+    warning_messages: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # e.g. "replaces the delivery of ..."
+    received_at: str = ""
+    rejected_row_numbers: list[int] = field(default_factory=list)
+    marker: str | None = None
+
+
+# ------------------------------------------------------------------------------------------------ helpers
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+def today() -> dt.date:
+    return dt.datetime.now(dt.UTC).date()
 
 
 def sha256_file(path: Path) -> str:
@@ -71,36 +112,212 @@ def sha256_file(path: Path) -> str:
 
 def landing_path(partner: str, file_id: str, remote_name: str) -> Path:
     suffix = Path(remote_name).suffix.lower()
+    suffix = suffix if re.fullmatch(r"\.[a-z0-9]{1,8}", suffix) else ".bin"
     return settings.landing_dir() / partner / f"{file_id}{suffix}"
+
+
+def safe_name(name: str) -> str:
+    """A file name that is safe on any file system and in any path: other characters become ``_``."""
+    cleaned = re.sub(r"[^A-Za-z0-9._-]", "_", name).lstrip(".")
+    return (cleaned or "bestand")[:200]
 
 
 def matching_names(names: list[str], pattern: str) -> list[str]:
     return sorted(n for n in names if fnmatch.fnmatchcase(n, pattern))
 
 
-def fetch_new_files(partner: Partner, sftp: SFTPClientLike) -> list[FetchedFile]:
-    """Download every inbox file matching the partner's pattern into the landing archive."""
-    fetched: list[FetchedFile] = []
-    names = matching_names(sftp.listdir(partner.inbox), partner.file_pattern)
+def matches_any(name: str, patterns: tuple[str, ...]) -> bool:
+    return any(fnmatch.fnmatchcase(name, p) for p in patterns)
+
+
+def name_refusal(name: str, partner: Partner) -> str | None:
+    """Why a file name is not accepted (Dutch), or None."""
+    if not SAFE_NAME_RE.match(name) or ".." in name:
+        return (
+            "de bestandsnaam bevat niet-toegestane tekens (alleen letters a-z, cijfers, punt, streepje en "
+            "liggend streepje; geen spaties, geen '..')"
+        )
+    if not matches_any(name, partner.file_patterns):
+        expected = " of ".join(f"'{p}'" for p in partner.file_patterns)
+        return f"de bestandsnaam volgt de afspraak niet (verwacht {expected})"
+    return None
+
+
+# ------------------------------------------------------------------------------------------------ fetch
+
+Snapshot = dict[str, tuple[int, int]]  # name -> (size, mtime)
+
+
+def _listing(sftp: SFTPClientLike, folder: str) -> Snapshot:
+    return {
+        a.filename: (int(a.st_size or 0), int(a.st_mtime or 0))
+        for a in sftp.listdir_attr(folder)
+        if a.st_mode is None or stat.S_ISREG(a.st_mode)
+    }
+
+
+def stable_names(polls: list[Snapshot]) -> set[str]:
+    """Names present with the same size and mtime in every poll (an upload in progress changes them)."""
+    first, *rest = polls
+    return {name for name, attrs in first.items() if all(p.get(name) == attrs for p in rest)}
+
+
+def candidates(listing: Snapshot, partner: Partner) -> dict[str, str | None]:
+    """Inbox entries to consider: name -> its done-marker (None for the stable rule).
+
+    Hidden files (partial uploads such as ``.name.part``) are skipped; with the done-marker rule a file
+    counts only when its marker exists, and markers themselves are not files to load.
+    """
+    visible = {n for n in listing if not n.startswith(".")}
+    if partner.completion.rule == "done_marker":
+        suffix = partner.completion.marker_suffix
+        return {n: n + suffix for n in visible if not n.endswith(suffix) and n + suffix in visible}
+    return dict.fromkeys(visible)
+
+
+def complete_files(
+    partner: Partner, sftp: SFTPClientLike, sleep: Callable[[float], None] = time.sleep
+) -> tuple[Snapshot, dict[str, str | None]]:
+    """Poll the inbox per the completion rule; returns the last listing and the complete files."""
+    polls = [_listing(sftp, partner.inbox)]
+    found = candidates(polls[0], partner)
+    if partner.completion.rule == "stable" and found:
+        for _ in range(partner.completion.polls - 1):
+            sleep(partner.completion.poll_seconds)
+            polls.append(_listing(sftp, partner.inbox))
+        stable = stable_names(polls)
+        waiting = sorted(set(found) - stable)
+        if waiting:
+            log.info("partner %s: %d file(s) still being uploaded, left for the next run", partner.code, len(waiting))
+        found = {n: m for n, m in found.items() if n in stable}
+    return polls[-1], found
+
+
+def unread_file_id(name: str, size: int, mtime: int) -> str:
+    return "unread-" + hashlib.sha256(f"{name}\x00{size}\x00{mtime}".encode()).hexdigest()[:40]
+
+
+def _download(partner: Partner, sftp: SFTPClientLike, name: str, size: int) -> tuple[str, Path] | None:
     tmp_dir = settings.landing_dir() / partner.code / "tmp"
     tmp_dir.mkdir(parents=True, exist_ok=True)
-    for name in names:
-        tmp = tmp_dir / f"download-{hashlib.sha256(name.encode()).hexdigest()[:16]}"
-        sftp.get(posixpath.join(partner.inbox, name), str(tmp))
-        file_id = sha256_file(tmp)
-        target = landing_path(partner.code, file_id, name)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp.replace(target)
-        fetched.append(FetchedFile(partner.code, name, file_id, str(target), target.stat().st_size))
+    tmp = tmp_dir / f"download-{hashlib.sha256(name.encode()).hexdigest()[:16]}"
+    sftp.get(posixpath.join(partner.inbox, name), str(tmp))
+    if tmp.stat().st_size != size:  # changed while we read it: not complete after all
+        tmp.unlink()
+        log.info("partner %s: a file changed during download, left for the next run", partner.code)
+        return None
+    file_id = sha256_file(tmp)
+    target = landing_path(partner.code, file_id, name)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp.replace(target)
+    return file_id, target
+
+
+def fetch_new_files(
+    partner: Partner, sftp: SFTPClientLike, sleep: Callable[[float], None] = time.sleep
+) -> list[FetchedFile]:
+    """Download every completely uploaded inbox file into the landing archive (``<sha256><ext>``).
+
+    Files over the size limit are not downloaded: they are refused unread (quarantined with a receipt).
+    """
+    listing, found = complete_files(partner, sftp, sleep)
+    fetched: list[FetchedFile] = []
+    for name in sorted(found):
+        size, mtime = listing[name]
+        received = utcnow().isoformat()
+        if size > partner.max_file_bytes:
+            limit = partner.max_file_bytes // (1024 * 1024)
+            refusal = f"het bestand is te groot ({size / 1024 / 1024:.0f} MB; maximaal {limit} MB) en is niet gelezen"
+            fetched.append(
+                FetchedFile(
+                    partner.code, name, unread_file_id(name, size, mtime), "", size, received, refusal, found[name]
+                )
+            )
+            continue
+        downloaded = _download(partner, sftp, name, size)
+        if downloaded is None:
+            continue
+        file_id, target = downloaded
+        refusal = name_refusal(name, partner)
+        fetched.append(FetchedFile(partner.code, name, file_id, str(target), size, received, refusal, found[name]))
     log.info("partner %s: %d new file(s) downloaded", partner.code, len(fetched))
     return fetched
+
+
+# ------------------------------------------------------------------------------------------------ check
+
+
+@dataclass
+class Checked:
+    accepted: pd.DataFrame
+    issues: list[Issue]
+    as_of: dt.date | None = None
+    gx_result: Any = None
+    rows: int = 0  # data rows in the file (0 when it could not be read)
+
+
+def _as_of_issues(frame: pd.DataFrame, partner: Partner) -> list[Issue]:
+    as_of = frame[schema.AS_OF_COLUMN[partner.kind]]
+    if as_of.nunique() > 1:
+        header = partner.layout.columns[schema.AS_OF_COLUMN[partner.kind]]
+        return [Issue("as_of", f"kolom '{header}' moet in het hele bestand dezelfde datum hebben")]
+    return []
+
+
+def promote_row_errors(issues: list[Issue], partner: Partner) -> list[Issue]:
+    """With ``reject_file_on_row_errors`` a row error rejects the file (a snapshot must be complete)."""
+    if not partner.reject_file_on_row_errors:
+        return issues
+    return [dataclasses.replace(i, severity="critical") if i.severity == "row" else i for i in issues]
+
+
+def check_file(
+    data: bytes, partner: Partner, history: History | None = None, on: dt.date | None = None
+) -> tuple[pd.DataFrame, list[Issue]]:
+    """Parse and validate one file. Returns the accepted canonical rows and every issue found."""
+    checked = check(data, partner, history or History(), on or today())
+    return checked.accepted, checked.issues
+
+
+def check(data: bytes, partner: Partner, history: History, on: dt.date) -> Checked:
+    parsed = parse_bytes(data, partner.layout, partner.kind)
+    if parsed.rejected:
+        return Checked(pd.DataFrame(), promote_row_errors(parsed.issues, partner), rows=len(parsed.frame))
+    frame = parsed.frame
+    as_of = frame[schema.AS_OF_COLUMN[partner.kind]]
+    report = run_suite(frame, partner.kind, partner.layout.columns, suite_parameters(as_of, history, on))
+    issues = promote_row_errors(parsed.issues + report.issues + _as_of_issues(frame, partner), partner)
+    if any(i.severity == "critical" for i in issues):
+        return Checked(pd.DataFrame(), issues, gx_result=report.result, rows=len(frame))
+    bad_rows = {i.row for i in issues if i.severity == "row"}
+    accepted = frame[~frame["source_row"].isin(bad_rows)].copy()
+    warned = pd.Series([i.row for i in issues if i.severity == "warning" and i.row is not None], dtype="int64")
+    accepted["row_warnings"] = accepted["source_row"].map(warned.value_counts()).fillna(0).astype("int64")
+    return Checked(accepted, issues, warehouse.as_date(as_of.max()), report.result, len(frame))
+
+
+def to_staging(frame: pd.DataFrame, partner: Partner, file_id: str, key: bytes) -> pd.DataFrame:
+    """Pseudonymise and drop identifiers; add provenance columns."""
+    out = pseudonymise_frame(frame, partner.kind, key)
+    out["partner"] = partner.code
+    out["file_id"] = file_id
+    out["source_row"] = frame["source_row"].to_numpy()
+    out["row_warnings"] = frame["row_warnings"].to_numpy()
+    forbidden = set(schema.identifier_columns(partner.kind))
+    leaked = forbidden & set(out.columns)
+    if leaked:
+        raise RuntimeError(f"identifier columns would reach the warehouse: {sorted(leaked)}")
+    return out
+
+
+# ------------------------------------------------------------------------------------------------ ledger
 
 
 def _ledger_row(conn: Connection, partner: str, file_id: str) -> dict[str, Any] | None:
     row = (
         conn.execute(
             sa.text(
-                "SELECT status, rows_total, rows_loaded, rows_rejected, warnings, reasons "
+                "SELECT file_name, status, rows_total, received_at, settled_at, outcome "
                 "FROM meta_file_ledger WHERE partner = :p AND file_id = :f"
             ),
             {"p": partner, "f": file_id},
@@ -118,77 +335,66 @@ def _next_sequence(conn: Connection, partner: str) -> int:
     return int(current or 0) + 1
 
 
-def check_file(data: bytes, partner: Partner) -> tuple[pd.DataFrame, list[Issue]]:
-    """Parse and validate one file. Returns the accepted canonical rows and every issue found."""
-    parsed = parse_bytes(data, partner.layout, partner.kind)
-    if parsed.rejected:
-        return pd.DataFrame(), parsed.issues
-    frame = parsed.frame
-    as_of = frame[schema.AS_OF_COLUMN[partner.kind]]
-    parameters = {"max_date": as_of.max() if as_of.notna().any() else pd.Timestamp.max}
-    issues = parsed.issues + validate(frame, partner.kind, partner.layout.columns, parameters)
-    if as_of.nunique() > 1:
-        header = partner.layout.columns[schema.AS_OF_COLUMN[partner.kind]]
-        issues.append(Issue("as_of", f"kolom '{header}' moet in het hele bestand dezelfde datum hebben"))
-    if any(i.severity == "critical" for i in issues):
-        return pd.DataFrame(), issues
-    bad_rows = {i.row for i in issues if i.severity == "row"}
-    accepted = frame[~frame["source_row"].isin(bad_rows)].copy()
-    warned = pd.Series([i.row for i in issues if i.severity == "warning" and i.row is not None], dtype="int64")
-    counts = warned.value_counts()
-    accepted["row_warnings"] = accepted["source_row"].map(counts).fillna(0).astype("int64")
-    return accepted, issues
+def load_history(conn: Connection, partner: str) -> History:
+    """The latest as-of date loaded and the row count of the latest loaded file."""
+    row = conn.execute(
+        sa.text(
+            "SELECT snapshot_date, rows_total FROM meta_file_ledger WHERE partner = :p AND status = 'loaded' "
+            "ORDER BY delivery_seq DESC LIMIT 1"
+        ),
+        {"p": partner},
+    ).first()
+    last = conn.execute(
+        sa.text("SELECT max(snapshot_date) FROM meta_file_ledger WHERE partner = :p AND status = 'loaded'"),
+        {"p": partner},
+    ).scalar()
+    return History(warehouse.as_date(last), int(row[1]) if row else None)
 
 
-def to_staging(frame: pd.DataFrame, partner: Partner, file_id: str, key: bytes) -> pd.DataFrame:
-    """Pseudonymise and drop identifiers; add provenance columns."""
-    out = pseudonymise_frame(frame, partner.kind, key)
-    out["partner"] = partner.code
-    out["file_id"] = file_id
-    out["source_row"] = frame["source_row"].to_numpy()
-    out["row_warnings"] = frame["row_warnings"].to_numpy()
-    forbidden = set(schema.identifier_columns(partner.kind))
-    leaked = forbidden & set(out.columns)
-    if leaked:
-        raise RuntimeError(f"identifier columns would reach the warehouse: {sorted(leaked)}")
-    return out
+def _record_delivery(conn: Connection, fetched: FetchedFile, status: str) -> None:
+    conn.execute(
+        sa.text(
+            "INSERT INTO meta_file_deliveries (partner, file_id, file_name, received_at, status) "
+            "VALUES (:p, :f, :n, :r, :s) ON CONFLICT DO NOTHING"
+        ),
+        {
+            "p": fetched.partner,
+            "f": fetched.file_id,
+            "n": fetched.remote_name,
+            "r": dt.datetime.fromisoformat(fetched.received_at) if fetched.received_at else utcnow(),
+            "s": status,
+        },
+    )
 
 
-def ingest_file(conn: Connection, partner: Partner, fetched: FetchedFile, key: bytes) -> FileOutcome:
-    """Load one landed file exactly once: a file already in the ledger is not loaded again."""
-    known = _ledger_row(conn, partner.code, fetched.file_id)
-    if known is not None:
-        return FileOutcome(
-            partner.code,
-            fetched.remote_name,
-            fetched.file_id,
-            "duplicate",
-            rows_total=known["rows_total"],
-            rows_loaded=0,
-        )
-    data = Path(fetched.landing_path).read_bytes()
-    accepted, issues = check_file(data, partner)
-    critical = [i for i in issues if i.severity == "critical"]
-    rejected_rows = {i.row for i in issues if i.severity == "row"}
-    warnings = [i for i in issues if i.severity == "warning"]
-    rows_total = len(accepted) + len(rejected_rows) if not critical else 0
-    status = "rejected" if critical else "loaded"
-    rows_loaded = 0
-    as_of = None
-    if not critical:
-        staging = to_staging(accepted, partner, fetched.file_id, key)
-        table = schema.STAGING_TABLE[partner.kind]
-        rows_loaded = warehouse.replace_rows(
-            conn, table, staging, {"partner": partner.code, "file_id": fetched.file_id}
-        )
-        as_of = warehouse.as_date(accepted[schema.AS_OF_COLUMN[partner.kind]].max())
-    reasons = [i.message for i in critical] or [i.message for i in issues if i.severity == "row"]
+def _supersede(conn: Connection, partner: str, file_id: str, as_of: dt.date) -> list[str]:
+    """Mark earlier loaded files of the same as-of date as superseded by ``file_id``; returns their names."""
+    params = {"p": partner, "f": file_id, "d": as_of}
+    earlier = conn.execute(
+        sa.text(
+            "SELECT file_name FROM meta_file_ledger WHERE partner = :p AND snapshot_date = :d "
+            "AND status = 'loaded' AND file_id <> :f ORDER BY delivery_seq"
+        ),
+        params,
+    ).scalars()
+    names = list(earlier)
+    conn.execute(
+        sa.text(
+            "UPDATE meta_file_ledger SET status = 'superseded', superseded_by = :f "
+            "WHERE partner = :p AND snapshot_date = :d AND status = 'loaded' AND file_id <> :f"
+        ),
+        params,
+    )
+    return names
+
+
+def _insert_ledger(conn: Connection, partner: Partner, fetched: FetchedFile, outcome: FileOutcome, as_of: Any) -> None:
     conn.execute(
         sa.text(
             "INSERT INTO meta_file_ledger (partner, file_id, kind, file_name, size_bytes, delivery_seq, "
-            "snapshot_date, status, rows_total, rows_loaded, rows_rejected, warnings, reasons) VALUES "
-            "(:partner, :file_id, :kind, :file_name, :size, :seq, :as_of, :status, :total, :loaded, "
-            ":rejected, :warnings, :reasons)"
+            "snapshot_date, status, rows_total, rows_loaded, rows_rejected, warnings, reasons, received_at, "
+            "outcome) VALUES (:partner, :file_id, :kind, :file_name, :size, :seq, :as_of, :status, :total, "
+            ":loaded, :rejected, :warnings, :reasons, :received, :outcome)"
         ),
         {
             "partner": partner.code,
@@ -198,86 +404,358 @@ def ingest_file(conn: Connection, partner: Partner, fetched: FetchedFile, key: b
             "size": fetched.size_bytes,
             "seq": _next_sequence(conn, partner.code),
             "as_of": as_of,
-            "status": status,
-            "total": rows_total,
-            "loaded": rows_loaded,
-            "rejected": len(rejected_rows),
-            "warnings": len(warnings),
-            "reasons": "\n".join(reasons[:50]) or None,
+            "status": outcome.status,
+            "total": outcome.rows_total,
+            "loaded": outcome.rows_loaded,
+            "rejected": outcome.rows_rejected,
+            "warnings": outcome.warnings,
+            "reasons": "\n".join(outcome.reasons[:50]) or None,
+            "received": dt.datetime.fromisoformat(outcome.received_at),
+            "outcome": json.dumps(asdict(outcome), ensure_ascii=False),
         },
     )
+
+
+# ------------------------------------------------------------------------------------------------ ingest
+
+
+def _capped(messages: list[str]) -> list[str]:
+    if len(messages) <= MAX_LISTED_MESSAGES:
+        return messages
+    return [*messages[:MAX_LISTED_MESSAGES], f"... en nog {len(messages) - MAX_LISTED_MESSAGES} meldingen"]
+
+
+def _outcome_from_issues(fetched: FetchedFile, checked: Checked, rows_loaded: int) -> FileOutcome:
+    issues = checked.issues
+    critical = [i for i in issues if i.severity == "critical"]
+    row_errors = [i for i in issues if i.severity == "row" or (i.severity == "critical" and i.row is not None)]
+    warnings = [i for i in issues if i.severity == "warning"]
+    rejected_rows = sorted({i.row for i in row_errors if i.row is not None})
+    errors = critical or [i for i in issues if i.severity == "row"]
+    return FileOutcome(
+        partner=fetched.partner,
+        remote_name=fetched.remote_name,
+        file_id=fetched.file_id,
+        status="rejected" if critical else "loaded",
+        rows_total=checked.rows,
+        rows_loaded=rows_loaded,
+        rows_rejected=len(rejected_rows),
+        warnings=len(warnings),
+        reasons=_capped([i.message for i in errors]),
+        warning_messages=_capped([i.message for i in warnings]),
+        received_at=fetched.received_at or utcnow().isoformat(),
+        rejected_row_numbers=rejected_rows[:MAX_LISTED_MESSAGES],
+        marker=fetched.marker,
+    )
+
+
+def _resumed_or_duplicate(known: dict[str, Any], fetched: FetchedFile) -> FileOutcome:
+    """The file's bytes are in the ledger already: resume an unsettled run, or report a duplicate."""
+    if known["settled_at"] is None and known["file_name"] == fetched.remote_name and known["outcome"]:
+        stored = json.loads(known["outcome"])
+        return FileOutcome(**(stored | {"marker": fetched.marker}))
+    first = warehouse.as_date(known["received_at"])
+    when = f" op {first.strftime('%d-%m-%Y')}" if first else ""
+    return FileOutcome(
+        fetched.partner,
+        fetched.remote_name,
+        fetched.file_id,
+        "duplicate",
+        rows_total=int(known["rows_total"]),
+        notes=[
+            f"dit bestand is eerder ontvangen{when} als '{safe_name(known['file_name'])}' en is niet opnieuw verwerkt"
+        ],
+        received_at=fetched.received_at or utcnow().isoformat(),
+        marker=fetched.marker,
+    )
+
+
+def ingest_file(
+    conn: Connection, partner: Partner, fetched: FetchedFile, key: bytes, on: dt.date | None = None
+) -> tuple[FileOutcome, Any]:
+    """Load one landed file exactly once (inside the caller's transaction). Returns the outcome and GX result."""
+    known = _ledger_row(conn, partner.code, fetched.file_id)
+    if known is not None:
+        outcome = _resumed_or_duplicate(known, fetched)
+        if outcome.status == "duplicate":
+            _record_delivery(conn, fetched, "duplicate")
+        return outcome, None
+    if fetched.refusal:
+        checked = Checked(pd.DataFrame(), [Issue("refused", fetched.refusal)])
+    else:
+        checked = check(
+            Path(fetched.landing_path).read_bytes(), partner, load_history(conn, partner.code), on or today()
+        )
+    rows_loaded = 0
+    notes: list[str] = []
+    if not any(i.severity == "critical" for i in checked.issues):
+        staging = to_staging(checked.accepted, partner, fetched.file_id, key)
+        where = {"partner": partner.code, "file_id": fetched.file_id}
+        rows_loaded = warehouse.replace_rows(conn, schema.STAGING_TABLE[partner.kind], staging, where)
+        replaced = _supersede(conn, partner.code, fetched.file_id, checked.as_of)
+        notes = [f"dit bestand vervangt de eerdere levering '{safe_name(n)}' met dezelfde datum" for n in replaced]
+    outcome = _outcome_from_issues(fetched, checked, rows_loaded)
+    outcome.notes = notes
+    _insert_ledger(conn, partner, fetched, outcome, checked.as_of)
+    _record_delivery(conn, fetched, outcome.status)
     log.info(
         "partner %s file %s: %s, %d rows loaded, %d rejected, %d warnings",
         partner.code,
         fetched.file_id[:12],
-        status,
-        rows_loaded,
-        len(rejected_rows),
-        len(warnings),
+        outcome.status,
+        outcome.rows_loaded,
+        outcome.rows_rejected,
+        outcome.warnings,
     )
-    return FileOutcome(
-        partner.code,
-        fetched.remote_name,
-        fetched.file_id,
-        status,
-        rows_total,
-        rows_loaded,
-        len(rejected_rows),
-        len(warnings),
-        [i.message for i in critical + warnings][:50],
-    )
+    return outcome, checked.gx_result
 
 
-def ingest_files(partner: Partner, fetched: list[FetchedFile], key: bytes, url: str | None = None) -> list[dict]:
-    outcomes = []
+def ingest_files(
+    partner: Partner,
+    fetched: list[FetchedFile],
+    key: bytes,
+    url: str | None = None,
+    on: dt.date | None = None,
+    data_docs: bool = False,
+) -> list[dict]:
+    """Ingest each file in its own transaction (all or nothing per file); optionally build the Data Docs."""
+    outcomes: list[dict] = []
+    results: list[tuple[str, str, Any]] = []
+    identifiers = set(schema.identifier_columns(partner.kind))
     for item in fetched:
-        with warehouse.connect(url) as conn:  # one transaction per file: all or nothing
+        with warehouse.connect(url) as conn:
             warehouse.ensure_schema(conn)
-            outcomes.append(asdict(ingest_file(conn, partner, item, key)))
+            outcome, gx_result = ingest_file(conn, partner, item, key, on)
+        outcomes.append(asdict(outcome))
+        if gx_result is not None:
+            results.append((partner.kind, f"{partner.code}-{item.file_id[:12]}", scrubbed(gx_result, identifiers)))
+    if data_docs and results:
+        index = build_data_docs(results)
+        log.info("partner %s: GX Data Docs updated at %s", partner.code, index)
     return outcomes
 
 
-def receipt_text(outcome: dict) -> str:
+# ------------------------------------------------------------------------------------------------ receipts
+
+_VERDICT = {
+    "loaded": "GEACCEPTEERD",
+    "rejected": "AFGEWEZEN - het bestand is niet verwerkt, er zijn geen gegevens uit opgeslagen",
+    "duplicate": "AL EERDER ONTVANGEN - niet opnieuw verwerkt",
+}
+
+
+def _dutch_timestamp(iso: str) -> str:
+    return dt.datetime.fromisoformat(iso).strftime("%d-%m-%Y %H:%M") + " (UTC)" if iso else "onbekend"
+
+
+def receipt_text(outcome: dict, partner_name: str = "") -> str:
     """The receipt (ontvangstbevestiging) for the partner, in Dutch; never quotes personal data."""
-    verdict = {
-        "loaded": "GEACCEPTEERD",
-        "rejected": "AFGEWEZEN",
-        "duplicate": "AL EERDER ONTVANGEN (niet opnieuw verwerkt)",
-    }[outcome["status"]]
+    rows = outcome.get("rejected_row_numbers") or []
     lines = [
-        f"Ontvangstbevestiging voor bestand: {outcome['remote_name']}",
+        f"Ontvangstbevestiging{' voor ' + partner_name if partner_name else ''}",
+        f"Bestand: {outcome['remote_name']}",
+        f"Ontvangen: {_dutch_timestamp(outcome.get('received_at', ''))}",
         f"Controlegetal (SHA-256): {outcome['file_id']}",
-        f"Resultaat: {verdict}",
+        f"Resultaat: {_VERDICT[outcome['status']]}",
         f"Regels verwerkt: {outcome['rows_loaded']}",
-        f"Regels afgewezen: {outcome['rows_rejected']}",
+        f"Regels afgewezen: {outcome['rows_rejected']}" + (f" (regel {', '.join(map(str, rows))})" if rows else ""),
         f"Waarschuwingen: {outcome['warnings']}",
     ]
+    if outcome.get("notes"):
+        lines += ["", "Opmerkingen:"] + [f"- {n}" for n in outcome["notes"]]
     if outcome["reasons"]:
-        lines += ["", "Bevindingen:"] + [f"- {r}" for r in outcome["reasons"]]
+        lines += ["", "Fouten:"] + [f"- {r}" for r in outcome["reasons"]]
+    if outcome.get("warning_messages"):
+        lines += ["", "Waarschuwingen (de regels zijn wel verwerkt):"] + [f"- {w}" for w in outcome["warning_messages"]]
     if outcome["status"] == "rejected":
-        lines += ["", "Het bestand is niet verwerkt. Pas het bestand aan en lever het opnieuw aan."]
+        lines += [
+            "",
+            "Wat nu: pas het bestand aan en lever het opnieuw aan. Regelnummers tellen de kopregel als regel 1.",
+        ]
     return "\n".join(lines) + "\n"
 
 
-def settle_files(partner: Partner, outcomes: list[dict], sftp: SFTPClientLike) -> dict[str, int]:
-    """Move each file out of the inbox (processed/ or quarantine/) and write its receipt to the outbox."""
-    import io
+def receipt_name(outcome: dict) -> str:
+    """``<file name>.<received yyyymmddThhmmssmmm>.ontvangstbevestiging.txt``: one receipt per delivery."""
+    received = outcome.get("received_at")
+    stamp = dt.datetime.fromisoformat(received).strftime("%Y%m%dT%H%M%S%f")[:-3] if received else "0"
+    return f"{safe_name(outcome['remote_name'])}.{stamp}{RECEIPT_SUFFIX}"
 
+
+# ------------------------------------------------------------------------------------------------ settle
+
+
+def settled_name(outcome: dict) -> str:
+    return f"{outcome['file_id'][:12]}_{safe_name(outcome['remote_name'])}"
+
+
+def _put_atomic(sftp: SFTPClientLike, data: bytes, folder: str, name: str) -> None:
+    partial = posixpath.join(folder, f".{name}.part")
+    sftp.putfo(io.BytesIO(data), partial)
+    sftp.posix_rename(partial, posixpath.join(folder, name))
+
+
+def _move(sftp: SFTPClientLike, source: str, target: str) -> bool:
+    try:
+        sftp.posix_rename(source, target)  # replaces an earlier copy of the same bytes and name
+    except FileNotFoundError:
+        return False
+    return True
+
+
+def mark_settled(conn: Connection, partner: str, file_ids: list[str]) -> None:
+    for file_id in file_ids:
+        conn.execute(
+            sa.text(
+                "UPDATE meta_file_ledger SET settled_at = :t WHERE partner = :p AND file_id = :f AND settled_at IS NULL"
+            ),
+            {"t": utcnow(), "p": partner, "f": file_id},
+        )
+
+
+def reconcile_settled(conn: Connection, partner: Partner, sftp: SFTPClientLike) -> int:
+    """Mark files settled that were moved by an earlier run which crashed before recording it."""
+    open_rows = conn.execute(
+        sa.text("SELECT file_id, file_name FROM meta_file_ledger WHERE partner = :p AND settled_at IS NULL"),
+        {"p": partner.code},
+    ).fetchall()
+    if not open_rows:
+        return 0
+    moved = {a.filename for folder in (partner.processed, partner.quarantine) for a in sftp.listdir_attr(folder)}
+    done = [r[0] for r in open_rows if settled_name({"file_id": r[0], "remote_name": r[1]}) in moved]
+    mark_settled(conn, partner.code, done)
+    return len(done)
+
+
+def settle_files(
+    partner: Partner, outcomes: list[dict], sftp: SFTPClientLike, url: str | None = None
+) -> dict[str, int]:
+    """Write each file's receipt to the outbox, move it out of the inbox (processed/ or quarantine/), then
+    mark it settled in the ledger. Safe to rerun: a file already moved is skipped, a receipt rewritten."""
     moved = {"processed": 0, "quarantine": 0}
     for outcome in outcomes:
-        folder = QUARANTINE_DIR if outcome["status"] == "rejected" else PROCESSED_DIR
-        source = posixpath.join(partner.inbox, outcome["remote_name"])
-        target = posixpath.join(folder, f"{outcome['file_id'][:12]}_{outcome['remote_name']}")
-        try:
-            sftp.rename(source, target)
-        except FileNotFoundError:
-            log.info("partner %s: %s already moved", partner.code, outcome["remote_name"])
-        receipt = io.BytesIO(receipt_text(outcome).encode("utf-8"))
-        sftp.putfo(receipt, posixpath.join(OUTBOX_DIR, f"{outcome['remote_name']}.ontvangstbevestiging.txt"))
-        moved["quarantine" if folder == QUARANTINE_DIR else "processed"] += 1
+        folder = partner.quarantine if outcome["status"] == "rejected" else partner.processed
+        _put_atomic(sftp, receipt_text(outcome, partner.name).encode("utf-8"), partner.outbox, receipt_name(outcome))
+        if not _move(
+            sftp, posixpath.join(partner.inbox, outcome["remote_name"]), posixpath.join(folder, settled_name(outcome))
+        ):
+            log.info("partner %s: file %s already moved", partner.code, outcome["file_id"][:12])
+        if outcome.get("marker"):
+            _move(
+                sftp,
+                posixpath.join(partner.inbox, outcome["marker"]),
+                posixpath.join(folder, settled_name(outcome) + ".done"),
+            )
+        moved["quarantine" if folder == partner.quarantine else "processed"] += 1
+    with warehouse.connect(url) as conn:
+        warehouse.ensure_schema(conn)
+        mark_settled(conn, partner.code, [o["file_id"] for o in outcomes if o["status"] != "duplicate"])
+        reconcile_settled(conn, partner, sftp)
     log.info("partner %s: %d processed, %d quarantined", partner.code, moved["processed"], moved["quarantine"])
     return moved
 
 
 def discard_landing_tmp(partner: str) -> None:
     shutil.rmtree(settings.landing_dir() / partner / "tmp", ignore_errors=True)
+
+
+def purge_landing(partner: Partner, now: float | None = None) -> int:
+    """Delete landed originals older than the partner's retention period; returns how many were deleted."""
+    folder = settings.landing_dir() / partner.code
+    if not folder.is_dir():
+        return 0
+    cutoff = (now if now is not None else time.time()) - partner.landing_retention_days * 86400
+    expired = [p for p in folder.iterdir() if p.is_file() and p.stat().st_mtime < cutoff]
+    for path in expired:
+        path.unlink()
+    if expired:
+        log.info(
+            "partner %s: %d landed file(s) past %d days deleted",
+            partner.code,
+            len(expired),
+            partner.landing_retention_days,
+        )
+    return len(expired)
+
+
+# ------------------------------------------------------------------------------------------------ delivery windows
+
+
+@dataclass(frozen=True)
+class Period:
+    start: dt.date
+    end: dt.date
+    due: dt.date
+
+
+def _period_of(day: dt.date, cadence: str) -> tuple[dt.date, dt.date]:
+    if cadence == "weekly":
+        start = day - dt.timedelta(days=day.weekday())
+        return start, start + dt.timedelta(days=6)
+    start = day.replace(day=1)
+    following = (start + dt.timedelta(days=32)).replace(day=1)
+    return start, following - dt.timedelta(days=1)
+
+
+def delivery_periods(partner: Partner, on: dt.date) -> list[Period]:
+    """The partner's expected delivery periods from ``delivery.first_period`` up to the one containing ``on``."""
+    delivery = partner.delivery
+    if delivery.first_period is None:
+        return []
+    periods: list[Period] = []
+    start, end = _period_of(delivery.first_period, delivery.cadence)
+    while start <= on:
+        periods.append(Period(start, end, end + dt.timedelta(days=delivery.window_days)))
+        start, end = _period_of(end + dt.timedelta(days=1), delivery.cadence)
+    return periods
+
+
+def refresh_delivery_periods(conn: Connection, partner: Partner, on: dt.date) -> int:
+    """Replace the partner's rows in ``ref_delivery_periods`` (idempotent for a given date)."""
+    rows = pd.DataFrame(
+        [
+            {
+                "partner": partner.code,
+                "kind": partner.kind,
+                "cadence": partner.delivery.cadence,
+                "period_start": p.start,
+                "period_end": p.end,
+                "due_date": p.due,
+                "checked_on": on,
+            }
+            for p in delivery_periods(partner, on)
+        ]
+    )
+    conn.execute(sa.text("DELETE FROM ref_delivery_periods WHERE partner = :p"), {"p": partner.code})
+    return warehouse.insert_rows(conn, "ref_delivery_periods", rows)
+
+
+def missed_deliveries(conn: Connection, partner: str) -> list[dict[str, Any]]:
+    """Missed periods of a partner, computed by the mart_delivery_compliance model's own SQL."""
+    model = (
+        (settings.SQL_DIR / "models" / "mart_delivery_compliance.sql").read_text(encoding="utf-8").strip().rstrip(";")
+    )
+    result = conn.execute(
+        sa.text(f"SELECT * FROM ({model}) AS m WHERE partner = :p AND status = 'missed' ORDER BY period_start"),
+        {"p": partner},
+    )
+    return [dict(r) for r in result.mappings()]
+
+
+def check_delivery_windows(partner: Partner, url: str | None = None, on: dt.date | None = None) -> list[dict[str, Any]]:
+    """Refresh the partner's expected periods and log a warning for every missed delivery window."""
+    on = on or today()
+    with warehouse.connect(url) as conn:
+        warehouse.ensure_schema(conn)
+        refresh_delivery_periods(conn, partner, on)
+        missed = missed_deliveries(conn, partner.code)
+    for row in missed:
+        log.warning(
+            "partner %s missed its delivery window: nothing loaded for %s - %s (due %s, %s days overdue)",
+            partner.code,
+            row["period_start"],
+            row["period_end"],
+            row["due_date"],
+            row["days_late"],
+        )
+    return missed

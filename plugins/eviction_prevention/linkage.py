@@ -36,7 +36,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from eviction_prevention.pseudonymise import BLOOM_BITS, person_pseudonyms
+from eviction_prevention.pseudonymise import BLOOM_HASHES, ENCODED_BITS, person_pseudonyms
 
 __all__ = ["BLOCKING_RULES", "FIELDS", "TRAINING_RULES", "evaluate", "link", "link_csv", "score_pairs"]
 
@@ -93,9 +93,9 @@ class Field:
 FIELDS: tuple[Field, ...] = (
     Field(
         "surname",
-        ("exact", "component", "phonetic", "dice>=0.8", "overlap>=0.75", "dice>=0.6", "else"),
-        (0.005, 0.002, 0.005, 0.005, 0.005, 0.02, 0.958),
-        (0.80, 0.06, 0.04, 0.03, 0.02, 0.02, 0.03),
+        ("exact", "component", "phonetic", "bloom_close", "bloom_near", "else"),
+        (0.005, 0.002, 0.005, 0.005, 0.02, 0.963),
+        (0.80, 0.06, 0.04, 0.05, 0.02, 0.03),
     ),
     Field("initials", ("exact", "sorted", "first", "else"), (0.05, 0.005, 0.08, 0.865), (0.80, 0.04, 0.10, 0.06)),
     Field(
@@ -116,7 +116,12 @@ FIELDS: tuple[Field, ...] = (
 _U_PRIOR_WEIGHT = 50.0  # pseudo-pairs behind the u prior (matters only for tiny inputs)
 _M_PRIOR_WEIGHT = 5.0  # pseudo-matches behind the m prior
 _RANDOM_PAIRS = 200_000
-_BLOOM_BYTES = (BLOOM_BITS + 7) // 8
+_U_FLOOR = 1.0 / (4 * _RANDOM_PAIRS)  # u of a level after correction: never below a quarter of one sample pair
+_BLOOM_BYTES = ENCODED_BITS // 8
+# Hamming distance bands of the hardened surname encodings: a one-letter typo changes about four bigrams
+# (8 * BLOOM_HASHES encoded bits, fewer with collisions), the keyed bit flips add up to 4 * BLOOM_FLIPS.
+BLOOM_CLOSE = 10 * BLOOM_HASHES
+BLOOM_NEAR = 16 * BLOOM_HASHES
 
 
 @dataclass
@@ -208,23 +213,16 @@ def _eq(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return (a == b) & (a >= 0)
 
 
-def _bloom_similarity(
-    left: _Side, right: _Side, li: np.ndarray, ri: np.ndarray, chunk: int = 250_000
-) -> tuple[np.ndarray, np.ndarray]:
-    """Dice (2|A&B| / (|A|+|B|)) and overlap (|A&B| / min(|A|,|B|)) of the surname Bloom filters.
-
-    Overlap is high when one surname is contained in the other (a partner name in front plus a typo)."""
-    dice = np.zeros(len(li), dtype=np.float64)
-    overlap = np.zeros(len(li), dtype=np.float64)
+def _bloom_distance(left: _Side, right: _Side, li: np.ndarray, ri: np.ndarray, chunk: int = 250_000) -> np.ndarray:
+    """Hamming distance of the surname encodings (balanced, so always comparable); ENCODED_BITS if missing."""
+    out = np.full(len(li), ENCODED_BITS, dtype=np.int64)
     for start in range(0, len(li), chunk):
         sl = slice(start, start + chunk)
         a, b = li[sl], ri[sl]
-        common = np.bitwise_count(left.bloom[a] & right.bloom[b]).sum(axis=1).astype(np.float64)
-        pa, pb = left.bloom_pop[a], right.bloom_pop[b]
-        total, smallest = pa + pb, np.minimum(pa, pb)
-        dice[sl] = np.divide(2.0 * common, total, out=np.zeros(len(a)), where=total > 0)
-        overlap[sl] = np.divide(common, smallest, out=np.zeros(len(a)), where=smallest > 0)
-    return dice, overlap
+        dist = np.bitwise_count(left.bloom[a] ^ right.bloom[b]).sum(axis=1).astype(np.int64)
+        ok = (left.bloom_pop[a] > 0) & (right.bloom_pop[b] > 0)
+        out[sl] = np.where(ok, dist, ENCODED_BITS)
+    return out
 
 
 def _levels(conditions: list[np.ndarray], missing: np.ndarray) -> np.ndarray:
@@ -246,10 +244,10 @@ def _compare(left: _Side, right: _Side, li: np.ndarray, ri: np.ndarray) -> dict[
         for b in ("pk_surname_1", "pk_surname_2"):
             component |= _eq(L[a], R[b])
     phon = _eq(L["pk_surname_phon"], R["pk_surname_phon"])
-    dice, overlap = np.zeros(len(li)), np.zeros(len(li))
+    dist = np.full(len(li), ENCODED_BITS, dtype=np.int64)
     todo = np.flatnonzero(~(missing | exact | component | phon))
-    dice[todo], overlap[todo] = _bloom_similarity(left, right, li[todo], ri[todo])
-    out["surname"] = _levels([exact, component, phon, dice >= 0.8, overlap >= 0.75, dice >= 0.6], missing)
+    dist[todo] = _bloom_distance(left, right, li[todo], ri[todo])
+    out["surname"] = _levels([exact, component, phon, dist <= BLOOM_CLOSE, dist <= BLOOM_NEAR], missing)
 
     missing = (L["pk_initials"] < 0) | (R["pk_initials"] < 0)
     out["initials"] = _levels(
@@ -309,6 +307,53 @@ def _estimate_u(left: _Side, right: _Side, seed: int) -> dict[str, np.ndarray]:
         prior = np.asarray(f.u_prior)
         u[f.name] = (counts + _U_PRIOR_WEIGHT * prior) / (counts.sum() + _U_PRIOR_WEIGHT)
     return u
+
+
+# The pseudonym column whose equality is the "exact" level (level 0) of each field.
+_EXACT_COLUMN = {
+    "surname": "pk_surname", "initials": "pk_initials", "birth_date": "pk_birth_date", "address": "pk_address",
+    "bsn": "pk_bsn",
+}  # fmt: skip
+
+
+def _exact_agreement(left: _Side, right: _Side, column: str) -> tuple[float, float]:
+    """Share of all (non-missing) pairs that agree exactly on ``column``, from value counts (no sampling),
+    and the number of such pairs."""
+    lc, rc = left.codes[column], right.codes[column]
+    lc, rc = lc[lc >= 0], rc[rc >= 0]
+    if not len(lc) or not len(rc):
+        return 0.0, 0.0
+    size = int(max(lc.max(), rc.max())) + 1
+    agree = float(np.dot(np.bincount(lc, minlength=size).astype(np.float64), np.bincount(rc, minlength=size)))
+    total = float(len(lc)) * float(len(rc))
+    return agree / total, total
+
+
+def _correct_u(
+    left: _Side, right: _Side, u: dict[str, np.ndarray], m: dict[str, np.ndarray], share: float
+) -> dict[str, np.ndarray]:
+    """u without the matches that random pairs contain.
+
+    The exact level is counted over all pairs (value counts); every level is then corrected as
+    (f - share * m) / (1 - share), with ``share`` the expected share of matching pairs among all pairs
+    (from a first scoring pass). Random pairs are mostly non-matches, but with a large overlap their
+    agreement on a unique identifier (BSN) or a birth date is mainly made of true matches. A level's u is
+    floored at half a pair among the pairs it was counted on (at most its prior); the exact share is
+    shrunk towards the prior like the sampled levels, so that tiny inputs do not drown in their matches."""
+    out = {}
+    for f in FIELDS:
+        freq = u[f.name].copy()
+        exact, total = _exact_agreement(left, right, _EXACT_COLUMN[f.name])
+        floor = np.full(len(f.levels), _U_FLOOR)
+        if total:
+            exact = (exact * total + _U_PRIOR_WEIGHT * f.u_prior[0]) / (total + _U_PRIOR_WEIGHT)
+            rest = freq[1:].sum()
+            freq[1:] *= (1.0 - exact) / rest if rest > 0 else 0.0
+            freq[0] = exact
+            floor[0] = min(0.5 / total, f.u_prior[0])
+        corrected = np.maximum((freq - share * m[f.name]) / (1.0 - share), floor)
+        out[f.name] = corrected / corrected.sum()
+    return out
 
 
 def _log_ratio(
@@ -473,12 +518,16 @@ def score_pairs(
         log.info("linkage: %d x %d records, 0 candidate pairs", len(left), len(right))
         return pd.DataFrame(columns=cols)
     gammas = _compare(lside, rside, li, ri)
-    u = _estimate_u(lside, rside, seed)
-    m, iterations = _estimate_m(lside, rside, sizes, u, max_block_pairs, max_iter)
-    log_lr = _log_ratio(gammas, m, u)
-    for field, column in (("surname", "pk_surname"), ("initials", "pk_initials")):
-        log_lr += _tf_adjustment(lside, rside, li, gammas[field], column, float(u[field][0]))
-    prob, pi_left, pi_right = _match_shares(log_lr, li, ri, len(left), len(right), exclusive)
+    u_random = _estimate_u(lside, rside, seed)
+    u = u_random
+    for _ in range(2):  # the second pass uses u corrected for the matches among the random pairs
+        m, iterations = _estimate_m(lside, rside, sizes, u, max_block_pairs, max_iter)
+        log_lr = _log_ratio(gammas, m, u)
+        for field, column in (("surname", "pk_surname"), ("initials", "pk_initials")):
+            log_lr += _tf_adjustment(lside, rside, li, gammas[field], column, float(u[field][0]))
+        prob, pi_left, pi_right = _match_shares(log_lr, li, ri, len(left), len(right), exclusive)
+        matches = float(_match_shares(log_lr, li, ri, len(left), len(right), False)[0].sum())
+        u = _correct_u(lside, rside, u_random, m, matches / (len(left) * len(right)))
     log.info(
         "linkage: %d x %d records, %d candidate pairs, %d EM iterations, match share left=%.4f right=%.4f",
         len(left), len(right), len(li), iterations, pi_left, pi_right,

@@ -1,13 +1,26 @@
-"""Link records across sources on pseudonyms and write ``int_links``.
+"""Link records across sources on pseudonyms and write ``int_links`` and ``int_persons``.
 
 Person-level scores come from :mod:`eviction_prevention.linkage` (Fellegi-Sunter); this module turns them
 into the links the marts use: arrears case -> social-team case, tenancy -> SDD record, social-team case
 -> SDD record.
+
+Evidence from the third source counts too: a tenancy whose social-team case matches an SDD record (say
+on the BSN pseudonym, which corporations do not have) is linked to that record with probability
+p(tenancy~case) * p(case~SDD), a lower bound of the probability that both links hold; records of one
+source that share a BSN pseudonym are one person. The link probability is the best of the direct and
+these two-step paths, accepted at LINK_THRESHOLD.
+
+``int_persons`` gives every tenancy, social-team case and SDD record a pseudonymous ``person_id``: the
+connected components of the accepted links. An id, once given, is kept: a component that contains
+records of an earlier run keeps the id most of those records had, so a person keeps their id when new
+records arrive; a new component gets ``"p" + sha256(smallest member record id)[:20]``.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
+from collections.abc import Iterable
 
 import numpy as np
 import pandas as pd
@@ -24,6 +37,8 @@ PERSON_KEYS = [c for c in PERSON_PSEUDONYMS if c not in ("pk_phone", "pk_email")
 # A social-team case belongs to an arrears case when it was received this close to the corporation's report.
 REPORT_MATCH_WINDOW_DAYS = 31
 LINK_THRESHOLD = 0.9
+# Direct links kept as steps of two-step paths (a path needs both steps; the product decides).
+PATH_STEP_THRESHOLD = LINK_THRESHOLD
 # Person-level candidates for case links: the report date then adds its evidence (see assign_cases).
 CASE_CANDIDATE_THRESHOLD = 0.01
 REPORT_DATE_CLOSE_DAYS = 3
@@ -137,31 +152,167 @@ def _as_links(pairs: pd.DataFrame, link_type: str) -> pd.DataFrame:
     return out
 
 
+PAIR_COLUMNS = ["left_id", "right_id", "match_probability"]
+
+
+def _pairs(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame[PAIR_COLUMNS].reset_index(drop=True) if len(frame) else pd.DataFrame(columns=PAIR_COLUMNS)
+
+
+def reverse(pairs: pd.DataFrame) -> pd.DataFrame:
+    """The same links seen from the other side."""
+    return _pairs(pairs.rename(columns={"left_id": "right_id", "right_id": "left_id"}))
+
+
+def two_step(first: pd.DataFrame, second: pd.DataFrame) -> pd.DataFrame:
+    """Paths left -(first)-> middle -(second)-> right, with probability the product of both steps."""
+    if first.empty or second.empty:
+        return pd.DataFrame(columns=PAIR_COLUMNS)
+    path = first.merge(second, left_on="right_id", right_on="left_id", suffixes=("", "_2"))
+    path["match_probability"] = path["match_probability"].astype(float) * path["match_probability_2"].astype(float)
+    return _pairs(path[["left_id", "right_id_2", "match_probability"]].rename(columns={"right_id_2": "right_id"}))
+
+
+def best_links(candidates: Iterable[pd.DataFrame], threshold: float) -> pd.DataFrame:
+    """Per (left, right) the highest probability among the candidate sets, kept at ``threshold``."""
+    frames = [_pairs(f) for f in candidates if len(f)]
+    if not frames:
+        return pd.DataFrame(columns=PAIR_COLUMNS)
+    pairs = pd.concat(frames, ignore_index=True)
+    pairs["match_probability"] = pairs["match_probability"].astype(float)
+    pairs = pairs.sort_values(["match_probability", "left_id", "right_id"], ascending=[False, True, True])
+    pairs = pairs.drop_duplicates(["left_id", "right_id"])
+    pairs = pairs[pairs["match_probability"] >= threshold]
+    return _pairs(pairs.sort_values(["left_id", "right_id"], kind="mergesort"))
+
+
+def same_bsn(left: pd.DataFrame, right: pd.DataFrame) -> pd.DataFrame:
+    """Pairs of records that carry the same BSN pseudonym (probability 1; a record is not paired with itself)."""
+    lk = left.loc[left["pk_bsn"].notna(), ["id", "pk_bsn"]]
+    rk = right.loc[right["pk_bsn"].notna(), ["id", "pk_bsn"]]
+    pairs = lk.merge(rk, on="pk_bsn", suffixes=("_l", "_r"))
+    pairs = pairs[pairs["id_l"] != pairs["id_r"]]
+    return _pairs(pairs.rename(columns={"id_l": "left_id", "id_r": "right_id"}).assign(match_probability=1.0))
+
+
+def _person_links(left: pd.DataFrame, right: pd.DataFrame, threshold: float = CASE_CANDIDATE_THRESHOLD) -> pd.DataFrame:
+    cols = ["id", *PERSON_KEYS]
+    return linkage.link(left[cols], right[cols], left_id="id", right_id="id", one_to_one=False, threshold=threshold)
+
+
+def components(nodes: Iterable[str], edges: Iterable[tuple[str, str]]) -> list[list[str]]:
+    """Connected components (union-find), each sorted, in order of their smallest member."""
+    parent: dict[str, str] = {n: n for n in nodes}
+
+    def find(x: str) -> str:
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    for a, b in edges:
+        if a not in parent or b not in parent:
+            continue
+        ra, rb = find(a), find(b)
+        if ra != rb:
+            parent[max(ra, rb)] = min(ra, rb)
+    groups: dict[str, list[str]] = {}
+    for n in parent:
+        groups.setdefault(find(n), []).append(n)
+    return sorted((sorted(g) for g in groups.values()), key=lambda g: g[0])
+
+
+def new_person_id(members: list[str]) -> str:
+    """A person id from the smallest member record id (record ids are pseudonyms, so is this)."""
+    return "p" + hashlib.sha256(f"person\x1f{min(members)}".encode()).hexdigest()[:20]
+
+
+def assign_person_ids(groups: list[list[str]], previous: dict[str, str]) -> dict[str, str]:
+    """record id -> person id, keeping earlier ids.
+
+    A group whose members had ids before takes the id most of them had (ties: the smallest id). When two
+    groups claim one earlier id (a person was split), the larger group keeps it (ties: the group with the
+    smallest member) and the other gets a new id."""
+    claims: list[tuple[int, str, int, str]] = []  # (-support, first member, group index, id)
+    for index, members in enumerate(groups):
+        counts: dict[str, int] = {}
+        for m in members:
+            if m in previous:
+                counts[previous[m]] = counts.get(previous[m], 0) + 1
+        if counts:
+            best = min(counts, key=lambda pid: (-counts[pid], pid))
+            claims.append((-len(members), members[0], index, best))
+    chosen: dict[int, str] = {}
+    taken: set[str] = set()
+    for _, _, index, pid in sorted(claims):
+        if pid not in taken:
+            chosen[index] = pid
+            taken.add(pid)
+    out: dict[str, str] = {}
+    for index, members in enumerate(groups):
+        pid = chosen.get(index) or new_person_id(members)
+        for m in members:
+            out[m] = pid
+    return out
+
+
+def person_table(records: dict[str, list[str]], links: list[pd.DataFrame], previous: dict[str, str]) -> pd.DataFrame:
+    """int_persons rows: every record (``records``: source kind -> ids) with its person id."""
+    kind_of = {rid: kind for kind, ids in records.items() for rid in ids}
+    edges = [(a, b) for frame in links if len(frame) for a, b in zip(frame["left_id"], frame["right_id"], strict=True)]
+    ids = assign_person_ids(components(sorted(kind_of), edges), previous)
+    rows = [(rid, kind_of[rid], ids[rid]) for rid in sorted(kind_of)]
+    return pd.DataFrame(rows, columns=["record_id", "source_kind", "person_id"])
+
+
+def previous_person_ids(conn: Connection) -> dict[str, str]:
+    frame = warehouse.read_frame(conn, "SELECT record_id, person_id FROM int_persons")
+    return dict(zip(frame["record_id"], frame["person_id"], strict=True))
+
+
 def link_sources(conn: Connection) -> dict[str, int]:
-    """Write int_links: case -> social-team case, tenancy -> SDD record, social-team case -> SDD record."""
+    """Write int_links (case -> social-team case, tenancy -> SDD record, social-team case -> SDD record)
+    and int_persons."""
     tenants, st_cases, sdd = tenancies(conn), social_team_cases(conn), sdd_records(conn)
-    person_cols = ["id", *PERSON_KEYS]
-    tenant_st = linkage.link(
-        tenants[person_cols],
-        st_cases[person_cols],
-        left_id="id",
-        right_id="id",
-        one_to_one=False,
-        threshold=CASE_CANDIDATE_THRESHOLD,
-    )
+    tenant_st = _person_links(tenants, st_cases)
     case_st = assign_cases(tenant_st, arrears_cases(conn), st_cases)
     case_st.insert(0, "link_type", "case_social_team")
-    tenant_sdd = linkage.link(
-        tenants[person_cols], sdd[person_cols], left_id="id", right_id="id", one_to_one=False, threshold=LINK_THRESHOLD
+    tenant_sdd_direct = _person_links(tenants, sdd)
+    st_sdd_direct = _person_links(st_cases, sdd)
+    sdd_same = same_bsn(sdd, sdd)
+
+    def steps(pairs: pd.DataFrame) -> pd.DataFrame:
+        return pairs[pairs["match_probability"] >= PATH_STEP_THRESHOLD]
+
+    tenant_sdd = best_links(
+        [
+            tenant_sdd_direct,
+            two_step(steps(tenant_st), steps(st_sdd_direct)),
+            two_step(steps(tenant_sdd_direct), sdd_same),
+        ],
+        LINK_THRESHOLD,
     )
-    st_sdd = linkage.link(
-        st_cases[person_cols], sdd[person_cols], left_id="id", right_id="id", one_to_one=False, threshold=LINK_THRESHOLD
+    st_sdd = best_links(
+        [
+            st_sdd_direct,
+            two_step(reverse(steps(tenant_st)), steps(tenant_sdd_direct)),
+            two_step(steps(st_sdd_direct), sdd_same),
+            two_step(same_bsn(st_cases, st_cases), steps(st_sdd_direct)),
+        ],
+        LINK_THRESHOLD,
     )
     links = pd.concat(
         [case_st, _as_links(tenant_sdd, "tenancy_sdd"), _as_links(st_sdd, "social_team_sdd")], ignore_index=True
     )
     conn.execute(sa.text("DELETE FROM int_links"))
     warehouse.insert_rows(conn, "int_links", links)
+    persons = person_table(
+        {"corporation": list(tenants["id"]), "social_team": list(st_cases["id"]), "sdd": list(sdd["id"])},
+        [tenant_st[tenant_st["match_probability"] >= LINK_THRESHOLD], tenant_sdd, st_sdd, sdd_same],
+        previous_person_ids(conn),
+    )
+    conn.execute(sa.text("DELETE FROM int_persons"))
+    warehouse.insert_rows(conn, "int_persons", persons)
     counts = links["link_type"].value_counts().to_dict()
-    log.info("links written: %s", counts)
+    log.info("links written: %s; %d persons", counts, persons["person_id"].nunique())
     return {str(k): int(v) for k, v in counts.items()}

@@ -11,6 +11,7 @@ import csv
 import datetime as dt
 import io
 import re
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -54,6 +55,13 @@ class FileRejected(ValueError):
 
 
 _DUTCH_DATE_HINT = {"%d-%m-%Y": "dd-mm-jjjj", "%Y-%m-%d": "jjjj-mm-dd"}
+_DELIMITER_NAMES = {";": "puntkomma (;)", ",": "komma (,)", "\t": "tab", "|": "verticale streep (|)"}
+ZIP_MAGIC = b"PK\x03\x04"
+OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # Compound File: encrypted .xlsx or old .xls
+_ENCRYPTED_PACKAGE = "EncryptedPackage".encode("utf-16-le")
+MAX_XLSX_UNPACKED_BYTES = 200 * 1024 * 1024
+# A text cell a spreadsheet would run as a formula (CSV/formula injection); "+31 6 ..." is a phone number.
+_FORMULA_RE = re.compile(r"^\s*(?:[=@\t\r]|[+-]\s*[A-Za-z(])")
 
 
 def read_table(data: bytes, layout: Layout) -> pd.DataFrame:
@@ -65,9 +73,39 @@ def read_table(data: bytes, layout: Layout) -> pd.DataFrame:
     raise FileRejected([Issue("format", f"onbekend bestandsformaat '{layout.format}'")])
 
 
+def _reject(code: str, message: str) -> FileRejected:
+    return FileRejected([Issue(code, message)])
+
+
+def _check_not_binary(data: bytes) -> None:
+    if data.startswith(ZIP_MAGIC) or data.startswith(OLE_MAGIC):
+        raise _reject("not_csv", "het bestand is een Excel- of zip-bestand, maar er is een CSV-bestand afgesproken")
+    if b"\x00" in data:
+        raise _reject("binary", "het bestand bevat binaire gegevens en is geen tekstbestand (CSV)")
+
+
+def _check_delimiter(header_line: list[str], layout: Layout) -> None:
+    """A one-column header that contains another delimiter means the file uses the wrong separator."""
+    if len(header_line) != 1:
+        return
+    for other, name in _DELIMITER_NAMES.items():
+        if other != layout.delimiter and other in header_line[0]:
+            expected = _DELIMITER_NAMES.get(layout.delimiter, f"'{layout.delimiter}'")
+            raise _reject(
+                "delimiter",
+                f"verkeerd scheidingsteken: de kolommen zijn gescheiden door {name} in plaats van {expected}",
+            )
+
+
+def _width_message(line: int, found: int, width: int, last: bool) -> str:
+    hint = " (de laatste regel lijkt afgebroken)" if last and found < width else ""
+    return f"regel {line}: {found} kolommen in plaats van {width}{hint}"
+
+
 def _read_csv(data: bytes, layout: Layout) -> pd.DataFrame:
     if not data.strip():
         raise FileRejected([Issue("empty", "het bestand is leeg")])
+    _check_not_binary(data)
     try:
         text = data.decode(layout.encoding)
     except UnicodeDecodeError as exc:
@@ -85,10 +123,12 @@ def _read_csv(data: bytes, layout: Layout) -> pd.DataFrame:
     rows = [r for r in rows if any(cell.strip() for cell in r)]
     if not rows:
         raise FileRejected([Issue("empty", "het bestand is leeg")])
+    _check_delimiter(rows[0], layout)
     header = [h.strip() for h in rows[0]]
     width = len(header)
+    last = len(rows)
     issues = [
-        Issue("row_width", f"regel {n}: {len(r)} kolommen in plaats van {width}", row=n, severity="row")
+        Issue("row_width", _width_message(n, len(r), width, n == last), row=n, severity="row")
         for n, r in enumerate(rows[1:], start=2)
         if len(r) != width
     ]
@@ -98,9 +138,43 @@ def _read_csv(data: bytes, layout: Layout) -> pd.DataFrame:
     return frame
 
 
+def _check_xlsx_container(data: bytes) -> None:
+    """Refuse what openpyxl should never parse: encrypted/old files, XML with DTDs (entity bombs), zip bombs."""
+    if data.startswith(OLE_MAGIC):
+        if _ENCRYPTED_PACKAGE in data:
+            raise _reject(
+                "xlsx_encrypted", "het Excel-bestand is met een wachtwoord beveiligd; lever het zonder wachtwoord aan"
+            )
+        raise _reject("xls_format", "het bestand is een oud Excel-bestand (.xls); lever een .xlsx-bestand aan")
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            members = archive.infolist()
+            if sum(m.file_size for m in members) > MAX_XLSX_UNPACKED_BYTES:
+                raise _reject("xlsx_too_big", "het Excel-bestand is uitgepakt te groot (meer dan 200 MB)")
+            for member in members:
+                if member.filename.endswith((".xml", ".rels", ".vml")):
+                    with archive.open(member) as fh:
+                        head = fh.read(4096)
+                    if b"<!DOCTYPE" in head or b"<!ENTITY" in head:
+                        raise _reject(
+                            "xlsx_dtd", "het Excel-bestand bevat niet-toegestane XML-definities (DOCTYPE/ENTITY)"
+                        )
+    except zipfile.BadZipFile as exc:
+        raise _reject("xlsx", "het Excel-bestand kan niet worden geopend (beschadigd of geen .xlsx)") from exc
+
+
+def _data_sheets(workbook: object) -> list[str]:
+    return [
+        ws.title
+        for ws in workbook.worksheets
+        if any(any(c not in (None, "") for c in r) for r in ws.iter_rows(values_only=True))
+    ]
+
+
 def _read_xlsx(data: bytes, layout: Layout) -> pd.DataFrame:
     import openpyxl
 
+    _check_xlsx_container(data)
     try:
         workbook = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except Exception as exc:
@@ -108,7 +182,15 @@ def _read_xlsx(data: bytes, layout: Layout) -> pd.DataFrame:
             [Issue("xlsx", "het Excel-bestand kan niet worden geopend (beschadigd of beveiligd)")]
         ) from exc
     if layout.sheet and layout.sheet not in workbook.sheetnames:
+        workbook.close()
         raise FileRejected([Issue("sheet", f"tabblad '{layout.sheet}' ontbreekt")])
+    sheets = _data_sheets(workbook)
+    if len(sheets) > 1:
+        workbook.close()
+        names = ", ".join(f"'{s}'" for s in sheets)
+        raise _reject(
+            "sheets", f"het Excel-bestand heeft {len(sheets)} tabbladen met gegevens ({names}); lever één tabblad aan"
+        )
     sheet = workbook[layout.sheet] if layout.sheet else workbook.worksheets[0]
     rows = [list(r) for r in sheet.iter_rows(values_only=True)]
     workbook.close()
@@ -188,7 +270,7 @@ def parse_str(value: object) -> str | None:
 def _type_error_message(col: schema.Column, header: str, row: int, raw: object, layout: Layout) -> str:
     shown = f" '{raw}'" if col.role == "attribute" else ""
     if col.type == "date":
-        if col.role == "attribute" and _looks_like_impossible_date(raw):
+        if col.role == "attribute" and _looks_like_impossible_date(raw, layout.date_format):
             return f"regel {row}: datum{shown} in kolom '{header}' bestaat niet"
         hint = _DUTCH_DATE_HINT.get(layout.date_format, layout.date_format)
         return f"regel {row}: kolom '{header}' bevat geen geldige datum{shown} (verwacht {hint})"
@@ -200,8 +282,10 @@ def _type_error_message(col: schema.Column, header: str, row: int, raw: object, 
     return f"regel {row}: kolom '{header}' bevat een ongeldige waarde"
 
 
-def _looks_like_impossible_date(raw: object) -> bool:
-    return bool(re.fullmatch(r"\s*\d{1,4}[-/]\d{1,2}[-/]\d{1,4}\s*", str(raw)))
+def _looks_like_impossible_date(raw: object, fmt: str) -> bool:
+    """The value has the agreed date shape (e.g. dd-mm-jjjj) but is no calendar date, like 31-02-2026."""
+    shape = re.escape(fmt).replace("%d", r"\d{2}").replace("%m", r"\d{2}").replace("%Y", r"\d{4}")
+    return bool(re.fullmatch(shape, str(raw).strip()))
 
 
 def convert(frame: pd.DataFrame, layout: Layout, kind: str) -> ParseResult:
@@ -214,8 +298,10 @@ def convert(frame: pd.DataFrame, layout: Layout, kind: str) -> ParseResult:
         if col.required and (header is None or header not in present):
             issues.append(Issue("missing_column", f"kolom '{header or col.name}' ontbreekt", column=col.name))
     unknown = [h for h in frame.columns if h not in by_header]
-    for header in unknown:
-        issues.append(Issue("unknown_column", f"onbekende kolom '{header}' wordt genegeerd", severity="warning"))
+    for header in unknown:  # data minimisation: only the agreed columns may be delivered
+        issues.append(
+            Issue("unknown_column", f"kolom '{header}' is niet afgesproken; lever alleen de afgesproken kolommen aan")
+        )
     if len(set(frame.columns)) != len(frame.columns):
         issues.append(Issue("duplicate_column", "een kolomnaam komt meer dan eens voor"))
     if any(i.severity == "critical" for i in issues):
@@ -230,6 +316,10 @@ def convert(frame: pd.DataFrame, layout: Layout, kind: str) -> ParseResult:
             continue
         values = []
         for i, raw in enumerate(frame[header].tolist()):
+            if col.type == "str" and isinstance(raw, str) and _FORMULA_RE.match(raw):
+                issues.append(_formula_issue(header, i + 2, col.name))
+                values.append(None)
+                continue
             try:
                 values.append(_convert_value(raw, col, layout))
             except (ValueError, TypeError):
@@ -248,6 +338,15 @@ def convert(frame: pd.DataFrame, layout: Layout, kind: str) -> ParseResult:
     result = pd.DataFrame(out)
     result["source_row"] = range(2, n_rows + 2)
     return ParseResult(_typed(result, kind), issues)
+
+
+def _formula_issue(header: str, line: int, column: str) -> Issue:
+    return Issue(
+        "formula",
+        f"regel {line}: kolom '{header}' begint met een formule (=, +, -, @); formules zijn niet toegestaan",
+        row=line,
+        column=column,
+    )
 
 
 def _convert_value(raw: object, col: schema.Column, layout: Layout) -> object:

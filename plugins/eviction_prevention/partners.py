@@ -1,17 +1,26 @@
-"""Partner registry: who delivers what, where, and in which file layout (config/partners.yaml)."""
+"""Partner registry: who delivers what, where, when, and in which file layout (config/partners.yaml).
+
+Adding a partner is a change to the YAML file only: its SFTP connection id, folders, file name patterns,
+layout mapping, delivery cadence and window, upload-completion rule and limits all live there.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import yaml
 
 from eviction_prevention import schema
 
 DEFAULT_REGISTRY = Path(__file__).resolve().parents[2] / "config" / "partners.yaml"
+
+CADENCES = ("weekly", "monthly")
+COMPLETION_RULES = ("stable", "done_marker")
 
 
 @dataclass(frozen=True)
@@ -29,6 +38,30 @@ class Layout:
 
 
 @dataclass(frozen=True)
+class Delivery:
+    """When files are due: one delivery per period (calendar month or ISO week) on which it reports,
+    due at the latest ``window_days`` after the period ends. Periods are tracked from ``first_period``."""
+
+    cadence: str = "monthly"
+    window_days: int = 10
+    first_period: dt.date | None = None
+
+
+@dataclass(frozen=True)
+class Completion:
+    """When an inbox file counts as completely uploaded.
+
+    ``stable``: its size and mtime are unchanged over ``polls`` listings ``poll_seconds`` apart.
+    ``done_marker``: a marker file ``<name><marker_suffix>`` exists next to it (the partner writes it last).
+    """
+
+    rule: str = "stable"
+    polls: int = 2
+    poll_seconds: float = 2.0
+    marker_suffix: str = ".done"
+
+
+@dataclass(frozen=True)
 class Partner:
     code: str
     name: str
@@ -36,46 +69,128 @@ class Partner:
     municipalities: tuple[str, ...]
     sftp_conn_id: str
     inbox: str
-    file_pattern: str
-    cadence: str
+    file_patterns: tuple[str, ...]
     layout: Layout
-    extra: dict = field(default_factory=dict)
+    outbox: str = "outbox"
+    processed: str = "processed"
+    quarantine: str = "quarantine"
+    delivery: Delivery = field(default_factory=Delivery)
+    completion: Completion = field(default_factory=Completion)
+    landing_retention_days: int = 400
+    max_file_bytes: int = 50 * 1024 * 1024
+    # Snapshots are full lists: a dropped row would look like a closed case, so by default one bad row
+    # rejects the whole file. Set to false to load the good rows and report the bad ones.
+    reject_file_on_row_errors: bool = True
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def file_pattern(self) -> str:
+        """The first (canonical) file name pattern, e.g. for generating example files."""
+        return self.file_patterns[0]
+
+    @property
+    def cadence(self) -> str:
+        return self.delivery.cadence
 
 
 class RegistryError(ValueError):
     """The partner registry is inconsistent (unknown kind, unmapped required column, ...)."""
 
 
-def _parse_partner(raw: dict) -> Partner:
+def _layout(raw: dict[str, Any]) -> Layout:
     raw = dict(raw)
-    layout_raw = dict(raw.pop("layout"))
     for key in ("true_values", "false_values"):
-        if key in layout_raw:
-            layout_raw[key] = tuple(str(v) for v in layout_raw[key])
-    layout = Layout(**layout_raw)
-    kind = raw["kind"]
+        if key in raw:
+            raw[key] = tuple(str(v) for v in raw[key])
+    return Layout(**raw)
+
+
+def _delivery(code: str, raw: dict[str, Any] | None) -> Delivery:
+    raw = dict(raw or {})
+    if "first_period" in raw and raw["first_period"] is not None:
+        raw["first_period"] = dt.date.fromisoformat(str(raw["first_period"]))
+    delivery = Delivery(**raw)
+    if delivery.cadence not in CADENCES:
+        raise RegistryError(f"partner {code!r}: cadence must be one of {CADENCES}")
+    if delivery.window_days < 0:
+        raise RegistryError(f"partner {code!r}: window_days must be >= 0")
+    return delivery
+
+
+def _completion(code: str, raw: dict[str, Any] | None) -> Completion:
+    completion = Completion(**dict(raw or {}))
+    if completion.rule not in COMPLETION_RULES:
+        raise RegistryError(f"partner {code!r}: completion rule must be one of {COMPLETION_RULES}")
+    if completion.rule == "stable" and completion.polls < 2:
+        raise RegistryError(f"partner {code!r}: the stable rule needs at least 2 polls")
+    return completion
+
+
+def _check_layout(code: str, kind: str, layout: Layout) -> None:
     if kind not in schema.CANONICAL:
-        raise RegistryError(f"partner {raw['code']!r}: unknown kind {kind!r}")
+        raise RegistryError(f"partner {code!r}: unknown kind {kind!r}")
     known = {c.name for c in schema.columns(kind)}
     unknown = set(layout.columns) - known
     if unknown:
-        raise RegistryError(f"partner {raw['code']!r}: layout maps unknown columns {sorted(unknown)}")
+        raise RegistryError(f"partner {code!r}: layout maps unknown columns {sorted(unknown)}")
     missing = [c.name for c in schema.columns(kind) if c.required and c.name not in layout.columns]
     if missing:
-        raise RegistryError(f"partner {raw['code']!r}: layout does not map required columns {missing}")
-    known_keys = {"code", "name", "kind", "municipalities", "sftp_conn_id", "inbox", "file_pattern", "cadence"}
+        raise RegistryError(f"partner {code!r}: layout does not map required columns {missing}")
+
+
+_KNOWN_KEYS = {
+    "code",
+    "name",
+    "kind",
+    "municipalities",
+    "sftp_conn_id",
+    "inbox",
+    "outbox",
+    "processed",
+    "quarantine",
+    "file_pattern",
+    "file_patterns",
+    "layout",
+    "delivery",
+    "completion",
+    "landing_retention_days",
+    "max_file_bytes",
+    "reject_file_on_row_errors",
+}
+
+
+def _parse_partner(raw: dict[str, Any]) -> Partner:
+    code = raw["code"]
+    layout = _layout(raw["layout"])
+    _check_layout(code, raw["kind"], layout)
+    patterns = raw.get("file_patterns") or [raw["file_pattern"]]
     return Partner(
-        code=raw["code"],
+        code=code,
         name=raw["name"],
-        kind=kind,
+        kind=raw["kind"],
         municipalities=tuple(raw.get("municipalities", ())),
         sftp_conn_id=raw["sftp_conn_id"],
         inbox=raw.get("inbox", "inbox"),
-        file_pattern=raw["file_pattern"],
-        cadence=raw.get("cadence", "monthly"),
+        outbox=raw.get("outbox", "outbox"),
+        processed=raw.get("processed", "processed"),
+        quarantine=raw.get("quarantine", "quarantine"),
+        file_patterns=tuple(str(p) for p in patterns),
         layout=layout,
-        extra={k: v for k, v in raw.items() if k not in known_keys},
+        delivery=_delivery(code, raw.get("delivery")),
+        completion=_completion(code, raw.get("completion")),
+        landing_retention_days=int(raw.get("landing_retention_days", 400)),
+        max_file_bytes=int(raw.get("max_file_bytes", 50 * 1024 * 1024)),
+        reject_file_on_row_errors=bool(raw.get("reject_file_on_row_errors", True)),
+        extra={k: v for k, v in raw.items() if k not in _KNOWN_KEYS},
     )
+
+
+def parse_registry(data: dict[str, Any]) -> tuple[Partner, ...]:
+    partners = tuple(_parse_partner(p) for p in data["partners"])
+    codes = [p.code for p in partners]
+    if len(set(codes)) != len(codes):
+        raise RegistryError("partner codes must be unique")
+    return partners
 
 
 def registry_path() -> Path:
@@ -85,12 +200,7 @@ def registry_path() -> Path:
 @lru_cache(maxsize=4)
 def _load(path: str) -> tuple[Partner, ...]:
     with open(path, encoding="utf-8") as fh:
-        data = yaml.safe_load(fh)
-    partners = tuple(_parse_partner(p) for p in data["partners"])
-    codes = [p.code for p in partners]
-    if len(set(codes)) != len(codes):
-        raise RegistryError("partner codes must be unique")
-    return partners
+        return parse_registry(yaml.safe_load(fh))
 
 
 def load_partners(path: Path | None = None) -> tuple[Partner, ...]:

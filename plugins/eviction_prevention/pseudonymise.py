@@ -33,10 +33,21 @@ pk_phone, pk_email     contact details (corporation files only; else ``None``)
 bf_surname             500-bit keyed bigram Bloom filter of the surname (125 hex chars)
 =====================  ===================================================================
 
-``bf_surname`` lets linkage score surname typos (Dice similarity). Its bit positions come from the
-HMAC, so it cannot be built without the key, but Bloom filters of short strings are open to
-frequency/pattern attacks by someone holding many of them: treat the column as personal data of the
-same class as the other pseudonyms (pseudonymous, not anonymous), or pass ``bloom=False``.
+``bf_surname`` lets linkage score surname typos. It is a *hardened* field-level Bloom filter
+(``Pseudonymiser.blooms``): the padded bigrams of the surname set ``BLOOM_HASHES`` positions each in a
+``BLOOM_BITS``-bit filter, positions drawn from an HMAC of the bigram (a key-derived salt: without the key
+nobody can build or recognise a filter); ``BLOOM_FLIPS`` positions chosen by an HMAC of the whole person
+(surname, initials, birth date) are flipped, so two people with the same surname get different
+filters and the frequency of a filter says nothing about the frequency of a surname; the filter is
+*balanced* (concatenated with its complement: exactly ``BLOOM_BITS`` of the ``ENCODED_BITS`` bits are
+set, a density of 50 % whatever the name's length) and its bits are shuffled by a keyed permutation
+per key version. Similarity is the Hamming distance between two encodings (a typo moves about
+``4 * BLOOM_HASHES`` inner bits, so about ``8 * BLOOM_HASHES`` encoded bits). Treat the column as
+personal data of the same class as the other pseudonyms (pseudonymous, not anonymous).
+
+Key versions and rotation (``keys``): the key may be a chain of versions; each pseudonym is an HMAC chain
+and each version adds a Bloom permutation, so stored values can be carried to a new key without clear
+text (``rotate_frame``). Every staged row records the ``key_version`` that produced it.
 """
 
 from __future__ import annotations
@@ -46,26 +57,34 @@ import hmac
 from collections.abc import Callable, Iterable
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
+from eviction_prevention import keys
 from eviction_prevention import normalize as nz
 from eviction_prevention.schema import attribute_columns, identifier_columns
 
 __all__ = [
     "BLOOM_BITS",
+    "ENCODED_BITS",
     "PSEUDONYM_COLUMNS",
     "REFERENCE_COLUMN",
     "Pseudonymiser",
     "bloom_bits",
+    "column_field",
     "person_pseudonyms",
     "pseudonym",
     "pseudonymise_frame",
+    "rotate_frame",
 ]
 
 DOMAIN = "eviction-prevention/v1"
-HEX_CHARS = 32
-BLOOM_BITS = 500
+HEX_CHARS = keys.HEX_CHARS
+BLOOM_BITS = 500  # inner filter
 BLOOM_HASHES = 10
+BLOOM_FLIPS = 5  # inner bits flipped per person (keyed by the person, not by the surname)
+ENCODED_BITS = 2 * BLOOM_BITS  # balanced: the filter and its complement
+_ENCODED_HEX = ENCODED_BITS // 4
 
 REFERENCE_COLUMN: dict[str, str] = {"corporation": "tenancy_ref", "social_team": "case_ref", "sdd": "record_ref"}
 
@@ -92,49 +111,94 @@ PERSON_PSEUDONYMS: tuple[str, ...] = (
 )
 PSEUDONYM_COLUMNS: tuple[str, ...] = ("record_key", *PERSON_PSEUDONYMS)
 
+# The HMAC field label of each stored pseudonym column (columns compared with each other share one).
+_COLUMN_FIELD: dict[str, str] = {
+    "pk_surname": "surname",
+    "pk_surname_1": "surname_component",
+    "pk_surname_2": "surname_component",
+    "pk_surname_phon": "surname_phonetic",
+    "pk_prefix": "prefix",
+    "pk_initials": "initials",
+    "pk_initials_sorted": "initials_sorted",
+    "pk_initial_1": "initial",
+    "pk_birth_date": "birth_date",
+    "pk_birth_year": "birth_year",
+    "pk_birth_md": "birth_md",
+    "pk_birth_dm_swapped": "birth_date",
+    "pk_postcode": "postcode",
+    "pk_address": "address",
+    "pk_street_house": "street_house",
+    "pk_bsn": "bsn",
+    "pk_phone": "phone",
+    "pk_email": "email",
+}
 
-def _check_field(field: str) -> str:
-    if not field or "\x1f" in field:
-        raise ValueError("a pseudonym field label must be non-empty and must not contain the separator")
-    return field
+
+def column_field(column: str, kind: str | None = None) -> str:
+    """The HMAC field label behind a stored pseudonym column (``record_key`` needs the source kind)."""
+    if column == "record_key":
+        if kind not in REFERENCE_COLUMN:
+            raise ValueError("record_key needs the source kind")
+        return REFERENCE_COLUMN[kind]
+    return _COLUMN_FIELD[column]
 
 
-def _message(field: str, value: str) -> bytes:
-    _check_field(field)
-    return f"{DOMAIN}/{field}\x1f{value}".encode()
+def pseudonym(key: bytes | keys.KeyChain, field: str, value: str | None) -> str | None:
+    """Keyed pseudonym of one value: the HMAC chain over the key versions (see ``keys``).
 
-
-def pseudonym(key: bytes, field: str, value: str | None) -> str | None:
-    """Keyed pseudonym of one value: 32 hex chars of HMAC-SHA256(key, domain/field 0x1F value).
-
+    With one key: 32 hex chars of HMAC-SHA256(key, "eviction-prevention/v1/{field}" 0x1F value).
     ``None``, NA and empty/blank strings give ``None``. The value is used as given (normalise first).
     Field labels may not contain the 0x1F separator, so (field, value) -> message is injective.
     """
     if nz.is_missing(value):
         return None
-    return hmac.new(key, _message(field, str(value)), hashlib.sha256).hexdigest()[:HEX_CHARS]
+    out = str(value)
+    for version, k in keys.parse_key_chain(key).versions:
+        out = keys.chain_step(k, version, field, out)
+    return out
+
+
+def _permute_columns(matrix: np.ndarray, order: list[int]) -> np.ndarray:
+    """Bit j moves to position order[j]."""
+    out = np.empty_like(matrix)
+    out[:, order] = matrix
+    return out
+
+
+def _to_hex(matrix: np.ndarray) -> list[str]:
+    packed = np.packbits(matrix, axis=1)
+    return [row.tobytes().hex() for row in packed]
 
 
 class Pseudonymiser:
-    """Memoising pseudonym factory for one key (fast on repeated values: HMAC state is precomputed)."""
+    """Memoising pseudonym factory for one key chain (HMAC state per version and field is precomputed)."""
 
-    def __init__(self, key: bytes) -> None:
-        if not isinstance(key, bytes | bytearray) or not key:
-            raise ValueError("the pseudonymisation key must be non-empty bytes")
-        self._key = bytes(key)
-        self._bases: dict[str, Any] = {}
+    def __init__(self, key: bytes | keys.KeyChain) -> None:
+        self.chain = keys.parse_key_chain(key)
+        self._bases: dict[tuple[str, str], Any] = {}
         self._bloom_memo: dict[str, tuple[int, ...]] = {}
+        self._order: list[int] | None = None
+
+    @property
+    def key_version(self) -> str:
+        return self.chain.current
+
+    def _base(self, version: str, k: bytes, field: str) -> Any:
+        base = self._bases.get((version, field))
+        if base is None:
+            base = hmac.new(k, keys.domain_prefix(version, field), hashlib.sha256)
+            self._bases[(version, field)] = base
+        return base
 
     def __call__(self, field: str, value: str | None) -> str | None:
         if value is None or value == "":
             return None
-        base = self._bases.get(field)
-        if base is None:
-            base = hmac.new(self._key, f"{DOMAIN}/{_check_field(field)}\x1f".encode(), hashlib.sha256)
-            self._bases[field] = base
-        h = base.copy()
-        h.update(value.encode())
-        return h.hexdigest()[:HEX_CHARS]
+        out = value
+        for version, k in self.chain.versions:
+            h = self._base(version, k, field).copy()
+            h.update(out.encode())
+            out = h.hexdigest()[:HEX_CHARS]
+        return out
 
     def many(self, field: str, values: Iterable[str | None]) -> list[str | None]:
         """Pseudonyms of many values, each distinct value hashed once."""
@@ -147,31 +211,65 @@ class Pseudonymiser:
             out.append(res)
         return out
 
+    def _digest(self, field: str, value: str) -> bytes:
+        version, k = self.chain.versions[0]
+        h = self._base(version, k, field).copy()
+        h.update(value.encode())
+        return h.digest()
+
     def _bigram_positions(self, bigram: str) -> tuple[int, ...]:
         positions = self._bloom_memo.get(bigram)
         if positions is None:
-            digest = hmac.new(self._key, _message("bf_surname", bigram), hashlib.sha256).digest()
+            digest = self._digest("bf_surname", bigram)
             h1 = int.from_bytes(digest[:8], "big")
             h2 = int.from_bytes(digest[8:16], "big") | 1
             positions = tuple((h1 + i * h2) % BLOOM_BITS for i in range(BLOOM_HASHES))
             self._bloom_memo[bigram] = positions
         return positions
 
-    def bloom(self, text: str | None) -> str | None:
-        """Hex of a ``BLOOM_BITS``-bit filter of the padded bigrams of ``text`` (double hashing from an
-        HMAC per bigram, ``BLOOM_HASHES`` positions each); ``None`` for empty text."""
-        if not text:
-            return None
-        padded = f"_{text}_"
-        bits = 0
-        for i in range(len(padded) - 1):
-            for pos in self._bigram_positions(padded[i : i + 2]):
-                bits |= 1 << pos
-        return f"{bits:0{(BLOOM_BITS + 3) // 4}x}"
+    def _flip_positions(self, salt: str) -> list[int]:
+        digest = self._digest("bf_noise", salt)
+        return [int.from_bytes(digest[2 * i : 2 * i + 2], "big") % BLOOM_BITS for i in range(BLOOM_FLIPS)]
+
+    def _permutation(self) -> list[int]:
+        """The composition of every version's keyed permutation (bit j ends at position order[j])."""
+        if self._order is None:
+            order = list(range(ENCODED_BITS))
+            for version, k in self.chain.versions:
+                step = keys.bloom_permutation(k, version, ENCODED_BITS)
+                order = [step[j] for j in order]
+            self._order = order
+        return self._order
+
+    def blooms(self, texts: Iterable[str | None], salts: Iterable[str] | None = None) -> list[str | None]:
+        """Hardened encodings (``ENCODED_BITS`` bits as hex, see the module doc) of many texts.
+
+        ``salts`` (one per text, e.g. the person's other keys) choose the flipped bits; the same text
+        with the same salt always gives the same encoding. Empty text -> ``None``."""
+        texts = list(texts)
+        salts = list(salts) if salts is not None else [""] * len(texts)
+        inner = np.zeros((len(texts), BLOOM_BITS), dtype=bool)
+        present = np.zeros(len(texts), dtype=bool)
+        for row, (text, salt) in enumerate(zip(texts, salts, strict=True)):
+            if not text:
+                continue
+            present[row] = True
+            padded = f"_{text}_"
+            for i in range(len(padded) - 1):
+                inner[row, list(self._bigram_positions(padded[i : i + 2]))] = True
+            for pos in self._flip_positions(f"{text}\x1f{salt}"):
+                inner[row, pos] ^= True
+        encoded = _permute_columns(np.concatenate([inner, ~inner], axis=1), self._permutation())
+        hexes = _to_hex(encoded) if len(texts) else []
+        return [h if ok else None for h, ok in zip(hexes, present, strict=True)]
+
+    def bloom(self, text: str | None, salt: str = "") -> str | None:
+        """The hardened encoding of one text (see ``blooms``)."""
+        return self.blooms([text], [salt])[0]
 
 
 def bloom_bits(hex_filter: str | None) -> int:
-    """The Bloom filter as an int (0 for missing); Dice = 2|a&b| / (|a| + |b|) with ``int.bit_count``."""
+    """An encoding as an int (0 for missing); the Hamming distance of two is ``(a ^ b).bit_count()``."""
     return int(hex_filter, 16) if hex_filter else 0
 
 
@@ -242,7 +340,7 @@ def _address_keys(street: Any, number: Any, letter: Any, suffix: Any, code: Any)
 
 def person_pseudonyms(
     df: pd.DataFrame,
-    key: bytes | Pseudonymiser,
+    key: bytes | keys.KeyChain | Pseudonymiser,
     *,
     columns: dict[str, str] | None = None,
     bloom: bool = True,
@@ -298,7 +396,8 @@ def person_pseudonyms(
     out["pk_bsn"] = pz.many("bsn", _memo_map(nz.bsn, col("bsn")))
     out["pk_phone"] = pz.many("phone", _memo_map(nz.phone, col("phone")))
     out["pk_email"] = pz.many("email", _memo_map(nz.email, col("email")))
-    out["bf_surname"] = _memo_map(pz.bloom, bf_text) if bloom else [None] * len(df)
+    salts = [f"{i}\x1f{b}" for i, b in zip(inits, iso, strict=True)]
+    out["bf_surname"] = pz.blooms(bf_text, salts) if bloom else [None] * len(df)
 
     frame = pd.DataFrame(out, index=df.index, columns=list(PERSON_PSEUDONYMS), dtype=object)
     return frame.astype(object).where(frame.notna(), None)
@@ -307,7 +406,7 @@ def person_pseudonyms(
 def pseudonymise_frame(
     df: pd.DataFrame,
     kind: str,
-    key: bytes,
+    key: bytes | keys.KeyChain,
     *,
     namespace: str | None = None,
     keep: Iterable[str] = (),
@@ -315,7 +414,7 @@ def pseudonymise_frame(
 ) -> pd.DataFrame:
     """Replace the identifiers of a canonical ``kind`` frame by keyed pseudonyms.
 
-    The result has, in this order: ``record_key``, every attribute column of ``kind`` that is present
+    The result has, in this order: ``record_key``, ``key_version``, every attribute column of ``kind`` that is present
     in ``df`` (unchanged, same dtype), the columns named in ``keep`` (non-personal extras such as a
     partner code or a source file name; identifier columns are refused), and the person pseudonyms.
     No identifier column survives; columns not in the schema are dropped unless kept.
@@ -346,7 +445,12 @@ def pseudonymise_frame(
     extras = [c for c in keep if c in df.columns and c not in attrs]
     out = pd.concat(
         [
-            pd.DataFrame({"record_key": pd.Series(record_key, index=df.index, dtype=object)}),
+            pd.DataFrame(
+                {
+                    "record_key": pd.Series(record_key, index=df.index, dtype=object),
+                    "key_version": pd.Series(pz.key_version, index=df.index, dtype=object),
+                }
+            ),
             df[attrs + extras],
             persons,
         ],
@@ -356,3 +460,36 @@ def pseudonymise_frame(
     if leaked:  # cannot happen by construction; a hard stop rather than an assert that -O removes
         raise RuntimeError(f"identifier columns in pseudonymised output: {sorted(leaked)}")
     return out
+
+
+def rotate_frame(frame: pd.DataFrame, kind: str, key: bytes, version: str) -> pd.DataFrame:
+    """Carry stored pseudonyms to a new key version without clear text (see ``keys``).
+
+    Every ``pk_*`` column and ``record_key`` (kind ``kind``) becomes ``HMAC(key, root/version/field 0x1F
+    stored)``, ``bf_*`` encodings get the new version's bit permutation, and ``key_version`` is set.
+    Rows already at ``version`` are left as they are, so an interrupted rotation can be rerun."""
+    out = frame.copy()
+    todo = (out["key_version"] != version).to_numpy() if "key_version" in out.columns else np.ones(len(out), bool)
+    for column in out.columns:
+        if column == "record_key" or column in _COLUMN_FIELD:
+            field = column_field(column, kind)
+            values = out[column].astype(object).tolist()
+            rotated = [
+                keys.rotate_pseudonym(key, version, field, v) if do and isinstance(v, str) else v
+                for v, do in zip(values, todo, strict=True)
+            ]
+            out[column] = pd.Series(rotated, index=out.index, dtype=object)
+        elif column.startswith("bf_"):
+            order = keys.bloom_permutation(key, version, ENCODED_BITS)
+            permuted = [
+                _permute_hex(v, order) if do and isinstance(v, str) else v
+                for v, do in zip(out[column].astype(object).tolist(), todo, strict=True)
+            ]
+            out[column] = pd.Series(permuted, index=out.index, dtype=object)
+    out["key_version"] = pd.Series(version, index=out.index, dtype=object)
+    return out
+
+
+def _permute_hex(value: str, order: list[int]) -> str:
+    bits = np.unpackbits(np.frombuffer(bytes.fromhex(value.zfill(_ENCODED_HEX)), dtype=np.uint8))[None, :]
+    return _to_hex(_permute_columns(bits.astype(bool), order))[0]

@@ -1,11 +1,17 @@
 """Task bodies for the DAGs: thin wrappers that open Airflow hooks and call the domain modules.
 
 Imports of heavy modules happen inside the functions so that DAG files parse fast.
+
+Retries: network trouble (refused connection, timeout, dropped session) raises and the task is retried
+with backoff. A changed host key or a refused login is not a network blip: it fails the task at once
+(``AirflowFailException``, no retries) with a message saying what to check. Validation problems never
+raise: the file is rejected with a receipt.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
 from typing import Any
@@ -20,12 +26,28 @@ def partner_codes() -> list[str]:
 
 
 @contextmanager
-def sftp_client(conn_id: str):
+def sftp_client(conn_id: str) -> Iterator[Any]:
+    """A paramiko SFTP client from the Airflow connection; security failures fail loudly without retry."""
+    import paramiko
+    from airflow.exceptions import AirflowFailException
     from airflow.providers.sftp.hooks.sftp import SFTPHook
 
     hook = SFTPHook(ssh_conn_id=conn_id)
-    with hook.get_managed_conn() as client:
-        yield client
+    try:
+        with hook.get_managed_conn() as client:
+            yield client
+    except paramiko.BadHostKeyException as exc:
+        raise AirflowFailException(
+            f"SFTP connection {conn_id}: the server's host key does not match the pinned key "
+            f"(got {exc.key.get_name()} {exc.key.fingerprint}); refusing to connect. Check with the partner "
+            "whether the server was rebuilt before updating the connection's host_key."
+        ) from exc
+    except paramiko.AuthenticationException as exc:
+        raise AirflowFailException(f"SFTP connection {conn_id}: login refused ({exc.__class__.__name__})") from exc
+    except paramiko.SSHException as exc:
+        if "host key" in str(exc).lower():
+            raise AirflowFailException(f"SFTP connection {conn_id}: host key check failed: {exc}") from exc
+        raise
 
 
 def fetch(partner_code: str) -> dict[str, Any]:
@@ -42,8 +64,9 @@ def load(fetched: dict[str, Any]) -> dict[str, Any]:
 
     partner = get_partner(fetched["partner"])
     files = [intake.FetchedFile(**f) for f in fetched["files"]]
-    outcomes = intake.ingest_files(partner, files, settings.pseudonym_key())
-    return {"partner": partner.code, "outcomes": outcomes}
+    outcomes = intake.ingest_files(partner, files, settings.pseudonym_key(), data_docs=True)
+    missed = intake.check_delivery_windows(partner)
+    return {"partner": partner.code, "outcomes": outcomes, "missed_periods": [str(m["period_start"]) for m in missed]}
 
 
 def settle(loaded: dict[str, Any]) -> dict[str, int]:
@@ -53,6 +76,7 @@ def settle(loaded: dict[str, Any]) -> dict[str, int]:
     with sftp_client(partner.sftp_conn_id) as client:
         moved = intake.settle_files(partner, loaded["outcomes"], client)
     intake.discard_landing_tmp(partner.code)
+    moved["landing_purged"] = intake.purge_landing(partner)
     return moved
 
 

@@ -4,19 +4,30 @@ Each expectation carries ``meta.severity``: ``critical`` rejects the file, ``war
 GX is called directly (ephemeral context, pandas datasource). Results are turned into
 :class:`~eviction_prevention.parsing.Issue` objects; GX's unexpected-value lists (which hold personal
 data) are read for row numbers only and never logged or stored.
+
+Checks that need history (row count against the previous delivery, as-of date against the last one
+loaded) and the clock (no dates in the future) are expectations too, fed through suite parameters
+(see :func:`suite_parameters`). The BSN 11-test is a custom expectation registered here.
+
+Data Docs: :func:`build_data_docs` renders the suites and the validation results under
+``var/gx/data_docs/``; the results are scrubbed to counts first, so the site never shows a value.
 """
 
 from __future__ import annotations
 
+import copy
+import datetime as dt
 import json
 import logging
 import os
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from eviction_prevention import settings
 from eviction_prevention.parsing import Issue
 from eviction_prevention.settings import EXPECTATIONS_DIR
 
@@ -24,13 +35,61 @@ log = logging.getLogger(__name__)
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
 
+ROW_COUNT_SWING = 0.5  # a delivery with over 50% more or fewer rows than the previous one is flagged
+BSN_WEIGHTS = (9, 8, 7, 6, 5, 4, 3, 2, -1)
+DOCS_SITE = "eviction_prevention"
+
 _MESSAGES = {
     "expect_column_values_to_not_be_null": "kolom '{header}' is leeg",
     "expect_compound_columns_to_be_unique": "dubbele regel: de combinatie {headers} komt meer dan eens voor",
     "expect_column_values_to_be_between": "kolom '{header}' heeft een waarde buiten het toegestane bereik{bounds}",
     "expect_column_values_to_match_regex": "kolom '{header}' heeft niet het verwachte formaat",
     "expect_column_values_to_be_in_set": "kolom '{header}' bevat een onbekende waarde",
+    "expect_column_values_to_pass_bsn11_test": "kolom '{header}' bevat geen geldig BSN (voldoet niet aan de elfproef)",
+    "expect_column_min_to_be_between": (
+        "kolom '{header}' ligt vóór de datum van de laatst verwerkte levering{bounds}; "
+        "het bestand is verwerkt als late levering"
+    ),
+    "expect_table_row_count_to_be_between": (
+        "het aantal regels ({observed}) wijkt meer dan 50% af van de vorige levering ({previous_rows} regels)"
+    ),
+    "expect_table_columns_to_match_set": "een verplichte kolom ontbreekt",
 }
+# Messages chosen by an expectation's ``meta.message`` (GX resolves parameters before we see the kwargs).
+_NAMED_MESSAGES = {"in_future": "kolom '{header}' ligt in de toekomst (na {today})"}
+
+
+def bsn_passes_11_test(value: object) -> bool:
+    """The Dutch BSN 11-test: 9 digits (or 8, the leading zero lost), sum of digits x (9..2, -1) divisible by 11."""
+    text = str(value).strip()
+    if len(text) == 8 and text.isdigit():  # a spreadsheet dropped the leading zero
+        text = "0" + text
+    if len(text) != 9 or not text.isdigit() or text == "000000000":
+        return False
+    return sum(int(d) * w for d, w in zip(text, BSN_WEIGHTS, strict=True)) % 11 == 0
+
+
+@lru_cache(maxsize=1)
+def register_custom_expectations() -> None:
+    """Register ``expect_column_values_to_pass_bsn11_test`` with GX (once per process)."""
+    from great_expectations.execution_engine import PandasExecutionEngine
+    from great_expectations.expectations.expectation import ColumnMapExpectation
+    from great_expectations.expectations.metrics import ColumnMapMetricProvider, column_condition_partial
+
+    class ColumnValuesPassBsn11Test(ColumnMapMetricProvider):
+        condition_metric_name = "column_values.pass_bsn11_test"
+
+        @column_condition_partial(engine=PandasExecutionEngine)
+        def _pandas(cls, column: pd.Series, **kwargs: Any) -> pd.Series:
+            return column.map(bsn_passes_11_test)
+
+    class ExpectColumnValuesToPassBsn11Test(ColumnMapExpectation):
+        """Each non-null value is a BSN that passes the 11-test (elfproef)."""
+
+        map_metric = "column_values.pass_bsn11_test"
+        success_keys = ("mostly",)
+
+    globals()["ExpectColumnValuesToPassBsn11Test"] = ExpectColumnValuesToPassBsn11Test
 
 
 def suite_path(kind: str) -> Path:
@@ -48,6 +107,7 @@ def _batch_definition():
     import great_expectations as gx
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
+    register_custom_expectations()
     context = gx.get_context(mode="ephemeral")
     context.variables.progress_bars = ProgressBarsConfig(globally=False)
     source = context.data_sources.add_pandas("partner_files")
@@ -57,20 +117,48 @@ def _batch_definition():
 def _suite(kind: str):
     from great_expectations.core.expectation_suite import ExpectationSuite
 
+    register_custom_expectations()
     return ExpectationSuite(**json.loads(json.dumps(load_suite_definition(kind))))
 
 
-def _bounds_text(kwargs: dict[str, Any], parameters: dict[str, Any]) -> str:
-    def resolve(v: Any) -> Any:
-        if isinstance(v, dict) and "$PARAMETER" in v:
-            v = parameters.get(v["$PARAMETER"])
-        if isinstance(v, pd.Timestamp):
-            return v.strftime("%d-%m-%Y")
-        if isinstance(v, float) and v.is_integer():
-            return int(v)
-        return v
+@dataclass(frozen=True)
+class History:
+    """What was loaded before for this partner (from the ledger)."""
 
-    lo, hi = resolve(kwargs.get("min_value")), resolve(kwargs.get("max_value"))
+    last_as_of: dt.date | None = None
+    previous_rows: int | None = None
+
+
+def suite_parameters(as_of: pd.Series, history: History, today: dt.date) -> dict[str, Any]:
+    """Parameters for the suites: the as-of date bounds, today, and the row-count band around the previous file."""
+    today_ts = pd.Timestamp(today)
+    file_as_of = as_of.max() if as_of.notna().any() else today_ts
+    params: dict[str, Any] = {
+        "max_date": min(file_as_of, today_ts),  # facts may not lie after the as-of date, nor in the future
+        "today": today_ts,
+        "last_as_of": pd.Timestamp(history.last_as_of) if history.last_as_of else pd.Timestamp("1900-01-01"),
+        "previous_rows": history.previous_rows,
+        "min_rows": 0,
+        "max_rows": 10**9,
+    }
+    if history.previous_rows:
+        params["min_rows"] = int(history.previous_rows * (1 - ROW_COUNT_SWING))
+        params["max_rows"] = int(history.previous_rows * (1 + ROW_COUNT_SWING)) + 1
+    return params
+
+
+def _resolve(value: Any, parameters: dict[str, Any]) -> Any:
+    if isinstance(value, dict) and "$PARAMETER" in value:
+        value = parameters.get(value["$PARAMETER"])
+    if isinstance(value, pd.Timestamp | dt.date):
+        return value.strftime("%d-%m-%Y")
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def _bounds_text(kwargs: dict[str, Any], parameters: dict[str, Any]) -> str:
+    lo, hi = _resolve(kwargs.get("min_value"), parameters), _resolve(kwargs.get("max_value"), parameters)
     if lo is not None and hi is not None:
         return f" ({lo} tot en met {hi})"
     if hi is not None:
@@ -80,22 +168,40 @@ def _bounds_text(kwargs: dict[str, Any], parameters: dict[str, Any]) -> str:
     return ""
 
 
-def _message(exp_type: str, kwargs: dict[str, Any], headers: dict[str, str], parameters: dict[str, Any]) -> str:
+def _message(
+    exp_type: str,
+    kwargs: dict[str, Any],
+    headers: dict[str, str],
+    parameters: dict[str, Any],
+    observed: Any = None,
+    name: str | None = None,
+) -> str:
     column = kwargs.get("column")
     header = headers.get(column, column) if column else ""
     cols = kwargs.get("column_list") or []
-    template = _MESSAGES.get(exp_type, "controle '{type}' op kolom '{header}' faalt")
+    default = _MESSAGES.get(exp_type, "controle '{type}' op kolom '{header}' faalt")
+    template = _NAMED_MESSAGES.get(name or "", default)
     return template.format(
         header=header,
         headers=" + ".join(f"'{headers.get(c, c)}'" for c in cols),
         bounds=_bounds_text(kwargs, parameters),
         type=exp_type,
+        observed=observed,
+        previous_rows=parameters.get("previous_rows"),
+        today=_resolve(parameters.get("today"), parameters),
     )
 
 
-def validate(
+@dataclass
+class ValidationReport:
+    issues: list[Issue]
+    result: Any = None  # the GX ExpectationSuiteValidationResult (holds values: never log or store as is)
+    notes: dict[str, Any] = field(default_factory=dict)
+
+
+def run_suite(
     frame: pd.DataFrame, kind: str, headers: dict[str, str], parameters: dict[str, Any] | None = None
-) -> list[Issue]:
+) -> ValidationReport:
     """Run the suite of ``kind`` on ``frame`` (canonical columns + ``source_row``).
 
     ``headers`` maps canonical names to the partner's headers, so messages speak the partner's language.
@@ -103,7 +209,7 @@ def validate(
     """
     parameters = parameters or {}
     if frame.empty:
-        return [Issue("no_rows", "het bestand bevat geen gegevensregels (alleen een kopregel)")]
+        return ValidationReport([Issue("no_rows", "het bestand bevat geen gegevensregels (alleen een kopregel)")])
     batch = _batch_definition().get_batch(batch_parameters={"dataframe": frame})
     result = batch.validate(
         _suite(kind),
@@ -116,7 +222,9 @@ def validate(
             continue
         config = res.expectation_config
         severity = (config.meta or {}).get("severity", "critical")
-        message = _message(config.type, dict(config.kwargs), headers, parameters)
+        observed = res.result.get("observed_value") if config.kwargs.get("column") is None else None
+        meta = config.meta or {}
+        message = _message(config.type, dict(config.kwargs), headers, parameters, observed, meta.get("message"))
         if res.exception_info and res.exception_info.get("raised_exception"):
             issues.append(Issue("validation_error", f"controle kon niet worden uitgevoerd: {message}"))
             continue
@@ -132,4 +240,69 @@ def validate(
         kind,
         sum(1 for r in result.results if not r.success),
     )
-    return issues
+    return ValidationReport(issues, result)
+
+
+def validate(
+    frame: pd.DataFrame, kind: str, headers: dict[str, str], parameters: dict[str, Any] | None = None
+) -> list[Issue]:
+    return run_suite(frame, kind, headers, parameters).issues
+
+
+# ------------------------------------------------------------------------------------------------ Data Docs
+
+_SAFE_RESULT_KEYS = ("element_count", "unexpected_count", "unexpected_percent", "missing_count", "missing_percent")
+
+
+def scrubbed(result: Any, identifier_columns: set[str]) -> Any:
+    """A copy of a GX suite result with counts only: no unexpected values, no observed identifier values."""
+    clean = copy.deepcopy(result)
+    for res in clean.results:
+        column = res.expectation_config.kwargs.get("column")
+        kept = {k: v for k, v in (res.result or {}).items() if k in _SAFE_RESULT_KEYS}
+        observed = (res.result or {}).get("observed_value")
+        if (column is None or column not in identifier_columns) and observed is not None:
+            kept["observed_value"] = str(observed)
+        res.result = kept
+        res.exception_info = {"raised_exception": False, "exception_message": None, "exception_traceback": None}
+    return clean
+
+
+def docs_dir() -> Path:
+    return settings.home() / "gx" / "data_docs"
+
+
+def build_data_docs(results: list[tuple[str, str, Any]]) -> Path:
+    """Render the suites and scrubbed ``(kind, run_name, result)`` entries into the Data Docs site.
+
+    Returns the path of the site's ``index.html``. Earlier runs' pages stay (the site is a folder of files).
+    """
+    import great_expectations as gx
+    from great_expectations.core.run_identifier import RunIdentifier
+    from great_expectations.data_context.types.resource_identifiers import (
+        ExpectationSuiteIdentifier,
+        ValidationResultIdentifier,
+    )
+
+    register_custom_expectations()
+    target = docs_dir()
+    target.mkdir(parents=True, exist_ok=True)
+    context = gx.get_context(mode="ephemeral")
+    context.add_data_docs_site(
+        site_name=DOCS_SITE,
+        site_config={
+            "class_name": "SiteBuilder",
+            "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(target)},
+            "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+        },
+    )
+    for kind in sorted({k for k, _, _ in results} | {p.stem for p in EXPECTATIONS_DIR.glob("*.json")}):
+        context.suites.add(_suite(kind))
+    run_time = dt.datetime.now(dt.UTC)
+    for kind, run_name, result in results:
+        key = ValidationResultIdentifier(
+            ExpectationSuiteIdentifier(kind), RunIdentifier(run_name, run_time), run_name.rsplit("-", 1)[-1]
+        )
+        context.validation_results_store.set(key, result)
+    context.build_data_docs(site_names=[DOCS_SITE])
+    return target / "index.html"

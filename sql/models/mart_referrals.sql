@@ -65,7 +65,7 @@ rent AS (
     JOIN trajectory_rows AS first_row ON first_row.case_id = t.case_id AND first_row.n = 1
     GROUP BY t.case_id
 )
-SELECT b.case_id, b.previous_case_id, b.corporation, b.municipality,
+SELECT b.case_id, b.previous_case_id, p.person_id, b.corporation, b.municipality,
        COALESCE(b.linked_team, b.municipality_team) AS team,
        b.t0_date, b.t0_source, b.first_seen, b.last_seen, b.closed_date, b.close_reason, b.reference_date,
        CAST(date_trunc('month', b.t0_date) AS DATE) AS t0_month,
@@ -113,3 +113,4 @@ SELECT b.case_id, b.previous_case_id, b.corporation, b.municipality,
 FROM base AS b
 LEFT JOIN contact AS ct ON ct.case_id = b.case_id
 LEFT JOIN rent ON rent.case_id = b.case_id
+LEFT JOIN int_persons AS p ON p.record_id = b.corporation || ':' || b.tenancy_key

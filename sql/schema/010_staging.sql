@@ -1,5 +1,7 @@
 -- Staging tables, loaded by the intake DAG. Direct identifiers never arrive here: every person
--- field is a keyed pseudonym (pk_*: HMAC-SHA256; bf_*: keyed Bloom filter for fuzzy comparison).
+-- field is a keyed pseudonym (pk_*: HMAC-SHA256 chain over the key versions; bf_*: hardened keyed Bloom
+-- filter encoding for fuzzy comparison). key_version: the newest key version that produced the row
+-- (see eviction_prevention.keys: rotation carries stored pseudonyms to a new version without clear text).
 -- Rows of one file are replaced as a whole (partner + file_id), so a rerun loads them once.
 
 CREATE TABLE IF NOT EXISTS stg_arrears_snapshots (
@@ -8,6 +10,7 @@ CREATE TABLE IF NOT EXISTS stg_arrears_snapshots (
     source_row           INTEGER NOT NULL,
     snapshot_date        DATE NOT NULL,
     record_key           VARCHAR NOT NULL,  -- HMAC of the partner's own reference
+    key_version          VARCHAR,
     pk_surname           VARCHAR,
     pk_surname_1         VARCHAR,
     pk_surname_2         VARCHAR,
@@ -48,6 +51,7 @@ CREATE TABLE IF NOT EXISTS stg_social_team_cases (
     source_row              INTEGER NOT NULL,
     export_date             DATE NOT NULL,
     record_key           VARCHAR NOT NULL,  -- HMAC of the partner's own reference
+    key_version          VARCHAR,
     pk_surname           VARCHAR,
     pk_surname_1         VARCHAR,
     pk_surname_2         VARCHAR,
@@ -70,6 +74,7 @@ CREATE TABLE IF NOT EXISTS stg_social_team_cases (
     reporter                VARCHAR,
     report_received_date    DATE,
     analysis_sent_date      DATE,
+    first_contact_date      DATE,
     trajectory              BOOLEAN,
     trajectory_start_date   DATE,
     current_rent_paid       BOOLEAN,
@@ -86,6 +91,7 @@ CREATE TABLE IF NOT EXISTS stg_sdd_records (
     source_row     INTEGER NOT NULL,
     export_date    DATE NOT NULL,
     record_key           VARCHAR NOT NULL,  -- HMAC of the partner's own reference
+    key_version          VARCHAR,
     pk_surname           VARCHAR,
     pk_surname_1         VARCHAR,
     pk_surname_2         VARCHAR,
@@ -110,3 +116,8 @@ CREATE TABLE IF NOT EXISTS stg_sdd_records (
     status         VARCHAR,
     row_warnings   INTEGER NOT NULL
 );
+
+-- Warehouses created before key versions existed get the column (portable: DuckDB and PostgreSQL).
+ALTER TABLE stg_arrears_snapshots ADD COLUMN IF NOT EXISTS key_version VARCHAR;
+ALTER TABLE stg_social_team_cases ADD COLUMN IF NOT EXISTS key_version VARCHAR;
+ALTER TABLE stg_sdd_records ADD COLUMN IF NOT EXISTS key_version VARCHAR;

@@ -8,3 +8,13 @@ CREATE TABLE IF NOT EXISTS int_links (
     match_probability  DOUBLE PRECISION NOT NULL,
     PRIMARY KEY (link_type, left_key, right_key)
 );
+
+-- One row per linked-or-not record (tenancy, social-team case, SDD record) with its pseudonymous person:
+-- the connected components of the accepted links. record_id is partner || ':' || record_key, the same
+-- id int_links uses for tenancies (tenancy_id), social-team cases and SDD records. A person_id, once
+-- given, is kept across runs (see eviction_prevention.linking); it is derived from pseudonyms only.
+CREATE TABLE IF NOT EXISTS int_persons (
+    record_id    VARCHAR NOT NULL PRIMARY KEY,
+    source_kind  VARCHAR NOT NULL,  -- corporation / social_team / sdd
+    person_id    VARCHAR NOT NULL
+);

@@ -1,0 +1,80 @@
+"""Cross-source link assembly and stable person ids (pure functions of linking.py)."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+from eviction_prevention.linking import (
+    assign_person_ids,
+    best_links,
+    components,
+    new_person_id,
+    person_table,
+    reverse,
+    same_bsn,
+    two_step,
+)
+
+
+def _pairs(rows: list[tuple[str, str, float]]) -> pd.DataFrame:
+    return pd.DataFrame(rows, columns=["left_id", "right_id", "match_probability"])
+
+
+def test_two_step_multiplies_the_probabilities():
+    first = _pairs([("t1", "c1", 0.99), ("t2", "c2", 0.95)])
+    second = _pairs([("c1", "s1", 0.98), ("c3", "s3", 1.0)])
+    path = two_step(first, second)
+    assert list(zip(path["left_id"], path["right_id"], strict=True)) == [("t1", "s1")]
+    assert path["match_probability"].tolist() == pytest.approx([0.99 * 0.98])
+    assert two_step(first, _pairs([])).empty
+
+
+def test_best_links_keeps_the_best_evidence_at_the_threshold():
+    direct = _pairs([("t1", "s1", 0.40), ("t2", "s2", 0.95), ("t3", "s3", 0.2)])
+    path = _pairs([("t1", "s1", 0.97), ("t3", "s3", 0.5)])
+    links = best_links([direct, path], 0.9)
+    assert links.values.tolist() == [["t1", "s1", 0.97], ["t2", "s2", 0.95]]
+
+
+def test_reverse_and_same_bsn():
+    assert reverse(_pairs([("a", "b", 0.9)])).values.tolist() == [["b", "a", 0.9]]
+    records = pd.DataFrame({"id": ["s1", "s2", "s3", "s4"], "pk_bsn": ["x", "x", None, "y"]})
+    pairs = same_bsn(records, records)
+    assert sorted(zip(pairs["left_id"], pairs["right_id"], strict=True)) == [("s1", "s2"), ("s2", "s1")]
+    assert set(pairs["match_probability"]) == {1.0}
+
+
+def test_components():
+    groups = components(["a", "b", "c", "d", "e"], [("b", "a"), ("c", "b"), ("x", "d")])
+    assert groups == [["a", "b", "c"], ["d"], ["e"]]
+
+
+def test_new_person_ids_are_deterministic_and_keep_earlier_ids():
+    first = assign_person_ids([["t1", "c1"], ["s9"]], {})
+    assert first == {"t1": new_person_id(["c1", "t1"]), "c1": new_person_id(["t1", "c1"]), "s9": new_person_id(["s9"])}
+    assert first["t1"].startswith("p") and len(first["t1"]) == 21
+    # an SDD record arrives and links to the person: the person keeps the id
+    second = assign_person_ids([["c1", "s1", "t1"], ["s9"]], first)
+    assert second["s1"] == second["t1"] == first["t1"]
+    assert second["s9"] == first["s9"]
+
+
+def test_merged_and_split_persons():
+    previous = {"a": "pA", "b": "pA", "c": "pC"}
+    merged = assign_person_ids([["a", "b", "c"]], previous)
+    assert set(merged.values()) == {"pA"}  # the id most members had
+    split = assign_person_ids([["a"], ["b", "x"]], {"a": "pA", "b": "pA"})
+    assert split["b"] == split["x"] == "pA"  # the larger group keeps the id
+    assert split["a"] == new_person_id(["a"])
+
+
+def test_person_table():
+    table = person_table(
+        {"corporation": ["t1", "t2"], "social_team": ["c1"], "sdd": ["s1"]},
+        [_pairs([("t1", "c1", 0.99)]), _pairs([("c1", "s1", 0.95)])],
+        {},
+    )
+    assert table["record_id"].tolist() == ["c1", "s1", "t1", "t2"]
+    assert table["source_kind"].tolist() == ["social_team", "sdd", "corporation", "corporation"]
+    ids = dict(zip(table["record_id"], table["person_id"], strict=True))
+    assert ids["t1"] == ids["c1"] == ids["s1"] != ids["t2"]
