@@ -30,6 +30,7 @@ from openpyxl.writer.excel import ExcelWriter
 
 from eviction_prevention import schema, settings
 from eviction_prevention import synthetic_data as data
+from eviction_prevention.normalize import bsn_valid
 from eviction_prevention.partners import Layout, Partner, load_partners
 
 SNAPSHOT_DATES: tuple[date, ...] = (
@@ -235,12 +236,8 @@ def initials_of(given_names: str) -> str:
 
 
 def bsn_is_valid(bsn: str) -> bool:
-    """The BSN 11-test: sum(d_i * (9..2)) - d_9 is divisible by 11."""
-    if len(bsn) != 9 or not bsn.isdigit():
-        return False
-    digits = [int(c) for c in bsn]
-    total = sum(d * w for d, w in zip(digits[:8], range(9, 1, -1), strict=True)) - digits[8]
-    return total % 11 == 0
+    """The BSN 11-test on exactly nine digits (the rule itself lives in normalize.bsn_valid)."""
+    return len(bsn) == 9 and bsn.isdigit() and bsn_valid(bsn)
 
 
 def _new_bsn(rng: random.Random, used: set[str]) -> str:
