@@ -1,11 +1,16 @@
-"""Publish: link arrears cases to social-team and SDD records, build referral and compliance marts."""
+"""Publish: link arrears cases to social-team and SDD records, build referral and compliance marts.
+
+After the marts: write the compliance dashboard (HTML) and alert once per missed partner delivery window.
+No DeadlineAlert here: in Airflow 3.3.2 `airflow dags test` (the demo's path) fails on a DAG with deadlines
+(DagRun.update_state looks the SDK DeadlineAlert objects up as ids); scheduled runs are not affected.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 
 from airflow.sdk import dag, task
-from eviction_prevention import tasks
+from eviction_prevention import alerts, dashboard, tasks
 from eviction_prevention.assets import MARTS, STAGING
 
 
@@ -17,13 +22,22 @@ from eviction_prevention.assets import MARTS, STAGING
     max_active_runs=1,
     tags=["eviction-prevention", "publish"],
     doc_md=__doc__,
+    default_args={"on_failure_callback": alerts.on_task_failure},
 )
 def publish_referrals() -> None:
     @task(outlets=MARTS)
     def publish() -> dict:
         return tasks.publish()
 
-    publish()
+    @task
+    def write_dashboard() -> dict:
+        return dashboard.write_dashboard()
+
+    @task
+    def alert_missed_deliveries() -> dict[str, int]:
+        return alerts.alert_missed_deliveries()
+
+    publish() >> [write_dashboard(), alert_missed_deliveries()]
 
 
 publish_referrals()

@@ -20,7 +20,7 @@ def test_dagbag_imports_without_errors() -> None:
     finally:
         sys.path.remove(str(DAGS))
     assert bag.import_errors == {}
-    assert sorted(bag.dags) == ["partner_intake", "publish_referrals"]
+    assert sorted(bag.dags) == ["partner_intake", "publish_referrals", "retention"]
     assert elapsed < 10  # generous: a smoke check that nothing heavy runs at import, not a benchmark
 
 

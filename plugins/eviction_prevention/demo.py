@@ -8,7 +8,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from eviction_prevention import airflow_env, settings
+from eviction_prevention import airflow_env, progress, settings
 
 log = logging.getLogger(__name__)
 
@@ -58,12 +58,11 @@ def drop_partner_files(data_dir: Path, host: str, port: int, keys: object) -> in
     """Upload every generated partner file to its partner's inbox, as the partner would."""
     from eviction_prevention.sftp_server import upload
 
-    count = 0
-    for partner_dir in sorted((data_dir / "partners").iterdir()):
-        for path in sorted(partner_dir.iterdir()):
-            upload(host, port, partner_dir.name, keys.client_key_paths[partner_dir.name], keys.host_public_key, path)
-            count += 1
-    return count
+    paths = [path for folder in sorted((data_dir / "partners").iterdir()) for path in sorted(folder.iterdir())]
+    for path in progress.counted(paths, "files uploaded", total=len(paths), every=5):
+        partner = path.parent.name
+        upload(host, port, partner, keys.client_key_paths[partner], keys.host_public_key, path)
+    return len(paths)
 
 
 def run_pipeline(paths: DemoPaths, scale: float, seed: int, url: str | None = None) -> dict[str, object]:
@@ -72,23 +71,30 @@ def run_pipeline(paths: DemoPaths, scale: float, seed: int, url: str | None = No
     from eviction_prevention.sftp_server import EmbeddedSFTPServer, ensure_keys
     from eviction_prevention.synthetic import generate
 
+    steps = progress.Steps(5)
     reset_state(paths)
-    summary = generate(paths.data, scale=scale, seed=seed)
+    with steps.step("generate synthetic partner files") as done:
+        summary = generate(paths.data, scale=scale, seed=seed)
+        done(f"{sum(summary['files'].values())} rows in {len(summary['files'])} files")
     key = pseudonym_key_file(paths.keys).read_text().strip()
     users = [p.code for p in load_partners()]
     keys = ensure_keys(paths.keys / "sftp", users)
     with EmbeddedSFTPServer(paths.sftp_root, keys, users) as server:
-        dropped = drop_partner_files(paths.data, "127.0.0.1", server.port, keys)
-        log.info("dropped %d partner files over SFTP on port %d", dropped, server.port)
+        with steps.step(f"drop the files into the partners' SFTP inboxes (port {server.port})") as done:
+            dropped = drop_partner_files(paths.data, "127.0.0.1", server.port, keys)
+            done(f"{dropped} files")
         extra = {
             settings.KEY_ENV: key,
             "EVICTION_PREVENTION_WAREHOUSE_URL": url or settings.warehouse_url(),
             **airflow_env.sftp_connections("127.0.0.1", server.port, keys),
         }
         env = airflow_env.base_env(paths.home, extra)
-        airflow_env.migrate(env, paths.log_file)
-        airflow_env.dags_test("partner_intake", env, paths.log_file, DEMO_LOGICAL_DATE)
-        airflow_env.dags_test("publish_referrals", env, paths.log_file, DEMO_LOGICAL_DATE)
+        with steps.step("prepare Airflow's metadata database"):
+            airflow_env.migrate(env, paths.log_file)
+        with steps.step("airflow dags test partner_intake"):
+            airflow_env.dags_test("partner_intake", env, paths.log_file, DEMO_LOGICAL_DATE)
+        with steps.step("airflow dags test publish_referrals"):
+            airflow_env.dags_test("publish_referrals", env, paths.log_file, DEMO_LOGICAL_DATE)
     return {"generated": summary, "dropped": dropped, "key": key.encode(), "truth_dir": paths.data / "ground_truth"}
 
 

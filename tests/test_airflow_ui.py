@@ -1,0 +1,97 @@
+"""`make airflow` serves the real Airflow UI: log in with headless Chromium and see the project's DAGs."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+
+import pytest
+from eviction_prevention import settings
+from eviction_prevention.local_airflow import ADMIN_USER, password_file
+
+from tests.browser import Browser, available, free_port
+from tests.conftest import unavailable
+
+SCREENSHOT = settings.REPO_ROOT / "var" / "screenshots" / "airflow_dag_list.png"
+STARTUP_SECONDS = 150
+DAG_IDS = ("partner_intake", "publish_referrals", "retention")
+
+
+def healthy(port: int) -> bool:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v2/monitor/health", timeout=3) as response:
+            health = json.load(response)
+    except (OSError, ValueError):
+        return False
+    return all(health.get(c, {}).get("status") == "healthy" for c in ("metadatabase", "scheduler", "dag_processor"))
+
+
+def stop(proc: subprocess.Popen) -> None:
+    """SIGTERM the runner (it stops airflow standalone and the SFTP server); kill its process group if stuck."""
+    if proc.poll() is None:
+        proc.terminate()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(timeout=40)
+    with contextlib.suppress(ProcessLookupError):  # the group this test started: leftovers of standalone
+        os.killpg(proc.pid, signal.SIGKILL)
+
+
+@pytest.mark.airflow
+def test_make_airflow_serves_the_ui_with_the_dags(tmp_path) -> None:
+    if reason := available():
+        unavailable(reason)
+    home, api_port = tmp_path / "var", free_port()
+    env = {
+        **os.environ,
+        "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",  # look, don't run
+        "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port()),
+        "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(free_port()),
+    }
+    log_file = tmp_path / "airflow-standalone.log"
+    started = time.monotonic()
+    with open(log_file, "wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "eviction_prevention.local_airflow", "--home", str(home),
+             "--api-port", str(api_port), "--sftp-port", "0"],
+            env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+    try:
+        while not healthy(api_port):
+            assert proc.poll() is None, f"make airflow exited: {log_file.read_text()[-3000:]}"
+            assert time.monotonic() - started < STARTUP_SECONDS, f"no healthy UI: {log_file.read_text()[-3000:]}"
+            time.sleep(2)
+        password = json.loads(password_file(home).read_text())[ADMIN_USER]
+
+        with Browser(width=1400, height=900) as browser:
+            browser.get(f"http://127.0.0.1:{api_port}/")
+            browser.type(browser.wait_for("input[name=username]"), ADMIN_USER)
+            browser.type(browser.find("input[name=password]"), password)
+            browser.click(browser.find("button[type=submit]"))
+            text = ""
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline and not all(d in text for d in DAG_IDS):
+                time.sleep(2)
+                if "/auth/login" not in browser.execute("return location.pathname"):
+                    browser.get(f"http://127.0.0.1:{api_port}/dags")  # logged in: the DAG list
+                    browser.wait_for("a[href*='/dags/']", timeout=30)
+                text = browser.execute("return document.body.innerText")
+            browser.screenshot(SCREENSHOT)
+            path = browser.execute("return location.pathname")
+
+        assert path == "/dags"
+        for dag_id in DAG_IDS:
+            assert dag_id in text
+        assert "0 * * * 1-5" in text  # intake: hourly on weekdays
+        assert "30 2 * * *" in text  # retention: daily
+        assert SCREENSHOT.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        assert time.monotonic() - started < 180
+    finally:
+        stop(proc)
+    assert proc.returncode is not None
+    assert "Shutting down components" in log_file.read_text(errors="replace")
