@@ -1,8 +1,6 @@
 """Publish: link arrears cases to social-team and SDD records, build referral and compliance marts.
 
 After the marts: write the compliance dashboard (HTML) and alert once per missed partner delivery window.
-No DeadlineAlert here: in Airflow 3.3.2 `airflow dags test` (the demo's path) fails on a DAG with deadlines
-(DagRun.update_state looks the SDK DeadlineAlert objects up as ids); scheduled runs are not affected.
 """
 
 from __future__ import annotations
@@ -23,6 +21,7 @@ from eviction_prevention.assets import MARTS, STAGING
     tags=["eviction-prevention", "publish"],
     doc_md=__doc__,
     default_args={"on_failure_callback": alerts.on_task_failure},
+    deadline=alerts.dag_deadline("publish_referrals"),
 )
 def publish_referrals() -> None:
     @task(outlets=MARTS)

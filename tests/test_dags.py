@@ -37,3 +37,11 @@ def test_intake_tasks_and_retries() -> None:
     }
     publish = bag.dags["publish_referrals"]
     assert {a.name for a in publish.get_task("publish").outlets} == {"mart_referrals", "mart_compliance_monthly"}
+
+
+def test_deadlines_on_scheduled_runs_and_off_for_dags_test(monkeypatch) -> None:
+    bag = DagBag(dag_folder=str(DAGS))
+    assert bag.dags["publish_referrals"].deadline is not None
+    assert bag.dags["retention"].deadline is not None
+    monkeypatch.setenv("EVICTION_PREVENTION_DAG_DEADLINES", "off")
+    assert DagBag(dag_folder=str(DAGS)).dags["publish_referrals"].deadline in (None, [])
