@@ -314,30 +314,47 @@ def convert(frame: pd.DataFrame, layout: Layout, kind: str) -> ParseResult:
         if header is None or header not in present:
             out[col.name] = [None] * n_rows
             continue
-        values = []
-        for i, raw in enumerate(frame[header].tolist()):
-            if col.type == "str" and isinstance(raw, str) and _FORMULA_RE.match(raw):
-                issues.append(_formula_issue(header, i + 2, col.name))
-                values.append(None)
-                continue
-            try:
-                values.append(_convert_value(raw, col, layout))
-            except (ValueError, TypeError):
-                line = i + 2
-                issues.append(
-                    Issue(
-                        "type",
-                        _type_error_message(col, header, line, raw, layout),
-                        row=line,
-                        column=col.name,
-                        severity="row",
-                    )
-                )
-                values.append(None)
-        out[col.name] = values
+        out[col.name] = _convert_column(frame[header].tolist(), col, header, layout, issues)
     result = pd.DataFrame(out)
     result["source_row"] = range(2, n_rows + 2)
     return ParseResult(_typed(result, kind), issues)
+
+
+_FORMULA = object()  # cache markers: the value is a formula / not of the column's type
+_BAD_TYPE = object()
+
+
+def _convert_one(raw: object, col: schema.Column, layout: Layout) -> object:
+    """The typed value of one cell, or a marker saying why it has none."""
+    if col.type == "str" and isinstance(raw, str) and _FORMULA_RE.match(raw):
+        return _FORMULA
+    try:
+        return _convert_value(raw, col, layout)
+    except (ValueError, TypeError):
+        return _BAD_TYPE
+
+
+def _convert_column(raws: list, col: schema.Column, header: str, layout: Layout, issues: list[Issue]) -> list:
+    """Convert a column, each distinct cell value once (dates, amounts and places repeat a lot)."""
+    cache: dict[tuple[type, object], object] = {}  # keyed by type too: 1, 1.0 and True are equal keys
+    values = []
+    for i, raw in enumerate(raws):
+        try:
+            value = cache[type(raw), raw]
+        except KeyError:
+            value = cache[type(raw), raw] = _convert_one(raw, col, layout)
+        except TypeError:  # an unhashable cell
+            value = _convert_one(raw, col, layout)
+        if value is _FORMULA:
+            issues.append(_formula_issue(header, i + 2, col.name))
+            value = None
+        elif value is _BAD_TYPE:
+            line = i + 2
+            message = _type_error_message(col, header, line, raw, layout)
+            issues.append(Issue("type", message, row=line, column=col.name, severity="row"))
+            value = None
+        values.append(value)
+    return values
 
 
 def _formula_issue(header: str, line: int, column: str) -> Issue:

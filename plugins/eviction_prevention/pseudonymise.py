@@ -159,10 +159,10 @@ def pseudonym(key: bytes | keys.KeyChain, field: str, value: str | None) -> str 
 
 
 def _permute_columns(matrix: np.ndarray, order: list[int]) -> np.ndarray:
-    """Bit j moves to position order[j]."""
-    out = np.empty_like(matrix)
-    out[:, order] = matrix
-    return out
+    """Bit j moves to position order[j] (a gather with the inverse permutation: much faster than a scatter)."""
+    inverse = np.empty(len(order), dtype=np.intp)
+    inverse[np.asarray(order, dtype=np.intp)] = np.arange(len(order), dtype=np.intp)
+    return np.take(matrix, inverse, axis=1)
 
 
 def _to_hex(matrix: np.ndarray) -> list[str]:
@@ -249,19 +249,38 @@ class Pseudonymiser:
         texts = list(texts)
         salts = list(salts) if salts is not None else [""] * len(texts)
         inner = np.zeros((len(texts), BLOOM_BITS), dtype=bool)
-        present = np.zeros(len(texts), dtype=bool)
-        for row, (text, salt) in enumerate(zip(texts, salts, strict=True)):
-            if not text:
-                continue
-            present[row] = True
-            padded = f"_{text}_"
-            for i in range(len(padded) - 1):
-                inner[row, list(self._bigram_positions(padded[i : i + 2]))] = True
-            for pos in self._flip_positions(f"{text}\x1f{salt}"):
-                inner[row, pos] ^= True
+        present = np.array([bool(t) for t in texts], dtype=bool)
+        set_rows, set_cols, flip_rows, flip_cols = self._bloom_positions(texts, salts)
+        inner[set_rows, set_cols] = True
+        flips = np.zeros((len(texts), BLOOM_BITS), dtype=np.uint8)
+        np.add.at(flips, (flip_rows, flip_cols), 1)  # a position flipped twice is back where it was
+        inner ^= (flips & 1).astype(bool)
         encoded = _permute_columns(np.concatenate([inner, ~inner], axis=1), self._permutation())
         hexes = _to_hex(encoded) if len(texts) else []
         return [h if ok else None for h, ok in zip(hexes, present, strict=True)]
+
+    def _bloom_positions(self, texts: list[str | None], salts: list[str]) -> tuple[list[int], ...]:
+        """(rows, columns) of the bigram bits to set and of the keyed bits to flip, for every text."""
+        set_rows: list[int] = []
+        set_cols: list[int] = []
+        flip_rows: list[int] = []
+        flip_cols: list[int] = []
+        word_memo: dict[str, list[int]] = {}
+        for row, (text, salt) in enumerate(zip(texts, salts, strict=True)):
+            if not text:
+                continue
+            cols = word_memo.get(text)
+            if cols is None:
+                padded = f"_{text}_"
+                cols = word_memo[text] = [
+                    pos for i in range(len(padded) - 1) for pos in self._bigram_positions(padded[i : i + 2])
+                ]
+            set_rows += [row] * len(cols)
+            set_cols += cols
+            flips = self._flip_positions(f"{text}\x1f{salt}")
+            flip_rows += [row] * len(flips)
+            flip_cols += flips
+        return set_rows, set_cols, flip_rows, flip_cols
 
     def bloom(self, text: str | None, salt: str = "") -> str | None:
         """The hardened encoding of one text (see ``blooms``)."""
