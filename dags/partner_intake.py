@@ -1,9 +1,12 @@
 """Partner intake: per partner, fetch new files over SFTP, validate, pseudonymise, load, settle.
 
 One mapped task instance per partner and step, so one partner's failure never blocks the others.
-fetch and settle talk to the partner's SFTP server and are retried with exponential backoff on network
-errors (a changed host key or refused login fails at once); load is not retried: validation problems are
-reported in the partner's receipt, not raised. load also logs a warning for every missed delivery window.
+fetch, load and settle are retried with exponential backoff on infrastructure errors (SFTP or warehouse
+connection lost); a changed host key or refused login fails at once. Validation problems are never raised,
+so never retried: they are reported in the partner's receipt and the file is quarantined. load also logs a
+warning for every missed delivery window.
+Each task holds the partner's lock while it runs (two runs of one partner take turns) and is safe to clear
+and rerun after any failure: see RECOVERY in the README.
 """
 
 from __future__ import annotations
@@ -11,8 +14,15 @@ from __future__ import annotations
 import datetime as dt
 
 from airflow.sdk import dag, task
-from eviction_prevention import tasks
+from eviction_prevention import alerts, tasks
 from eviction_prevention.assets import STAGING
+
+RETRY_ON_INFRASTRUCTURE_ERRORS = {
+    "retries": 3,
+    "retry_delay": dt.timedelta(seconds=30),
+    "retry_exponential_backoff": 2.0,
+    "max_retry_delay": dt.timedelta(minutes=10),
+}
 
 
 @dag(
@@ -23,31 +33,23 @@ from eviction_prevention.assets import STAGING
     max_active_runs=1,
     tags=["eviction-prevention", "intake"],
     doc_md=__doc__,
+    default_args={"on_failure_callback": alerts.on_task_failure},
+    deadline=alerts.dag_deadline("partner_intake"),
 )
 def partner_intake() -> None:
     @task
     def partners() -> list[str]:
         return tasks.partner_codes()
 
-    @task(
-        retries=3,
-        retry_delay=dt.timedelta(seconds=30),
-        retry_exponential_backoff=2.0,
-        max_retry_delay=dt.timedelta(minutes=10),
-    )
+    @task(**RETRY_ON_INFRASTRUCTURE_ERRORS)
     def fetch(partner: str) -> dict:
         return tasks.fetch(partner)
 
-    @task(outlets=STAGING, retries=0)
+    @task(outlets=STAGING, **RETRY_ON_INFRASTRUCTURE_ERRORS)
     def load(fetched: dict) -> dict:
         return tasks.load(fetched)
 
-    @task(
-        retries=3,
-        retry_delay=dt.timedelta(seconds=30),
-        retry_exponential_backoff=2.0,
-        max_retry_delay=dt.timedelta(minutes=10),
-    )
+    @task(**RETRY_ON_INFRASTRUCTURE_ERRORS)
     def settle(loaded: dict) -> dict:
         return tasks.settle(loaded)
 

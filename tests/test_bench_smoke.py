@@ -28,6 +28,6 @@ def test_bench_runs_and_writes_results(tmp_path: Path) -> None:
     results = json.loads((tmp_path / "var" / "bench" / "results.json").read_text())
     (run,) = results["runs"]
     assert run["arrears_rows"] == 3000
-    assert STAGES <= set(run["stages"])
+    assert set(run["stages"]) >= STAGES
     assert all(stage["seconds"] > 0 and stage["rows"] > 0 for stage in run["stages"].values())
     assert run["peak_rss_mb"] > 0 and run["total_seconds"] > 0

@@ -28,8 +28,9 @@ def test_intake_tasks_and_retries() -> None:
     bag = DagBag(dag_folder=str(DAGS))
     intake = bag.dags["partner_intake"]
     assert sorted(t.task_id for t in intake.tasks) == ["fetch", "load", "partners", "settle"]
-    assert intake.get_task("fetch").retries == 3  # network: retried with backoff
-    assert intake.get_task("load").retries == 0  # validation errors are not retried
+    # Infrastructure errors are retried with backoff; validation errors are never raised (receipt + quarantine).
+    assert [intake.get_task(t).retries for t in ("fetch", "load", "settle")] == [3, 3, 3]
+    assert intake.get_task("load").retry_exponential_backoff
     assert {a.name for a in intake.get_task("load").outlets} == {
         "stg_arrears_snapshots",
         "stg_social_team_cases",
@@ -43,5 +44,6 @@ def test_deadlines_on_scheduled_runs_and_off_for_dags_test(monkeypatch) -> None:
     bag = DagBag(dag_folder=str(DAGS))
     assert bag.dags["publish_referrals"].deadline is not None
     assert bag.dags["retention"].deadline is not None
+    assert bag.dags["partner_intake"].deadline is not None
     monkeypatch.setenv("EVICTION_PREVENTION_DAG_DEADLINES", "off")
     assert DagBag(dag_folder=str(DAGS)).dags["publish_referrals"].deadline in (None, [])

@@ -279,7 +279,7 @@ def test_one_partner_cannot_read_another_partners_folder(openssh: OpenSSH) -> No
 def test_changed_host_key_fails_the_pull_loudly(
     openssh: OpenSSH, airflow_conns: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from airflow.exceptions import AirflowFailException
+    from airflow.sdk.exceptions import AirflowFailException
 
     _clean(openssh)
     impostor = _keygen(openssh.base / "client" / f"impostor_{time.monotonic_ns()}", "impostor")

@@ -10,21 +10,28 @@ Exactly once
     before the commit leaves nothing behind and the rerun loads the file; a crash after the commit but
     before the file is settled makes the rerun resume (same outcome, same receipt, no second load).
     The same bytes delivered again later, under any name, are recorded as a duplicate delivery and not
-    loaded. A corrected re-delivery (other bytes, same as-of date) supersedes the earlier file.
+    loaded. Two runs of one partner take turns per step (``locks.partner_lock``, held by the tasks); a run
+    that downloaded a file which another run then loaded and settled resumes that outcome instead of
+    calling it a duplicate (it was downloaded before the settle). A corrected re-delivery (other bytes,
+    same as-of date) supersedes the earlier file.
 Complete uploads
     A file is only downloaded once the partner's completion rule holds (stable size and mtime across
-    polls, or a done-marker); hidden files (``.name.part``) are never read.
+    polls, or a done-marker); hidden files (``.name.part``) are never read. A download goes to a temporary
+    file that is removed on any error (dropped connection, full disk: ``LandingFullError``) and renamed to
+    ``<sha256><ext>`` only when complete.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import errno
 import fnmatch
 import hashlib
 import io
 import json
 import logging
+import os
 import posixpath
 import re
 import shutil
@@ -39,7 +46,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from eviction_prevention import schema, settings, warehouse
+from eviction_prevention import locks, schema, settings, warehouse
 from eviction_prevention.parsing import Issue, parse_bytes
 from eviction_prevention.partners import Partner
 from eviction_prevention.pseudonymise import pseudonymise_frame
@@ -197,11 +204,40 @@ def unread_file_id(name: str, size: int, mtime: int) -> str:
     return "unread-" + hashlib.sha256(f"{name}\x00{size}\x00{mtime}".encode()).hexdigest()[:40]
 
 
+class LandingFullError(OSError):
+    """The landing archive has no space left: nothing was landed or loaded for the file."""
+
+
+def _fetch_to(sftp: SFTPClientLike, remote: str, tmp: Path) -> bool:
+    """Download ``remote`` into ``tmp``; False if it vanished (settled by a concurrent run). No partial file
+    is left behind on any error."""
+    try:
+        sftp.get(remote, str(tmp))
+    except FileNotFoundError:
+        tmp.unlink(missing_ok=True)
+        return False
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+            raise LandingFullError(
+                exc.errno,
+                f"landing archive {tmp.parent.parent} is full ({os.strerror(exc.errno)}): the file stays in the "
+                "partner's inbox and nothing was loaded; free space, then clear the fetch task",
+            ) from exc
+        raise
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return True
+
+
 def _download(partner: Partner, sftp: SFTPClientLike, name: str, size: int) -> tuple[str, Path] | None:
     tmp_dir = settings.landing_dir() / partner.code / "tmp"
     tmp_dir.mkdir(parents=True, exist_ok=True)
-    tmp = tmp_dir / f"download-{hashlib.sha256(name.encode()).hexdigest()[:16]}"
-    sftp.get(posixpath.join(partner.inbox, name), str(tmp))
+    tmp = tmp_dir / f"download-{os.getpid()}-{hashlib.sha256(name.encode()).hexdigest()[:16]}"
+    if not _fetch_to(sftp, posixpath.join(partner.inbox, name), tmp):
+        log.info("partner %s: a file left the inbox before it was downloaded (settled by another run)", partner.code)
+        return None
     if tmp.stat().st_size != size:  # changed while we read it: not complete after all
         tmp.unlink()
         log.info("partner %s: a file changed during download, left for the next run", partner.code)
@@ -209,7 +245,7 @@ def _download(partner: Partner, sftp: SFTPClientLike, name: str, size: int) -> t
     file_id = sha256_file(tmp)
     target = landing_path(partner.code, file_id, name)
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp.replace(target)
+    tmp.replace(target)  # atomic: the landing archive only ever holds complete files named by their checksum
     return file_id, target
 
 
@@ -449,9 +485,18 @@ def _outcome_from_issues(fetched: FetchedFile, checked: Checked, rows_loaded: in
     )
 
 
+def _same_delivery(known: dict[str, Any], fetched: FetchedFile) -> bool:
+    """The ledger row is this very delivery: not settled yet, or settled by a concurrent run after this run
+    had already downloaded the file (a new delivery of the same bytes arrives after the settle)."""
+    if known["file_name"] != fetched.remote_name or not known["outcome"]:
+        return False
+    settled = known["settled_at"]
+    return settled is None or (bool(fetched.received_at) and dt.datetime.fromisoformat(fetched.received_at) < settled)
+
+
 def _resumed_or_duplicate(known: dict[str, Any], fetched: FetchedFile) -> FileOutcome:
     """The file's bytes are in the ledger already: resume an unsettled run, or report a duplicate."""
-    if known["settled_at"] is None and known["file_name"] == fetched.remote_name and known["outcome"]:
+    if _same_delivery(known, fetched):
         stored = json.loads(known["outcome"])
         return FileOutcome(**(stored | {"marker": fetched.marker}))
     first = warehouse.as_date(known["received_at"])
@@ -522,9 +567,10 @@ def ingest_files(
     outcomes: list[dict] = []
     results: list[tuple[str, str, Any]] = []
     identifiers = set(schema.identifier_columns(partner.kind))
+    with warehouse.connect(url) as conn:  # short: its DDL locks are not held while files are validated
+        locks.ensure_schema(conn)
     for item in fetched:
         with warehouse.connect(url) as conn:
-            warehouse.ensure_schema(conn)
             outcome, gx_result = ingest_file(conn, partner, item, key, on)
         outcomes.append(asdict(outcome))
         if gx_result is not None:
@@ -648,7 +694,7 @@ def settle_files(
             )
         moved["quarantine" if folder == partner.quarantine else "processed"] += 1
     with warehouse.connect(url) as conn:
-        warehouse.ensure_schema(conn)
+        locks.ensure_schema(conn)
         mark_settled(conn, partner.code, [o["file_id"] for o in outcomes if o["status"] != "duplicate"])
         reconcile_settled(conn, partner, sftp)
     log.info("partner %s: %d processed, %d quarantined", partner.code, moved["processed"], moved["quarantine"])
@@ -746,7 +792,7 @@ def check_delivery_windows(partner: Partner, url: str | None = None, on: dt.date
     """Refresh the partner's expected periods and log a warning for every missed delivery window."""
     on = on or today()
     with warehouse.connect(url) as conn:
-        warehouse.ensure_schema(conn)
+        locks.ensure_schema(conn)
         refresh_delivery_periods(conn, partner, on)
         missed = missed_deliveries(conn, partner.code)
     for row in missed:

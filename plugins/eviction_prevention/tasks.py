@@ -6,17 +6,22 @@ Retries: network trouble (refused connection, timeout, dropped session) raises a
 with backoff. A changed host key or a refused login is not a network blip: it fails the task at once
 (``AirflowFailException``, no retries) with a message saying what to check. Validation problems never
 raise: the file is rejected with a receipt.
+
+Serialisation: fetch, load and settle each hold the partner's lock (``locks.partner_lock``) while they run,
+so two runs of one partner's intake (a manual run next to the scheduled one, a cleared task next to its
+retry) take turns; other partners run in parallel.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
 from typing import Any
 
-from eviction_prevention.partners import get_partner, load_partners
+from eviction_prevention.partners import Partner, get_partner, load_partners
 
 log = logging.getLogger(__name__)
 
@@ -29,8 +34,8 @@ def partner_codes() -> list[str]:
 def sftp_client(conn_id: str) -> Iterator[Any]:
     """A paramiko SFTP client from the Airflow connection; security failures fail loudly without retry."""
     import paramiko
-    from airflow.exceptions import AirflowFailException
     from airflow.providers.sftp.hooks.sftp import SFTPHook
+    from airflow.sdk.exceptions import AirflowFailException
 
     hook = SFTPHook(ssh_conn_id=conn_id)
     try:
@@ -51,30 +56,47 @@ def sftp_client(conn_id: str) -> Iterator[Any]:
 
 
 def fetch(partner_code: str) -> dict[str, Any]:
-    from eviction_prevention import intake
+    from eviction_prevention.locks import partner_lock
 
     partner = get_partner(partner_code)
-    with sftp_client(partner.sftp_conn_id) as client:
-        files = intake.fetch_new_files(partner, client)
-    return {"partner": partner_code, "files": [asdict(f) for f in files]}
+    with partner_lock(partner.code), sftp_client(partner.sftp_conn_id) as client:
+        return fetch_with(partner, client)
+
+
+def fetch_with(partner: Partner, client: Any, sleep: Callable[[float], None] = time.sleep) -> dict[str, Any]:
+    """The fetch step with an open SFTP client (the caller holds the partner lock)."""
+    from eviction_prevention import intake
+
+    files = intake.fetch_new_files(partner, client, sleep)
+    return {"partner": partner.code, "files": [asdict(f) for f in files]}
 
 
 def load(fetched: dict[str, Any]) -> dict[str, Any]:
+    """Ingest the fetched files (one transaction per file) under the partner lock."""
     from eviction_prevention import intake, settings
+    from eviction_prevention.locks import partner_lock
 
     partner = get_partner(fetched["partner"])
     files = [intake.FetchedFile(**f) for f in fetched["files"]]
-    outcomes = intake.ingest_files(partner, files, settings.pseudonym_key(), data_docs=True)
-    missed = intake.check_delivery_windows(partner)
+    with partner_lock(partner.code):
+        outcomes = intake.ingest_files(partner, files, settings.pseudonym_key(), data_docs=True)
+        missed = intake.check_delivery_windows(partner)
     return {"partner": partner.code, "outcomes": outcomes, "missed_periods": [str(m["period_start"]) for m in missed]}
 
 
 def settle(loaded: dict[str, Any]) -> dict[str, int]:
-    from eviction_prevention import intake
+    from eviction_prevention.locks import partner_lock
 
     partner = get_partner(loaded["partner"])
-    with sftp_client(partner.sftp_conn_id) as client:
-        moved = intake.settle_files(partner, loaded["outcomes"], client)
+    with partner_lock(partner.code), sftp_client(partner.sftp_conn_id) as client:
+        return settle_with(partner, loaded, client)
+
+
+def settle_with(partner: Partner, loaded: dict[str, Any], client: Any) -> dict[str, int]:
+    """The settle step with an open SFTP client (the caller holds the partner lock)."""
+    from eviction_prevention import intake
+
+    moved = intake.settle_files(partner, loaded["outcomes"], client)
     intake.discard_landing_tmp(partner.code)
     moved["landing_purged"] = intake.purge_landing(partner)
     return moved
