@@ -5,6 +5,7 @@ Under CI=true an integration test may not skip: a missing PostgreSQL fails the r
 
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
 from collections.abc import Iterator
@@ -43,23 +44,34 @@ def duckdb_url(tmp_path) -> str:
     return f"duckdb:///{tmp_path / 'warehouse.duckdb'}"
 
 
-@pytest.fixture
-def pg_url() -> Iterator[str]:
-    """A fresh schema in the test database; dropped afterwards."""
-    schema = f"t_{uuid.uuid4().hex[:12]}"
+def schema_url(schema: str) -> str:
+    """A URL whose connections work in ``schema`` (search_path), so tests share one database safely."""
+    return f"{PG_BASE_URL}?options=-csearch_path%3D{schema}"
+
+
+@contextlib.contextmanager
+def scratch_schema(prefix: str = "t") -> Iterator[str]:
+    """A fresh schema in the test database, dropped afterwards."""
+    schema = f"{prefix}_{uuid.uuid4().hex[:12]}"
     admin = sa.create_engine(PG_BASE_URL)
     try:
         with admin.begin() as conn:
             conn.execute(sa.text(f"CREATE SCHEMA {schema}"))
-    except sa.exc.OperationalError as exc:
-        admin.dispose()
-        unavailable(f"PostgreSQL not reachable at {PG_BASE_URL}: {exc.__class__.__name__}")
-    try:
-        yield f"{PG_BASE_URL}?options=-csearch_path%3D{schema}"
+        yield schema
     finally:
         with admin.begin() as conn:
             conn.execute(sa.text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
         admin.dispose()
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """A fresh schema in the test database; dropped afterwards."""
+    try:
+        with scratch_schema() as schema:
+            yield schema_url(schema)
+    except sa.exc.OperationalError as exc:
+        unavailable(f"PostgreSQL not reachable at {PG_BASE_URL}: {exc.__class__.__name__}")
 
 
 @pytest.fixture(params=["duckdb", "postgres"])

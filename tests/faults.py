@@ -33,7 +33,7 @@ from typing import Any
 import paramiko
 import sqlalchemy as sa
 
-from tests.conftest import PG_BASE_URL, TEST_KEY
+from tests.conftest import PG_BASE_URL, TEST_KEY, schema_url, scratch_schema
 
 REPO = Path(__file__).resolve().parents[1]
 FAULT_PARTNER = "trivire"
@@ -244,24 +244,6 @@ def environment(**values: str) -> Iterator[None]:
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = value
-
-
-def schema_url(schema: str) -> str:
-    return f"{PG_BASE_URL}?options=-csearch_path%3D{schema}"
-
-
-@contextlib.contextmanager
-def scratch_schema() -> Iterator[str]:
-    schema = f"f_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(PG_BASE_URL)
-    try:
-        with admin.begin() as conn:
-            conn.execute(sa.text(f"CREATE SCHEMA {schema}"))
-        yield schema
-    finally:
-        with admin.begin() as conn:
-            conn.execute(sa.text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
-        admin.dispose()
 
 
 def _drop_schema(schema: str) -> None:

@@ -39,7 +39,7 @@ REPORT_MATCH_WINDOW_DAYS = 31
 LINK_THRESHOLD = 0.9
 # Direct links kept as steps of two-step paths (a path needs both steps; the product decides).
 PATH_STEP_THRESHOLD = LINK_THRESHOLD
-# Person-level candidates for case links: the report date then adds its evidence (see assign_cases).
+# Person links kept as candidates for two-step paths and person groups (those need LINK_THRESHOLD anyway).
 CASE_CANDIDATE_THRESHOLD = 0.01
 REPORT_DATE_CLOSE_DAYS = 3
 # Assumed m-probabilities of the report-date levels: a social team registers a report within 3 days.
@@ -86,36 +86,52 @@ def _gap_days(reported: pd.Series, received: pd.Series) -> pd.Series:
     return (pd.to_datetime(received) - pd.to_datetime(reported)).dt.days.abs()
 
 
-def report_date_u(cases: pd.DataFrame, st_cases: pd.DataFrame) -> dict[str, float]:
-    """u-probabilities of the report-date comparison levels, estimated from the data (no ground truth).
+def _pairs_within(days: np.ndarray, case_days: np.ndarray, width: int) -> int:
+    """How many (case day, day) pairs lie at most ``width`` days apart (``days`` sorted)."""
+    upper = np.searchsorted(days, case_days + width, "right")
+    return int((upper - np.searchsorted(days, case_days - width)).sum())
 
-    u = share of all pairs (reported arrears case, social-team case of the same reporter) whose received
-    date lies within REPORT_DATE_CLOSE_DAYS (level "close") or within the window (level "window").
+
+def report_date_evidence(cases: pd.DataFrame, st_cases: pd.DataFrame) -> dict[str, float]:
+    """Prior and u-probabilities for case links, estimated from the data (no ground truth).
+
+    Candidate space: pairs (reported arrears case, social-team case of the same reporter) received within
+    REPORT_MATCH_WINDOW_DAYS of the report. ``prior`` = reported cases / candidate pairs (each reported
+    case has at most one social-team case); ``u_close`` / ``u_far`` = share of candidate pairs received
+    within REPORT_DATE_CLOSE_DAYS / further away.
     """
     reported = cases[cases["reported_date"].notna()]
-    counts = {"close": 0, "window": 0}
-    total = 0
+    close = window = 0
     for corporation, group in reported.groupby("corporation"):
         received = st_cases.loc[
             st_cases["reporter"].isna() | (st_cases["reporter"] == corporation), "report_received_date"
         ].dropna()
         days = np.sort(pd.to_datetime(received).to_numpy().astype("datetime64[D]").astype(np.int64))
         case_days = pd.to_datetime(group["reported_date"]).to_numpy().astype("datetime64[D]").astype(np.int64)
-        total += len(case_days) * len(days)
-        for width, level in ((REPORT_DATE_CLOSE_DAYS, "close"), (REPORT_MATCH_WINDOW_DAYS, "window")):
-            inside = np.searchsorted(days, case_days + width, side="right") - np.searchsorted(days, case_days - width)
-            counts[level] += int(inside.sum())
-    counts["window"] -= counts["close"]
-    return {level: max(n, 1) / max(total, 1) for level, n in counts.items()}
+
+        def inside(width: int, days: np.ndarray = days, case_days: np.ndarray = case_days) -> int:
+            return int(
+                (np.searchsorted(days, case_days + width, "right") - np.searchsorted(days, case_days - width)).sum()
+            )
+
+        close += inside(REPORT_DATE_CLOSE_DAYS)
+        window += inside(REPORT_MATCH_WINDOW_DAYS)
+    window = max(window, 1)
+    return {
+        "prior": min(0.5, max(len(reported), 1) / window),
+        "u_close": max(close, 1) / window,
+        "u_far": max(window - close, 1) / window,
+    }
 
 
 def assign_cases(person_pairs: pd.DataFrame, cases: pd.DataFrame, st_cases: pd.DataFrame) -> pd.DataFrame:
-    """From tenancy <-> social-team-case person links to arrears case <-> social-team case, one to one.
+    """From scored tenancy <-> social-team-case pairs to arrears case <-> social-team case, one to one.
 
     A social-team case can only answer a reported arrears case of the same reporter (when the social team
-    records one) received within the window around the report date. The person-level probability is
-    updated (Fellegi-Sunter, odds x likelihood ratio) with the report-date agreement: m is assumed
-    (REPORT_DATE_M), u is estimated from the data. Then greedy one-to-one by probability, then date gap.
+    records one) received within the window around the report date. Within that candidate space
+    (Fellegi-Sunter): posterior odds = prior odds x person Bayes factor (2 ** match_weight from the person
+    model) x report-date likelihood ratio (m assumed in REPORT_DATE_M, u and prior estimated from the
+    data by report_date_evidence). Then greedy one-to-one by probability, then date gap.
     """
     columns = ["left_key", "right_key", "match_probability"]
     if person_pairs.empty or cases.empty:
@@ -125,11 +141,15 @@ def assign_cases(person_pairs: pd.DataFrame, cases: pd.DataFrame, st_cases: pd.D
     pairs["gap"] = _gap_days(pairs["reported_date"], pairs["report_received_date"])
     reporter_ok = pairs["reporter"].isna() | (pairs["reporter"] == pairs["corporation"])
     pairs = pairs[(pairs["gap"] <= REPORT_MATCH_WINDOW_DAYS) & reporter_ok].copy()
-    u = report_date_u(cases, st_cases)
-    level = np.where(pairs["gap"] <= REPORT_DATE_CLOSE_DAYS, "close", "window")
-    ratio = np.array([REPORT_DATE_M[lv] / u[lv] for lv in level])
-    p = pairs["match_probability"].clip(upper=1 - 1e-12).to_numpy()
-    pairs["match_probability"] = 1 / (1 + (1 - p) / (p * ratio))
+    evidence = report_date_evidence(cases, st_cases)
+    close = pairs["gap"].to_numpy() <= REPORT_DATE_CLOSE_DAYS
+    log2_date = np.where(
+        close,
+        np.log2(REPORT_DATE_M["close"] / evidence["u_close"]),
+        np.log2(REPORT_DATE_M["window"] / evidence["u_far"]),
+    )
+    log2_odds = np.log2(evidence["prior"] / (1 - evidence["prior"])) + pairs["match_weight"].to_numpy() + log2_date
+    pairs["match_probability"] = 1 / (1 + np.exp2(-np.clip(log2_odds, -60, 60)))
     pairs = pairs[pairs["match_probability"] >= LINK_THRESHOLD]
     pairs = pairs.sort_values(["match_probability", "gap", "case_id", "right_id"], ascending=[False, True, True, True])
     used_cases: set[str] = set()
@@ -193,6 +213,13 @@ def same_bsn(left: pd.DataFrame, right: pd.DataFrame) -> pd.DataFrame:
     pairs = lk.merge(rk, on="pk_bsn", suffixes=("_l", "_r"))
     pairs = pairs[pairs["id_l"] != pairs["id_r"]]
     return _pairs(pairs.rename(columns={"id_l": "left_id", "id_r": "right_id"}).assign(match_probability=1.0))
+
+
+def _scored_pairs(left: pd.DataFrame, right: pd.DataFrame) -> pd.DataFrame:
+    """Every blocked pair with its person Bayes factor (match_weight, log2) and match probability."""
+    cols = ["id", *PERSON_KEYS]
+    scored = linkage.score_pairs(left[cols], right[cols], left_id="id", right_id="id", exclusive=False)
+    return scored[["left_id", "right_id", "match_weight", "match_probability"]].drop_duplicates(["left_id", "right_id"])
 
 
 def _person_links(left: pd.DataFrame, right: pd.DataFrame, threshold: float = CASE_CANDIDATE_THRESHOLD) -> pd.DataFrame:
@@ -274,8 +301,11 @@ def link_sources(conn: Connection) -> dict[str, int]:
     """Write int_links (case -> social-team case, tenancy -> SDD record, social-team case -> SDD record)
     and int_persons."""
     tenants, st_cases, sdd = tenancies(conn), social_team_cases(conn), sdd_records(conn)
-    tenant_st = _person_links(tenants, st_cases)
-    case_st = assign_cases(tenant_st, arrears_cases(conn), st_cases)
+    tenant_st_scored = _scored_pairs(tenants, st_cases)
+    case_st = assign_cases(tenant_st_scored, arrears_cases(conn), st_cases)
+    tenant_st = tenant_st_scored.loc[
+        tenant_st_scored["match_probability"] >= CASE_CANDIDATE_THRESHOLD, ["left_id", "right_id", "match_probability"]
+    ]
     case_st.insert(0, "link_type", "case_social_team")
     tenant_sdd_direct = _person_links(tenants, sdd)
     st_sdd_direct = _person_links(st_cases, sdd)
