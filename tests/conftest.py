@@ -104,28 +104,13 @@ class PartnerSFTP:
     @contextmanager
     def client(self, code: str) -> Iterator:
         """A paramiko SFTP client logged in as the partner's account, host key pinned."""
-        import paramiko
-        from eviction_prevention.sftp_server import parse_public_key
+        from eviction_prevention.sftp_server import partner_session
 
         keys = self.server.keys
-        ssh = paramiko.SSHClient()
-        ssh.set_missing_host_key_policy(paramiko.RejectPolicy())
-        host_key = parse_public_key(keys.host_public_key)
-        ssh.get_host_keys().add(f"[127.0.0.1]:{self.server.port}", host_key.get_name(), host_key)
-        ssh.connect(
-            "127.0.0.1",
-            port=self.server.port,
-            username=code,
-            key_filename=str(keys.client_key_paths[code]),
-            look_for_keys=False,
-            allow_agent=False,
-            timeout=10,
-        )
-        try:
-            with ssh.open_sftp() as sftp:
-                yield sftp
-        finally:
-            ssh.close()
+        with partner_session(
+            "127.0.0.1", self.server.port, code, keys.client_key_paths[code], keys.host_public_key
+        ) as sftp:
+            yield sftp
 
 
 @pytest.fixture

@@ -142,26 +142,10 @@ def free_port() -> int:
 @contextlib.contextmanager
 def sftp_session(port: int, user: str, key_file: Path, host_public_key: str) -> Iterator[paramiko.SFTPClient]:
     """A partner's SFTP session with the host key pinned (what the Airflow connection configures)."""
-    from eviction_prevention.sftp_server import parse_public_key
+    from eviction_prevention.sftp_server import partner_session
 
-    ssh = paramiko.SSHClient()
-    ssh.set_missing_host_key_policy(paramiko.RejectPolicy())
-    host_key = parse_public_key(host_public_key)
-    ssh.get_host_keys().add(f"[127.0.0.1]:{port}", host_key.get_name(), host_key)
-    ssh.connect(
-        "127.0.0.1",
-        port=port,
-        username=user,
-        key_filename=str(key_file),
-        look_for_keys=False,
-        allow_agent=False,
-        timeout=10,
-    )
-    try:
-        with ssh.open_sftp() as sftp:
-            yield sftp
-    finally:
-        ssh.close()
+    with partner_session("127.0.0.1", port, user, key_file, host_public_key) as sftp:
+        yield sftp
 
 
 def partner_keys(key_dir: Path) -> Any:

@@ -23,7 +23,7 @@ import socket
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any, TypeVar
@@ -621,6 +621,30 @@ def _pinned_client(host: str, port: int, host_public_key: str) -> paramiko.SSHCl
     return client
 
 
+@contextlib.contextmanager
+def partner_session(
+    host: str, port: int, user: str, key_file: Path, host_public_key: str
+) -> Iterator[paramiko.SFTPClient]:
+    """An SFTP session as partner ``user``, the server's host key pinned (RejectPolicy otherwise)."""
+    client = _pinned_client(host, port, host_public_key)
+    try:
+        client.connect(
+            host,
+            port=port,
+            username=user,
+            key_filename=str(key_file),
+            look_for_keys=False,
+            allow_agent=False,
+            timeout=10,
+            banner_timeout=10,
+            auth_timeout=10,
+        )
+        with client.open_sftp() as sftp:
+            yield sftp
+    finally:
+        client.close()
+
+
 def upload(
     host: str,
     port: int,
@@ -638,29 +662,14 @@ def upload(
     local_path = Path(local_path)
     remote_path = f"{remote_dir.rstrip('/')}/{local_path.name}"
     partial = f"{remote_dir.rstrip('/')}/.{local_path.name}.part"
-    client = _pinned_client(host, port, host_public_key)
-    try:
-        client.connect(
-            host,
-            port=port,
-            username=user,
-            key_filename=str(key_file),
-            look_for_keys=False,
-            allow_agent=False,
-            timeout=10,
-            banner_timeout=10,
-            auth_timeout=10,
-        )
-        with client.open_sftp() as sftp:
-            try:
-                sftp.put(str(local_path), partial, confirm=True)
-                sftp.posix_rename(partial, remote_path)
-            except BaseException:
-                with contextlib.suppress(OSError, paramiko.SSHException):
-                    sftp.remove(partial)
-                raise
-    finally:
-        client.close()
+    with partner_session(host, port, user, key_file, host_public_key) as sftp:
+        try:
+            sftp.put(str(local_path), partial, confirm=True)
+            sftp.posix_rename(partial, remote_path)
+        except BaseException:
+            with contextlib.suppress(OSError, paramiko.SSHException):
+                sftp.remove(partial)
+            raise
     log.info("uploaded %s as user=%s to %s", local_path.name, user, remote_path)
     return remote_path
 
