@@ -301,6 +301,22 @@ def _episode_days(t: Tenancies, sel: np.ndarray) -> tuple[np.ndarray, np.ndarray
     return start, t0, reported
 
 
+def person_columns(who: People) -> dict[str, np.ndarray]:
+    """The person fields every source delivers (canonical names)."""
+    return {
+        "initials": initials(who.given),
+        "prefix": who.prefix,
+        "surname": who.surname,
+        "birth_date": who.birth,
+        "street": who.street,
+        "house_number": who.number,
+        "house_letter": who.letter,
+        "house_number_suffix": np.full(len(who.given), "", dtype=object),
+        "postcode": who.postcode,
+        "city": who.city,
+    }
+
+
 def arrears_columns(rng: np.random.Generator, t: Tenancies, p: People, corp: int, snap: int) -> dict[str, np.ndarray]:
     """The rows of one corporation's snapshot: the tenancies listed then, facts visible by then."""
     sel = np.flatnonzero((t.corporation == corp) & (t.first <= snap) & (t.last >= snap))
@@ -312,16 +328,8 @@ def arrears_columns(rng: np.random.Generator, t: Tenancies, p: People, corp: int
     n = len(sel)
     return {
         "tenancy_ref": np.array([f"HO{corp}-{i:08d}" for i in sel], dtype=object),
-        "initials": initials(who.given),
-        "prefix": who.prefix,
-        "surname": who.surname,
+        **person_columns(who),
         "birth_date": np.where(rng.random(n) < 0.03, -1, who.birth),
-        "street": who.street,
-        "house_number": who.number,
-        "house_letter": who.letter,
-        "house_number_suffix": np.full(n, "", dtype=object),
-        "postcode": who.postcode,
-        "city": who.city,
         "phone": who.phone,
         "email": who.email,
         "monthly_rent": rent,
@@ -349,16 +357,7 @@ def social_team_columns(rng: np.random.Generator, who: People, reporter: np.ndar
         "team": np.array([teams[c] for c in who.city], dtype=object),
         "case_ref": np.array([f"ST{i:08d}" for i in range(n)], dtype=object),
         "given_name": who.given,
-        "initials": initials(who.given),
-        "prefix": who.prefix,
-        "surname": who.surname,
-        "birth_date": who.birth,
-        "street": who.street,
-        "house_number": who.number,
-        "house_letter": who.letter,
-        "house_number_suffix": np.full(n, "", dtype=object),
-        "postcode": who.postcode,
-        "city": who.city,
+        **person_columns(who),
         "bsn": np.where(rng.random(n) < 0.8, who.bsn, ""),
         "reporter": reporter,
         "report_received_date": received,
@@ -385,16 +384,7 @@ def sdd_columns(rng: np.random.Generator, who: People) -> dict:
     return {
         "record_ref": np.array([f"SDD{i:09d}" for i in range(n)], dtype=object),
         "bsn": who.bsn,
-        "initials": initials(who.given),
-        "prefix": who.prefix,
-        "surname": who.surname,
-        "birth_date": who.birth,
-        "street": who.street,
-        "house_number": who.number,
-        "house_letter": who.letter,
-        "house_number_suffix": np.full(n, "", dtype=object),
-        "postcode": who.postcode,
-        "city": who.city,
+        **person_columns(who),
         "service": services[rng.integers(0, len(services), n)],
         "start_date": start,
         "end_date": end,

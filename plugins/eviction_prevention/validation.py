@@ -28,6 +28,7 @@ from typing import Any
 import pandas as pd
 
 from eviction_prevention import settings
+from eviction_prevention.normalize import bsn_valid
 from eviction_prevention.parsing import Issue
 from eviction_prevention.settings import EXPECTATIONS_DIR
 
@@ -36,7 +37,6 @@ log = logging.getLogger(__name__)
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
 
 ROW_COUNT_SWING = 0.5  # a delivery with over 50% more or fewer rows than the previous one is flagged
-BSN_WEIGHTS = (9, 8, 7, 6, 5, 4, 3, 2, -1)
 DOCS_SITE = "eviction_prevention"
 
 _MESSAGES = {
@@ -60,13 +60,12 @@ _NAMED_MESSAGES = {"in_future": "kolom '{header}' ligt in de toekomst (na {today
 
 
 def bsn_passes_11_test(value: object) -> bool:
-    """The Dutch BSN 11-test: 9 digits (or 8, the leading zero lost), sum of digits x (9..2, -1) divisible by 11."""
+    """The Dutch BSN 11-test on a cell of 9 digits (or 8: a spreadsheet dropped the leading zero).
+
+    Stricter than normalize.bsn_valid about the text (digits only), the same 11-test rule.
+    """
     text = str(value).strip()
-    if len(text) == 8 and text.isdigit():  # a spreadsheet dropped the leading zero
-        text = "0" + text
-    if len(text) != 9 or not text.isdigit() or text == "000000000":
-        return False
-    return sum(int(d) * w for d, w in zip(text, BSN_WEIGHTS, strict=True)) % 11 == 0
+    return text.isdigit() and len(text) in (8, 9) and bsn_valid(text)
 
 
 @lru_cache(maxsize=1)
