@@ -129,10 +129,6 @@ def safe_name(name: str) -> str:
     return (cleaned or "bestand")[:200]
 
 
-def matching_names(names: list[str], pattern: str) -> list[str]:
-    return sorted(n for n in names if fnmatch.fnmatchcase(n, pattern))
-
-
 def matches_any(name: str, patterns: tuple[str, ...]) -> bool:
     return any(fnmatch.fnmatchcase(name, p) for p in patterns)
 

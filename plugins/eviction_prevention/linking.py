@@ -109,13 +109,8 @@ def report_date_evidence(cases: pd.DataFrame, st_cases: pd.DataFrame) -> dict[st
         days = np.sort(pd.to_datetime(received).to_numpy().astype("datetime64[D]").astype(np.int64))
         case_days = pd.to_datetime(group["reported_date"]).to_numpy().astype("datetime64[D]").astype(np.int64)
 
-        def inside(width: int, days: np.ndarray = days, case_days: np.ndarray = case_days) -> int:
-            return int(
-                (np.searchsorted(days, case_days + width, "right") - np.searchsorted(days, case_days - width)).sum()
-            )
-
-        close += inside(REPORT_DATE_CLOSE_DAYS)
-        window += inside(REPORT_MATCH_WINDOW_DAYS)
+        close += _pairs_within(days, case_days, REPORT_DATE_CLOSE_DAYS)
+        window += _pairs_within(days, case_days, REPORT_MATCH_WINDOW_DAYS)
     window = max(window, 1)
     return {
         "prior": min(0.5, max(len(reported), 1) / window),

@@ -212,7 +212,3 @@ def get_partner(code: str, path: Path | None = None) -> Partner:
         if partner.code == code:
             return partner
     raise KeyError(f"unknown partner {code!r}")
-
-
-def partners_of_kind(kind: str, path: Path | None = None) -> list[Partner]:
-    return [p for p in load_partners(path) if p.kind == kind]
