@@ -8,7 +8,7 @@ from __future__ import annotations
 import datetime as dt
 
 from airflow.sdk import dag, task
-from eviction_prevention import alerts, dashboard, tasks
+from eviction_prevention import alerts, tasks
 from eviction_prevention.assets import MARTS, STAGING
 
 
@@ -30,11 +30,11 @@ def publish_referrals() -> None:
 
     @task
     def write_dashboard() -> dict:
-        return dashboard.write_dashboard()
+        return tasks.write_dashboard()
 
     @task
     def alert_missed_deliveries() -> dict[str, int]:
-        return alerts.alert_missed_deliveries()
+        return tasks.alert_missed_deliveries()
 
     publish() >> [write_dashboard(), alert_missed_deliveries()]
 

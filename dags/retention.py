@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 
 from airflow.sdk import dag, task
-from eviction_prevention import alerts, retention
+from eviction_prevention import alerts, tasks
 from eviction_prevention.assets import STAGING
 
 
@@ -28,11 +28,11 @@ from eviction_prevention.assets import STAGING
 def retention_dag() -> None:
     @task
     def purge_landing_files() -> dict[str, int]:
-        return retention.purge_landing_files()
+        return tasks.purge_landing_files()
 
     @task(outlets=STAGING)
     def purge_warehouse() -> dict[str, int]:
-        return retention.purge_warehouse()
+        return tasks.purge_warehouse()
 
     purge_landing_files() >> purge_warehouse()
 

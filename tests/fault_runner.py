@@ -25,7 +25,7 @@ from tests import faults
 # point -> (module, function, "before"/"after", n-th call)
 INSIDE: dict[str, tuple[str, str, str, int]] = {
     "fetch:after_first_download": ("eviction_prevention.intake", "_download", "after", 1),
-    "load:after_staging_insert": ("eviction_prevention.warehouse", "replace_rows", "after", 1),
+    "load:after_staging_insert": ("eviction_prevention.warehouse", "insert_rows", "after", 1),
     "load:before_commit": ("eviction_prevention.intake", "_record_delivery", "after", 1),
     "load:between_files": ("eviction_prevention.intake", "ingest_file", "before", 3),
     "settle:after_receipt": ("eviction_prevention.intake", "_move", "before", 1),

@@ -18,7 +18,6 @@ import hashlib
 import json
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -32,6 +31,7 @@ from typing import Any
 
 import paramiko
 import sqlalchemy as sa
+from eviction_prevention.sftp_server import ServerProcess
 
 from tests.conftest import PG_BASE_URL, TEST_KEY, schema_url, scratch_schema
 
@@ -130,12 +130,6 @@ def proxied_pg_url(url: str, port: int) -> str:
     return url.replace("@127.0.0.1:5432/", f"@127.0.0.1:{port}/", 1)
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 # ---------------------------------------------------------------------------------------------- SFTP
 
 
@@ -155,47 +149,13 @@ def partner_keys(key_dir: Path) -> Any:
     return ensure_keys(key_dir, [p.code for p in load_partners()])
 
 
-class SFTPProcess:
-    """The embedded SFTP server as its own process (``python -m eviction_prevention.sftp_server``)."""
+class SFTPProcess(ServerProcess):
+    """The embedded SFTP server as its own process, for every partner of the registry."""
 
     def __init__(self, root: Path, key_dir: Path) -> None:
-        self.root, self.key_dir = root, key_dir
-        self.keys = partner_keys(key_dir)
-        self.port = 0
-        self.proc: subprocess.Popen | None = None
+        from eviction_prevention.partners import load_partners
 
-    def start(self) -> SFTPProcess:
-        self.port = free_port()
-        root, keys, port = str(self.root), str(self.key_dir), str(self.port)
-        self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "eviction_prevention.sftp_server",
-                "--root",
-                root,
-                "--key-dir",
-                keys,
-                "--port",
-                port,
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", self.port), timeout=1):
-                return self
-            time.sleep(0.1)
-        raise RuntimeError("the SFTP server process did not start")
-
-    def kill(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGKILL)
-            self.proc.wait(timeout=10)
-
-    def session(self, user: str, port: int | None = None) -> contextlib.AbstractContextManager[paramiko.SFTPClient]:
-        return sftp_session(port or self.port, user, self.keys.client_key_paths[user], self.keys.host_public_key)
+        super().__init__(root, key_dir, [p.code for p in load_partners()])
 
 
 # ---------------------------------------------------------------------------------------------- data

@@ -24,10 +24,9 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-import sqlalchemy as sa
 import yaml
 
-from eviction_prevention import settings, warehouse
+from eviction_prevention import settings
 
 log = logging.getLogger(__name__)
 
@@ -279,6 +278,10 @@ def alert_missed_deliveries(
     """Alert once for every missed delivery window in ``mart_delivery_compliance``.
 
     An alert that no channel accepted is tried again on the next run."""
+    import sqlalchemy as sa  # here, not at the top: DAG files import this module and must parse fast
+
+    from eviction_prevention import warehouse
+
     with warehouse.connect(url) as conn:
         warehouse.ensure_schema(conn)
         missed = warehouse.read_frame(conn, MISSED_DELIVERIES).to_dict("records")

@@ -56,6 +56,7 @@ log = logging.getLogger(__name__)
 
 RECEIPT_SUFFIX = ".ontvangstbevestiging.txt"
 MAX_LISTED_MESSAGES = 200
+STAGING_CHUNK_ROWS = 100_000  # rows pseudonymised and inserted at a time (bounds memory for national files)
 SAFE_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,200}$")
 
 
@@ -342,6 +343,19 @@ def to_staging(frame: pd.DataFrame, partner: Partner, file_id: str, key: bytes) 
     return out
 
 
+def load_staging(conn: Connection, accepted: pd.DataFrame, partner: Partner, file_id: str, key: bytes) -> int:
+    """Replace the file's staging rows by its accepted rows, pseudonymised and inserted ``STAGING_CHUNK_ROWS``
+    at a time: the pseudonym columns (the bulk of a staging row) never exist for the whole file at once.
+    Re-running gives the same state (the file's earlier rows are deleted first, in the same transaction)."""
+    table = schema.STAGING_TABLE[partner.kind]
+    warehouse.delete_rows(conn, table, {"partner": partner.code, "file_id": file_id})
+    loaded = 0
+    for start in range(0, len(accepted), STAGING_CHUNK_ROWS):
+        chunk = accepted.iloc[start : start + STAGING_CHUNK_ROWS]
+        loaded += warehouse.insert_rows(conn, table, to_staging(chunk, partner, file_id, key))
+    return loaded
+
+
 # ------------------------------------------------------------------------------------------------ ledger
 
 
@@ -530,9 +544,7 @@ def ingest_file(
     rows_loaded = 0
     notes: list[str] = []
     if not any(i.severity == "critical" for i in checked.issues):
-        staging = to_staging(checked.accepted, partner, fetched.file_id, key)
-        where = {"partner": partner.code, "file_id": fetched.file_id}
-        rows_loaded = warehouse.replace_rows(conn, schema.STAGING_TABLE[partner.kind], staging, where)
+        rows_loaded = load_staging(conn, checked.accepted, partner, fetched.file_id, key)
         replaced = _supersede(conn, partner.code, fetched.file_id, checked.as_of)
         notes = [f"dit bestand vervangt de eerdere levering '{safe_name(n)}' met dezelfde datum" for n in replaced]
     outcome = _outcome_from_issues(fetched, checked, rows_loaded)
@@ -563,14 +575,15 @@ def ingest_files(
     outcomes: list[dict] = []
     results: list[tuple[str, str, Any]] = []
     identifiers = set(schema.identifier_columns(partner.kind))
-    with warehouse.connect(url) as conn:  # short: its DDL locks are not held while files are validated
-        locks.ensure_schema(conn)
-    for item in fetched:
-        with warehouse.connect(url) as conn:
-            outcome, gx_result = ingest_file(conn, partner, item, key, on)
-        outcomes.append(asdict(outcome))
-        if gx_result is not None:
-            results.append((partner.kind, f"{partner.code}-{item.file_id[:12]}", scrubbed(gx_result, identifiers)))
+    with warehouse.session(url) as eng:
+        with eng.begin() as conn:  # short: its DDL locks are not held while files are validated
+            locks.ensure_schema(conn)
+        for item in fetched:
+            with eng.begin() as conn:
+                outcome, gx_result = ingest_file(conn, partner, item, key, on)
+            outcomes.append(asdict(outcome))
+            if gx_result is not None:
+                results.append((partner.kind, f"{partner.code}-{item.file_id[:12]}", scrubbed(gx_result, identifiers)))
     if data_docs and results:
         index = build_data_docs(results)
         log.info("partner %s: GX Data Docs updated at %s", partner.code, index)

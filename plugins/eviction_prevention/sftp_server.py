@@ -20,6 +20,8 @@ import os
 import re
 import signal
 import socket
+import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -672,6 +674,52 @@ def upload(
             raise
     log.info("uploaded %s as user=%s to %s", local_path.name, user, remote_path)
     return remote_path
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return sock.getsockname()[1]
+
+
+class ServerProcess:
+    """The embedded SFTP server as its own process (``python -m eviction_prevention.sftp_server``), as a
+    partner's server is: its work does not share the pipeline's interpreter, and it can be killed."""
+
+    def __init__(self, root: Path, key_dir: Path, users: Iterable[str]) -> None:
+        self.root, self.key_dir = Path(root), Path(key_dir)
+        self.keys = ensure_keys(self.key_dir, list(users))
+        self.port = 0
+        self.proc: subprocess.Popen | None = None
+
+    def start(self, timeout: float = 30) -> ServerProcess:
+        self.port = free_port()
+        args = ["--root", str(self.root), "--key-dir", str(self.key_dir), "--port", str(self.port)]
+        self.proc = subprocess.Popen([sys.executable, "-m", "eviction_prevention.sftp_server", *args],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", self.port), timeout=1):
+                return self
+            time.sleep(0.1)
+        self.kill()
+        raise RuntimeError("the SFTP server process did not start")
+
+    def kill(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait(timeout=10)
+
+    def __enter__(self) -> ServerProcess:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.kill()
+
+    def session(self, user: str, port: int | None = None) -> contextlib.AbstractContextManager[paramiko.SFTPClient]:
+        """A pinned-host-key session as partner ``user`` (``port``: e.g. a proxy in front of the server)."""
+        return partner_session("127.0.0.1", port or self.port, user, self.keys.client_key_paths[user],
+                               self.keys.host_public_key)  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> None:

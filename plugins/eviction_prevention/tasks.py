@@ -106,3 +106,27 @@ def publish() -> dict[str, Any]:
     from eviction_prevention import publish as publishing
 
     return publishing.publish()
+
+
+def write_dashboard() -> dict[str, object]:
+    from eviction_prevention import dashboard
+
+    return dashboard.write_dashboard()
+
+
+def alert_missed_deliveries() -> dict[str, int]:
+    from eviction_prevention import alerts
+
+    return alerts.alert_missed_deliveries()
+
+
+def purge_landing_files() -> dict[str, int]:
+    from eviction_prevention import retention
+
+    return retention.purge_landing_files()
+
+
+def purge_warehouse() -> dict[str, int]:
+    from eviction_prevention import retention
+
+    return retention.purge_warehouse()

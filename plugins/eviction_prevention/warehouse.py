@@ -32,14 +32,23 @@ def engine(url: str | None = None) -> Engine:
 
 
 @contextmanager
-def connect(url: str | None = None) -> Iterator[Connection]:
-    """One transaction: committed on success, rolled back on error; the engine is disposed after."""
+def session(url: str | None = None) -> Iterator[Engine]:
+    """An engine for a batch of transactions (``with eng.begin() as conn``), disposed after.
+
+    Opening a DuckDB file loads its catalogue and closing it checkpoints the WAL: a batch of files loaded
+    through one session pays that once instead of once per file."""
     eng = engine(url)
     try:
-        with eng.begin() as conn:
-            yield conn
+        yield eng
     finally:
         eng.dispose()
+
+
+@contextmanager
+def connect(url: str | None = None) -> Iterator[Connection]:
+    """One transaction: committed on success, rolled back on error; the engine is disposed after."""
+    with session(url) as eng, eng.begin() as conn:
+        yield conn
 
 
 def _statements(sql: str) -> list[str]:
@@ -96,11 +105,10 @@ def table_columns(conn: Connection, table: str) -> list[str]:
     return list(conn.execute(sa.text(f"SELECT * FROM {table} WHERE 1 = 0")).keys())
 
 
-def replace_rows(conn: Connection, table: str, frame: pd.DataFrame, where: dict[str, Any]) -> int:
-    """Delete the rows matching ``where`` and insert ``frame``: re-running gives the same state."""
+def delete_rows(conn: Connection, table: str, where: dict[str, Any]) -> None:
+    """Delete the rows matching ``where`` (equality on every key)."""
     condition = " AND ".join(f"{k} = :{k}" for k in where)
     conn.execute(sa.text(f"DELETE FROM {table} WHERE {condition}"), where)
-    return insert_rows(conn, table, frame)
 
 
 def insert_rows(conn: Connection, table: str, frame: pd.DataFrame, chunk: int = 5000) -> int:
@@ -125,6 +133,28 @@ def insert_rows(conn: Connection, table: str, frame: pd.DataFrame, chunk: int = 
 
 
 def read_frame(conn: Connection, sql: str, **params: Any) -> pd.DataFrame:
+    """The rows of one SELECT (``:name`` parameters) as a DataFrame, with the dtypes pandas infers from the
+    DB-API rows: text as ``str``, integers as int64 (float64 with NULLs), dates as ``datetime.date``
+    objects, a column that is NULL throughout as ``None`` objects, no rows as object columns.
+
+    On DuckDB the rows come through Arrow (no Python object per value, ~10x faster on large frames) when
+    every column has a type whose conversion gives exactly that; other types and engines fetch the rows.
+    """
+    if conn.dialect.name == "duckdb":
+        compiled = sa.text(sql).bindparams(**params).compile(dialect=conn.dialect)
+        values = [compiled.params[name] for name in compiled.positiontup or ()]
+        relation = conn.connection.dbapi_connection.sql(compiled.string, params=values or None)
+        same_as_rows = {"VARCHAR", "DATE", "BOOLEAN", "DOUBLE", "INTEGER", "BIGINT", "TIMESTAMP"}
+        if {str(t) for t in relation.types} <= same_as_rows:
+            table = relation.to_arrow_table()
+            if table.num_rows:
+                frame = table.to_pandas()
+                for name, column in zip(table.column_names, table.columns, strict=True):
+                    if column.null_count == len(column):
+                        frame[name] = pd.Series([None] * len(frame), index=frame.index, dtype=object)
+                    elif not column.null_count and frame[name].dtype.kind in "iu":
+                        frame[name] = frame[name].astype("int64")
+                return frame
     result = conn.execute(sa.text(sql), params)
     return pd.DataFrame(result.fetchall(), columns=list(result.keys()))
 
