@@ -95,3 +95,142 @@ def test_snapshot_in_the_future_rejects_file() -> None:
     assert [i.message for i in issues if i.severity == "critical"] == [
         "regel 2: kolom 'Peildatum' ligt in de toekomst (na 30-10-2026)"
     ]
+
+
+BSN_EDGE_CASES = [
+    "111222333",
+    "123456782",
+    "012345672",
+    "12345672",
+    "123456789",
+    "12345678",
+    "000000000",
+    "00000000",
+    "0000000",
+    "1234567890",
+    "",
+    " ",
+    " 123456782",
+    "123456782 ",
+    "\t123456782\n",
+    "123 456 782",
+    "123.456.782",
+    "123-456-782",
+    "12345678a",
+    "abcdefghi",
+    "12a",
+    "１２３４５６７８２",  # full-width digits
+    "١٢٣٤٥٦٧٨٢",  # Arabic-Indic digits
+    "²23456782",
+    "12345678.0",
+    "-12345678",
+    "+123456782",
+]
+
+
+def test_bsn_column_test_gives_the_scalar_answer_for_every_value() -> None:
+    import numpy as np
+    import pandas as pd
+    from eviction_prevention.validation import bsn_column_passes_11_test, bsn_passes_11_test
+
+    rng = np.random.default_rng(7)
+    numbers = rng.integers(0, 10**9, size=20_000)
+    values = BSN_EDGE_CASES + [f"{n:09d}" for n in numbers] + [str(n) for n in numbers[:5_000]]
+    expected = [bsn_passes_11_test(v) for v in values]
+    assert sum(expected) > 1_000  # the random numbers include valid BSNs (about 1 in 11)
+    for dtype in ("string", "str", object):
+        column = pd.Series(values, dtype=dtype, index=range(10, 10 + len(values)))
+        result = bsn_column_passes_11_test(column)
+        assert result.dtype == bool
+        assert result.index.equals(column.index)
+        assert result.tolist() == expected, dtype
+    with_missing = pd.Series(["123456782", None, "x"], dtype="string")
+    assert bsn_column_passes_11_test(with_missing).tolist() == [True, False, False]
+
+
+def test_gx_frame_keeps_the_suites_columns_values_and_nulls() -> None:
+    import numpy as np
+    import pandas as pd
+    from eviction_prevention.validation import gx_frame
+
+    frame = pd.DataFrame(
+        {
+            "snapshot_date": np.array(["2026-10-31", "NaT"], dtype="datetime64[s]"),
+            "birth_date": np.array(["1971-04-12", "3026-01-01"], dtype="datetime64[s]"),
+            "house_number": pd.array([1, None], dtype="Int64"),
+            "source_row": pd.array([2, 3], dtype="Int64"),
+            "arrears_amount": pd.array([1.5, None], dtype="Float64"),
+            "postcode": pd.array(["3311 AB", None], dtype="string"),
+            "phone": pd.array(["078-1234567", None], dtype="string"),  # not checked by the suite
+        },
+        index=[5, 9],
+    )
+    out = gx_frame(frame, "corporation")
+    assert list(out.columns) == [
+        "snapshot_date",
+        "birth_date",
+        "house_number",
+        "source_row",
+        "arrears_amount",
+        "postcode",
+    ]
+    assert out.index.equals(frame.index)
+    assert out["snapshot_date"].dtype == "datetime64[ns]"
+    assert out["birth_date"].dtype == "datetime64[s]"  # outside the nanosecond range: left as it is
+    dtypes = [str(out[c].dtype) for c in ("house_number", "source_row", "arrears_amount", "postcode")]
+    assert dtypes == ["float64", "int64", "float64", "string"]
+    assert out.isna().equals(frame[out.columns].isna())
+    for name in out.columns:
+        assert out[name].dropna().tolist() == frame[name].dropna().tolist(), name
+    assert frame["snapshot_date"].dtype == "datetime64[s]"  # the caller's frame is not changed
+
+
+def test_failing_expectations_get_rows_and_the_result_keeps_counts() -> None:
+    import datetime as dt
+
+    from eviction_prevention import schema
+    from eviction_prevention.parsing import parse_bytes
+    from eviction_prevention.validation import History, run_suite, scrubbed, suite_parameters
+
+    parsed = parse_bytes(
+        trivire_file({"Postcode": "33AB"}, {"Contractnummer": "TRV-2", "Achterstand": "-10,00"}),
+        TRIVIRE.layout,
+        TRIVIRE.kind,
+    )
+    frame = parsed.frame
+    params = suite_parameters(frame["snapshot_date"], History(), dt.date(2026, 11, 25))
+    report = run_suite(frame, TRIVIRE.kind, TRIVIRE.layout.columns, params)
+    assert sorted((i.row, i.severity) for i in report.issues) == [(2, "warning"), (3, "critical")]
+    failed = [r for r in report.result.results if not r.success]
+    assert {r.expectation_config.kwargs["column"] for r in failed} == {"arrears_amount", "postcode"}
+    assert all(r.result["unexpected_index_list"] for r in failed)
+    clean = scrubbed(report.result, set(schema.identifier_columns(TRIVIRE.kind)))
+    counts = {
+        r.expectation_config.kwargs.get("column"): r.result
+        for r in clean.results
+        if r.expectation_config.type == "expect_column_values_to_be_between"
+    }
+    assert counts["house_number"] == {
+        "element_count": 2,
+        "unexpected_count": 0,
+        "unexpected_percent": 0.0,
+        "missing_count": 0,
+        "missing_percent": 0.0,
+    }
+
+
+def test_data_docs_build_from_two_pass_results() -> None:
+    import datetime as dt
+
+    from eviction_prevention import schema
+    from eviction_prevention.parsing import parse_bytes
+    from eviction_prevention.validation import History, build_data_docs, run_suite, scrubbed, suite_parameters
+
+    frame = parse_bytes(trivire_file({"Postcode": "33AB"}), TRIVIRE.layout, TRIVIRE.kind).frame
+    params = suite_parameters(frame["snapshot_date"], History(), dt.date(2026, 11, 25))
+    report = run_suite(frame, TRIVIRE.kind, TRIVIRE.layout.columns, params)
+    clean = scrubbed(report.result, set(schema.identifier_columns(TRIVIRE.kind)))
+    index = build_data_docs([(TRIVIRE.kind, "trivire-0123456789ab", clean)])
+    [page] = [p.read_text(encoding="utf-8") for p in (index.parent / "validations" / "corporation").rglob("*.html")]
+    assert "postcode" in page
+    assert "33AB" not in page and "Hoëtmer" not in page

@@ -11,6 +11,12 @@ loaded) and the clock (no dates in the future) are expectations too, fed through
 
 Data Docs: :func:`build_data_docs` renders the suites and the validation results under
 ``var/gx/data_docs/``; the results are scrubbed to counts first, so the site never shows a value.
+
+Speed (issue 7): GX's cost is mostly per expectation and per metric, so a suite runs in two passes.
+The first asks for counts only (``BASIC``); only the expectations that fail run again with ``COMPLETE``
+to get their row numbers. The suite objects are built once per process, and the frame handed to GX
+holds only the columns the suite checks, with numpy dtypes where GX would otherwise compare value by
+value in Python (see :func:`gx_frame`).
 """
 
 from __future__ import annotations
@@ -20,11 +26,13 @@ import datetime as dt
 import json
 import logging
 import os
+import uuid
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pandas as pd
 
 from eviction_prevention import settings
@@ -32,12 +40,28 @@ from eviction_prevention.normalize import bsn_valid
 from eviction_prevention.parsing import Issue
 from eviction_prevention.settings import EXPECTATIONS_DIR
 
+if TYPE_CHECKING:
+    from great_expectations.core.expectation_suite import ExpectationSuite
+    from great_expectations.core.expectation_validation_result import (
+        ExpectationSuiteValidationResult,
+        ExpectationValidationResult,
+    )
+
 log = logging.getLogger(__name__)
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
 
 ROW_COUNT_SWING = 0.5  # a delivery with over 50% more or fewer rows than the previous one is flagged
 DOCS_SITE = "eviction_prevention"
+
+# First pass: counts only (all the Data Docs keep, see ``scrubbed``), no values, no row numbers.
+_COUNTS_FORMAT: dict[str, Any] = {"result_format": "BASIC", "partial_unexpected_count": 0}
+# Second pass, failing expectations only: every failing row's ``source_row``.
+_ROWS_FORMAT: dict[str, Any] = {
+    "result_format": "COMPLETE",
+    "unexpected_index_column_names": ["source_row"],
+    "return_unexpected_index_query": False,
+}
 
 _MESSAGES = {
     "expect_column_values_to_not_be_null": "kolom '{header}' is leeg",
@@ -68,6 +92,36 @@ def bsn_passes_11_test(value: object) -> bool:
     return text.isdigit() and len(text) in (8, 9) and bsn_valid(text)
 
 
+_PLAIN_BSN = r"[0-9]{8,9}"
+_BSN_WEIGHTS = (9, 8, 7, 6, 5, 4, 3, 2, -1)  # normalize.bsn_valid's weights for d1..d9 (d9 counts -1)
+
+
+def _eleven_test(numbers: np.ndarray) -> np.ndarray:
+    """normalize.bsn_valid on BSNs read as integers (an 8-digit BSN is the same number as its 9 digits)."""
+    total = np.zeros_like(numbers)
+    rest = numbers
+    for weight in reversed(_BSN_WEIGHTS):  # d9 first: the last digit of the number
+        rest, digit = np.divmod(rest, 10)
+        total += weight * digit
+    return (numbers != 0) & (total % 11 == 0)
+
+
+def bsn_column_passes_11_test(column: pd.Series) -> pd.Series:
+    """:func:`bsn_passes_11_test` on a whole column, the same True/False for every value.
+
+    Values of 8 or 9 ASCII digits (nearly all) are tested as integer arrays with numpy; any other
+    value (spaces, other characters, a column that is not text) goes through the scalar function.
+    """
+    if not isinstance(column.dtype, pd.StringDtype):
+        return column.map(bsn_passes_11_test).astype(bool)
+    plain = column.str.fullmatch(_PLAIN_BSN).fillna(False).astype(bool)
+    passes = pd.Series(False, index=column.index)
+    passes[plain] = _eleven_test(column[plain].astype("int64").to_numpy())
+    if not plain.all():
+        passes[~plain] = column[~plain].map(bsn_passes_11_test).astype(bool)
+    return passes
+
+
 @lru_cache(maxsize=1)
 def register_custom_expectations() -> None:
     """Register ``expect_column_values_to_pass_bsn11_test`` with GX (once per process)."""
@@ -80,7 +134,7 @@ def register_custom_expectations() -> None:
 
         @column_condition_partial(engine=PandasExecutionEngine)
         def _pandas(cls, column: pd.Series, **kwargs: Any) -> pd.Series:
-            return column.map(bsn_passes_11_test)
+            return bsn_column_passes_11_test(column)
 
     class ExpectColumnValuesToPassBsn11Test(ColumnMapExpectation):
         """Each non-null value is a BSN that passes the 11-test (elfproef)."""
@@ -101,6 +155,28 @@ def load_suite_definition(kind: str) -> dict[str, Any]:
         return json.load(fh)
 
 
+def _expectation_id(kind: str, index: int) -> str:
+    """A fixed id for the expectation at ``index`` in the suite of ``kind`` (GX requires a UUID)."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"eviction_prevention/expectations/{kind}.json#{index}"))
+
+
+@lru_cache(maxsize=64)
+def _validation_suite(kind: str, indices: tuple[int, ...] | None = None) -> ExpectationSuite:
+    """The suite of ``kind`` (or only its expectations at ``indices``), built once per process.
+
+    Each expectation gets a fixed id (:func:`_expectation_id`), so a result can be traced back to its
+    expectation (the second, row-number pass runs only the failing ones).
+    """
+    from great_expectations.core.expectation_suite import ExpectationSuite
+
+    register_custom_expectations()
+    definition = copy.deepcopy(load_suite_definition(kind))
+    expectations = definition.pop("expectations")
+    wanted = range(len(expectations)) if indices is None else indices
+    chosen = [expectations[i] | {"id": _expectation_id(kind, i)} for i in wanted]
+    return ExpectationSuite(**definition, expectations=chosen)
+
+
 @lru_cache(maxsize=1)
 def _batch_definition():
     import great_expectations as gx
@@ -113,11 +189,87 @@ def _batch_definition():
     return source.add_dataframe_asset("canonical").add_batch_definition_whole_dataframe("whole_file")
 
 
-def _suite(kind: str):
+def _suite(kind: str) -> ExpectationSuite:
+    """A fresh suite object (for the Data Docs store, which takes ownership of what it is given)."""
     from great_expectations.core.expectation_suite import ExpectationSuite
 
     register_custom_expectations()
-    return ExpectationSuite(**json.loads(json.dumps(load_suite_definition(kind))))
+    return ExpectationSuite(**copy.deepcopy(load_suite_definition(kind)))
+
+
+def _gx_column(column: pd.Series) -> pd.Series:
+    dtype = column.dtype
+    if isinstance(dtype, np.dtype) and dtype.kind == "M" and dtype != np.dtype("datetime64[ns]"):
+        try:
+            return column.astype("datetime64[ns]")
+        except (pd.errors.OutOfBoundsDatetime, OverflowError):
+            return column  # a date before 1677 or after 2262: GX compares it value by value
+    if isinstance(column.array, pd.arrays.IntegerArray | pd.arrays.FloatingArray):
+        return column.astype("float64" if column.hasnans else dtype.numpy_dtype)
+    return column
+
+
+@lru_cache(maxsize=8)
+def suite_columns(kind: str) -> frozenset[str]:
+    """The columns the suite of ``kind`` names, plus ``source_row`` (the row numbers of the issues)."""
+    named = {"source_row"}
+    for expectation in load_suite_definition(kind)["expectations"]:
+        kwargs = expectation["kwargs"]
+        named.update(kwargs.get("column_set", []), kwargs.get("column_list", []), [kwargs.get("column")])
+    return frozenset(named - {None})
+
+
+def gx_frame(frame: pd.DataFrame, kind: str) -> pd.DataFrame:
+    """The part of ``frame`` that the suite of ``kind`` checks, with dtypes that GX compares as arrays.
+
+    Only the suite's columns: GX fingerprints the whole frame it is given and copies all its columns
+    for each check of a column with empty cells. A column the suite names but the frame lacks stays
+    missing (its checks fail as before). The values and the nulls are unchanged, but GX 1.x's pandas
+    ``column_values.between`` is vectorised only for numpy ``int``/``float`` and ``datetime64[ns]``:
+    parsing gives ``datetime64[s]`` and nullable ``Int64``/``Float64``, which GX would compare value
+    by value in Python (most of the suite's cost at 1M rows).
+    """
+    wanted = suite_columns(kind)
+    columns = {name: _gx_column(frame[name]) for name in frame.columns if name in wanted}
+    return pd.DataFrame(columns, index=frame.index, copy=False)
+
+
+def _validate(
+    frame: pd.DataFrame, suite: ExpectationSuite, parameters: dict[str, Any], result_format: dict[str, Any]
+) -> ExpectationSuiteValidationResult:
+    """One GX validation run of ``suite`` on ``frame``.
+
+    What ``Batch.validate`` does, without first loading a batch that it then discards (GX fingerprints
+    every batch it loads by hashing the whole frame).
+    """
+    from great_expectations.validator.v1_validator import Validator
+
+    validator = Validator(
+        batch_definition=_batch_definition(),
+        batch_parameters={"dataframe": frame},
+        result_format=copy.deepcopy(result_format),
+    )
+    return validator.validate_expectation_suite(suite, expectation_parameters=parameters)
+
+
+def _failed(res: ExpectationValidationResult) -> bool:
+    return not res.success and not (res.exception_info and res.exception_info.get("raised_exception"))
+
+
+def _with_failing_rows(
+    frame: pd.DataFrame, kind: str, result: ExpectationSuiteValidationResult, parameters: dict[str, Any]
+) -> ExpectationSuiteValidationResult:
+    """``result`` with the results of its failing expectations replaced by ``COMPLETE`` ones (row numbers)."""
+    failing = [i for i, res in enumerate(result.results) if _failed(res)]
+    if not failing:
+        return result
+    index = {expectation.id: i for i, expectation in enumerate(_validation_suite(kind).expectations)}
+    indices = tuple(sorted(index[result.results[i].expectation_config.id] for i in failing))
+    rows = _validate(frame, _validation_suite(kind, indices), parameters, _ROWS_FORMAT)
+    by_id = {res.expectation_config.id: res for res in rows.results}
+    for i in failing:
+        result.results[i] = by_id[result.results[i].expectation_config.id]
+    return result
 
 
 @dataclass(frozen=True)
@@ -209,12 +361,9 @@ def run_suite(
     parameters = parameters or {}
     if frame.empty:
         return ValidationReport([Issue("no_rows", "het bestand bevat geen gegevensregels (alleen een kopregel)")])
-    batch = _batch_definition().get_batch(batch_parameters={"dataframe": frame})
-    result = batch.validate(
-        _suite(kind),
-        expectation_parameters=parameters,
-        result_format={"result_format": "COMPLETE", "unexpected_index_column_names": ["source_row"]},
-    )
+    checked = gx_frame(frame, kind)
+    result = _validate(checked, _validation_suite(kind), parameters, _COUNTS_FORMAT)
+    result = _with_failing_rows(checked, kind, result, parameters)
     issues: list[Issue] = []
     for res in result.results:
         if res.success:
