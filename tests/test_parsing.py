@@ -8,6 +8,7 @@ import io
 import openpyxl
 import pandas as pd
 import pytest
+from eviction_prevention import parsing
 from eviction_prevention.intake import check_file
 from eviction_prevention.parsing import parse_bool, parse_bytes, parse_date, parse_decimal
 from eviction_prevention.partners import get_partner
@@ -163,3 +164,129 @@ def test_xlsx_missing_sheet() -> None:
     wb.save(buffer)
     _, issues = check_file(buffer.getvalue(), get_partner("tablis"))
     assert [i.message for i in issues] == ["tabblad 'Huurachterstanden' ontbreekt"]
+
+
+def test_ragged_rows_are_named_and_left_empty_while_the_other_rows_convert() -> None:
+    data = trivire_file({"Contractnummer": "TRV-1"}, {"Contractnummer": "TRV-2"}, {"Contractnummer": "TRV-3"})
+    lines = data.decode("cp1252").split("\r\n")
+    lines[2] = lines[2].rsplit(";", 1)[0]  # TRV-2 lost its last cell
+    lines[3] = "TRV-3;J.;"  # cut off: the last line
+    result = parse_bytes("\r\n".join(lines).encode("cp1252"), TRIVIRE.layout, "corporation")
+    assert [(i.code, i.row, i.message) for i in result.issues] == [
+        ("row_width", 3, "regel 3: 24 kolommen in plaats van 25"),
+        ("row_width", 4, "regel 4: 3 kolommen in plaats van 25 (de laatste regel lijkt afgebroken)"),
+    ]
+    assert result.frame["tenancy_ref"].tolist() == ["TRV-1", pd.NA, pd.NA]
+    assert result.frame["source_row"].tolist() == [2, 3, 4]
+    assert result.frame["arrears_amount"].iloc[0] == pytest.approx(1234.56)
+
+
+def test_quoted_cells_and_blank_lines_read_alike_by_pyarrow_and_by_csv() -> None:
+    headers = list(TRIVIRE.layout.columns.values())
+    good = trivire_file({}).decode("cp1252").split("\r\n")[1]
+    row = good.replace("Dordrecht", '"Dordrecht;\r\ncentrum"').replace("Hoëtmer", '"Hoët""mer"')
+    lines = [";".join(headers), "", row, ";" * (len(headers) - 1), good.replace("TRV-0000001", " TRV-2 ")]
+    regular = ("\r\n".join(lines) + "\r\n").encode("cp1252")
+    irregular = ("\r\n".join([*lines, "   "]) + "\r\n").encode("cp1252")  # a one-cell line: pyarrow refuses
+    assert parsing._read_regular_csv(regular.decode("cp1252"), TRIVIRE.layout) is not None
+    assert parsing._read_regular_csv(irregular.decode("cp1252"), TRIVIRE.layout) is None
+    for data in (regular, irregular):
+        result = parse_bytes(data, TRIVIRE.layout, "corporation")
+        assert not result.issues
+        assert result.frame["city"].tolist() == ["Dordrecht;\r\ncentrum", "Dordrecht"]
+        assert result.frame["surname"].tolist() == ['Hoët"mer', "Hoëtmer"]
+        assert result.frame["tenancy_ref"].tolist() == ["TRV-0000001", "TRV-2"]
+        assert result.frame["source_row"].tolist() == [2, 3]  # blank lines are not counted
+
+
+def test_a_bad_value_repeated_gives_one_issue_per_row_in_column_then_row_order() -> None:
+    result = parse_bytes(
+        trivire_file(
+            {"Datum 1 maand achterstand": "31-02-2026"},
+            {"Kinderen in huishouden": "misschien"},
+            {"Datum 1 maand achterstand": "31-02-2026", "Kinderen in huishouden": "misschien"},
+            {"Achternaam": "=HYPERLINK(1)", "Achterstand": "€ 1.234,50", "Huisnummer": " 12 "},
+        ),
+        TRIVIRE.layout,
+        "corporation",
+    )
+    formula = "kolom 'Achternaam' begint met een formule (=, +, -, @); formules zijn niet toegestaan"
+    impossible = "datum '31-02-2026' in kolom 'Datum 1 maand achterstand' bestaat niet"
+    not_yes_no = "kolom 'Kinderen in huishouden' bevat geen geldige ja/nee-waarde 'misschien' (verwacht J/N)"
+    assert [(i.code, i.row, i.message) for i in result.issues] == [
+        ("formula", 5, f"regel 5: {formula}"),
+        ("type", 2, f"regel 2: {impossible}"),
+        ("type", 4, f"regel 4: {impossible}"),
+        ("type", 3, f"regel 3: {not_yes_no}"),
+        ("type", 4, f"regel 4: {not_yes_no}"),
+    ]
+    frame = result.frame
+    assert frame["t0_date"].isna().tolist() == [True, True, True, True]
+    assert frame["t0_date"].dtype == "datetime64[s]"
+    assert frame["arrears_amount"].tolist() == [1234.56, 1234.56, 1234.56, 1234.5]
+    assert frame["house_number"].tolist() == [12, 12, 12, 12]
+    assert frame["surname"].tolist() == ["Hoëtmer", "Hoëtmer", "Hoëtmer", pd.NA]
+
+
+def tablis_workbook(*rows: dict[str, object]) -> bytes:
+    tablis = get_partner("tablis")
+    headers = list(tablis.layout.columns.values())
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "Huurachterstanden"
+    ws.append(headers)
+    base = {h: None for h in headers} | {
+        "Huurovereenkomst": "TW/1",
+        "Voorletters": "A.",
+        "Naam": "Yılmaz",
+        "Nr": 7,
+        "Postcode": "3361 CD",
+        "Woonplaats": "Sliedrecht",
+        "Kale huur + servicekosten": 700.0,
+        "Saldo achterstand": 1400.5,
+        "Peildatum": dt.date(2026, 10, 31),
+    }
+    for row in rows:
+        ws.append([(base | row)[h] for h in headers])
+    buffer = io.BytesIO()
+    wb.save(buffer)
+    return buffer.getvalue()
+
+
+def test_xlsx_cells_convert_as_openpyxl_read_them() -> None:
+    tablis = get_partner("tablis")
+    data = tablis_workbook(
+        {"Datum T0": dt.datetime(2026, 9, 30, 13, 30), "Saldo achterstand": -0.0, "Tel.": 612345678},
+        {"Nr": -5, "Minderjarige kinderen": 1, "Datum T0": 46000},
+        {"Nr": 12.0, "Bezwaar": True, "Kale huur + servicekosten": "712,25"},
+    )
+    result = parse_bytes(data, tablis.layout, "corporation")
+    assert [(i.row, i.message) for i in result.issues] == [
+        (3, "regel 3: kolom 'Nr' bevat geen geldig getal"),
+        (3, "regel 3: kolom 'Datum T0' bevat geen geldige datum '46000' (verwacht dd-mm-jjjj)"),
+        (4, "regel 4: kolom 'Bezwaar' bevat geen geldige ja/nee-waarde 'True' (verwacht Ja/Nee)"),
+        (3, "regel 3: kolom 'Minderjarige kinderen' bevat geen geldige ja/nee-waarde '1' (verwacht Ja/Nee)"),
+    ]
+    frame = result.frame
+    assert frame["t0_date"].tolist()[0] == pd.Timestamp("2026-09-30")
+    assert frame["snapshot_date"].tolist() == [pd.Timestamp("2026-10-31")] * 3
+    assert frame["house_number"].tolist() == [7, pd.NA, 12]
+    assert frame["phone"].tolist() == ["612345678", pd.NA, pd.NA]
+    assert frame["monthly_rent"].tolist() == [700.0, 700.0, 712.25]
+    assert str(frame["arrears_amount"].iloc[0]) == "0.0"  # openpyxl read -0 as the int 0
+
+
+def test_xlsx_error_and_whitespace_cells_are_read_as_text() -> None:
+    tablis = get_partner("tablis")
+    result = parse_bytes(tablis_workbook({"Datum T0": "#N/A"}, {"Letter": "\t"}), tablis.layout, "corporation")
+    assert [(i.code, i.row, i.message) for i in result.issues] == [
+        ("formula", 3, "regel 3: kolom 'Letter' begint met een formule (=, +, -, @); formules zijn niet toegestaan"),
+        ("type", 2, "regel 2: kolom 'Datum T0' bevat geen geldige datum '#N/A' (verwacht dd-mm-jjjj)"),
+    ]
+
+
+@pytest.mark.parametrize("storage", ["pyarrow", "python"])
+def test_plain_texts_are_those_stripping_and_formula_checks_cannot_change(storage: str) -> None:
+    texts = ["Jansen", "J.", "9", " x", "x ", "a\n", "=1", "+31 6", "Öz", "Hoë", "'s-Gravendeel", ""]
+    plain = parsing._plain_texts(pd.Series(texts, dtype=pd.StringDtype(storage, na_value=float("nan"))))
+    assert plain.tolist() == [True, True, True] + [False] * 9

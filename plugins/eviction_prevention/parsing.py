@@ -3,6 +3,18 @@
 Problems are reported as :class:`Issue` objects with Dutch messages a partner's clerk understands.
 A message never quotes the value of an identifier column (names, birth dates, addresses, BSN):
 only its row number and column header.
+
+A month brings close to two million rows, so the work is done in bulk where that provably gives the
+result of the per-value rules (:func:`parse_date`, :func:`parse_decimal`, ...), and by those rules
+everywhere else:
+
+* CSV: pyarrow's reader, which refuses a record of another width than the first; such a file (or any
+  file it refuses) is read again by :mod:`csv`, which names the ragged rows.
+* .xlsx: calamine, its cell values read as openpyxl gave them (the rules and messages were written
+  against those); openpyxl still reads a workbook with cells calamine reads differently (error cells
+  such as #N/A, texts of only whitespace: see _needs_openpyxl).
+* Converting: the texts of the common shapes (``Jansen``, ``1.234,56``, ``31-10-2026``) a column at
+  a time; every other value once per distinct value, through the per-value rules.
 """
 
 from __future__ import annotations
@@ -11,14 +23,23 @@ import csv
 import datetime as dt
 import io
 import re
+import string
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from eviction_prevention import schema
 from eviction_prevention.partners import Layout
+
+try:  # pandas' string backend; without it every CSV file takes the csv-module path
+    import pyarrow as pa
+    import pyarrow.csv as pa_csv
+except ImportError:  # pragma: no cover - pyarrow is installed wherever the tests run
+    pa = pa_csv = None
 
 
 @dataclass(frozen=True)
@@ -62,6 +83,7 @@ _ENCRYPTED_PACKAGE = "EncryptedPackage".encode("utf-16-le")
 MAX_XLSX_UNPACKED_BYTES = 200 * 1024 * 1024
 # A text cell a spreadsheet would run as a formula (CSV/formula injection); "+31 6 ..." is a phone number.
 _FORMULA_RE = re.compile(r"^\s*(?:[=@\t\r]|[+-]\s*[A-Za-z(])")
+_VISIBLE_ASCII = "[!-~]"  # a character str.strip() keeps; the patterns below are the same in re and pyarrow's RE2
 
 
 def read_table(data: bytes, layout: Layout) -> pd.DataFrame:
@@ -102,8 +124,8 @@ def _width_message(line: int, found: int, width: int, last: bool) -> str:
     return f"regel {line}: {found} kolommen in plaats van {width}{hint}"
 
 
-def _read_csv(data: bytes, layout: Layout) -> pd.DataFrame:
-    if not data.strip():
+def _decode_csv(data: bytes, layout: Layout) -> str:
+    if not data or data.isspace():  # as not data.strip(), without copying the file
         raise FileRejected([Issue("empty", "het bestand is leeg")])
     _check_not_binary(data)
     try:
@@ -118,7 +140,51 @@ def _read_csv(data: bytes, layout: Layout) -> pd.DataFrame:
                 )
             ]
         ) from exc
-    text = text.removeprefix("\ufeff")
+    return text.removeprefix("\ufeff")
+
+
+def _read_csv(data: bytes, layout: Layout) -> pd.DataFrame:
+    text = _decode_csv(data, layout)
+    frame = _read_regular_csv(text, layout)
+    return _read_any_csv(text, layout) if frame is None else frame
+
+
+def _read_regular_csv(text: str, layout: Layout) -> pd.DataFrame | None:
+    """The file read by pyarrow, or None when pyarrow refuses it (a record of another width than the first
+    line's, e.g. a ragged row or a line of only spaces: the csv-module path then says what is wrong) or is
+    not installed.
+
+    For a file it reads, pyarrow splits records and cells as :mod:`csv` does (quotes, doubled quotes, line
+    breaks in quoted cells, \\r, \\n and \\r\\n); it skips empty lines, which are blank rows to the csv path too.
+    """
+    if pa is None:
+        return None
+    first_line = re.match(r"[^\r\n]*", text).group()
+    names = [str(i) for i in range(first_line.count(layout.delimiter) + 1)]  # checked against every record
+    try:
+        table = pa_csv.read_csv(
+            io.BytesIO(text.encode("utf-8")),
+            read_options=pa_csv.ReadOptions(column_names=names, use_threads=False),
+            parse_options=pa_csv.ParseOptions(delimiter=layout.delimiter, newlines_in_values=True),
+            convert_options=pa_csv.ConvertOptions(
+                column_types=dict.fromkeys(names, pa.string()),
+                strings_can_be_null=False,
+                quoted_strings_can_be_null=False,
+            ),
+        )
+    except pa.ArrowInvalid:
+        return None
+    cells = table.to_pandas(types_mapper={pa.string(): pd.StringDtype("pyarrow", na_value=np.nan)}.get)
+    cells = cells[~_blank_rows(cells, _blank_texts)]
+    if cells.empty:
+        return None  # only blank lines: the csv-module path says the file is empty
+    header = cells.iloc[0].tolist()
+    _check_delimiter(header, layout)
+    return _table(cells.iloc[1:], [h.strip() for h in header], [])
+
+
+def _read_any_csv(text: str, layout: Layout) -> pd.DataFrame:
+    """Any CSV file, by :mod:`csv`: a row of another width than the header is reported and left empty."""
     rows = list(csv.reader(io.StringIO(text, newline=""), delimiter=layout.delimiter))
     rows = [r for r in rows if any(cell.strip() for cell in r)]
     if not rows:
@@ -133,13 +199,44 @@ def _read_csv(data: bytes, layout: Layout) -> pd.DataFrame:
         if len(r) != width
     ]
     body = [r if len(r) == width else [""] * width for r in rows[1:]]
-    frame = pd.DataFrame(body, columns=header, dtype=object)
-    frame.attrs["issues"] = issues
-    return frame
+    return _table(pd.DataFrame(body, columns=range(width), dtype=object), header, issues)
+
+
+def _table(body: pd.DataFrame, header: list[str], issues: list[Issue]) -> pd.DataFrame:
+    """The data rows under the partner's headers (duplicates kept: :func:`convert` reports them)."""
+    body = body.reset_index(drop=True)
+    body.columns = header
+    body.attrs["issues"] = issues
+    return body
+
+
+def _blank_rows(cells: pd.DataFrame, blank: Callable[[pd.Series], np.ndarray]) -> np.ndarray:
+    """Which rows have only blank cells; a column is only looked at for the rows still in question."""
+    rows = np.arange(len(cells))
+    for position in range(cells.shape[1]):
+        if not len(rows):
+            break
+        rows = rows[blank(cells.iloc[rows, position])]
+    mask = np.zeros(len(cells), dtype=bool)
+    mask[rows] = True
+    return mask
+
+
+def _blank_texts(texts: pd.Series) -> np.ndarray:
+    """Texts that ``str.strip()`` empties; only those without a visible ASCII character are stripped."""
+    blank = ~texts.str.contains(_VISIBLE_ASCII).to_numpy(dtype=bool)
+    unsure = np.flatnonzero(blank)
+    blank[unsure] = [not text.strip() for text in texts.iloc[unsure]]
+    return blank
+
+
+def _blank_cells(cells: pd.Series) -> np.ndarray:
+    """Empty spreadsheet cells (a cell holding spaces is not empty)."""
+    return (cells.isna() | (cells == "")).to_numpy(dtype=bool)
 
 
 def _check_xlsx_container(data: bytes) -> None:
-    """Refuse what openpyxl should never parse: encrypted/old files, XML with DTDs (entity bombs), zip bombs."""
+    """Refuse what no reader should parse: encrypted/old files, XML with DTDs (entity bombs), zip bombs."""
     if data.startswith(OLE_MAGIC):
         if _ENCRYPTED_PACKAGE in data:
             raise _reject(
@@ -163,45 +260,105 @@ def _check_xlsx_container(data: bytes) -> None:
         raise _reject("xlsx", "het Excel-bestand kan niet worden geopend (beschadigd of geen .xlsx)") from exc
 
 
-def _data_sheets(workbook: object) -> list[str]:
-    return [
-        ws.title
-        for ws in workbook.worksheets
-        if any(any(c not in (None, "") for c in r) for r in ws.iter_rows(values_only=True))
-    ]
+# What calamine reads differently from openpyxl: an error cell (#N/A, #DIV/0!), which calamine reads as empty, and
+# a text starting with whitespace without xml:space="preserve" (openpyxl writes a text of only spaces or a tab so),
+# which calamine strips. A text that merely looks like one of these only costs the slower reader.
+_NOT_FOR_CALAMINE = (re.compile(rb"""t=["']e["']"""), re.compile(rb"<t>[\t\n\r ]"))
 
 
-def _read_xlsx(data: bytes, layout: Layout) -> pd.DataFrame:
+def _needs_openpyxl(data: bytes) -> bool:
+    """Whether an XML part holds a cell calamine would read differently; streamed (a sheet unpacks to tens of MB)."""
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        for member in archive.infolist():
+            if not member.filename.endswith(".xml"):
+                continue
+            with archive.open(member) as fh:
+                tail = b""
+                while chunk := fh.read(1 << 20):
+                    window = tail + chunk
+                    if any(pattern.search(window) for pattern in _NOT_FOR_CALAMINE):
+                        return True
+                    tail = window[-8:]
+    return False
+
+
+_Sheets = tuple[list[str], dict[str, list[list]]]  # all sheet names; the cell rows of each worksheet
+
+
+def _calamine_sheets(data: bytes) -> _Sheets:
+    from python_calamine import CalamineWorkbook, SheetTypeEnum
+
+    try:
+        with CalamineWorkbook.from_filelike(io.BytesIO(data)) as workbook:
+            worksheets = [m.name for m in workbook.sheets_metadata if m.typ == SheetTypeEnum.WorkSheet]
+            rows = {name: workbook.get_sheet_by_name(name).to_python(skip_empty_area=False) for name in worksheets}
+            return workbook.sheet_names, rows
+    except Exception as exc:
+        raise FileRejected(
+            [Issue("xlsx", "het Excel-bestand kan niet worden geopend (beschadigd of beveiligd)")]
+        ) from exc
+
+
+def _openpyxl_sheets(data: bytes) -> _Sheets:
     import openpyxl
 
-    _check_xlsx_container(data)
     try:
         workbook = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except Exception as exc:
         raise FileRejected(
             [Issue("xlsx", "het Excel-bestand kan niet worden geopend (beschadigd of beveiligd)")]
         ) from exc
-    if layout.sheet and layout.sheet not in workbook.sheetnames:
+    try:
+        rows = {ws.title: [list(r) for r in ws.iter_rows(values_only=True)] for ws in workbook.worksheets}
+        return workbook.sheetnames, rows
+    finally:
         workbook.close()
+
+
+def _has_data(rows: list[list]) -> bool:
+    return any(any(c not in (None, "") for c in r) for r in rows)
+
+
+def _read_xlsx(data: bytes, layout: Layout) -> pd.DataFrame:
+    _check_xlsx_container(data)
+    names, sheets = _openpyxl_sheets(data) if _needs_openpyxl(data) else _calamine_sheets(data)
+    if layout.sheet and layout.sheet not in names:
         raise FileRejected([Issue("sheet", f"tabblad '{layout.sheet}' ontbreekt")])
-    sheets = _data_sheets(workbook)
-    if len(sheets) > 1:
-        workbook.close()
-        names = ", ".join(f"'{s}'" for s in sheets)
+    with_data = [name for name, rows in sheets.items() if _has_data(rows)]
+    if len(with_data) > 1:
+        names_shown = ", ".join(f"'{s}'" for s in with_data)
         raise _reject(
-            "sheets", f"het Excel-bestand heeft {len(sheets)} tabbladen met gegevens ({names}); lever één tabblad aan"
+            "sheets",
+            f"het Excel-bestand heeft {len(with_data)} tabbladen met gegevens ({names_shown}); lever één tabblad aan",
         )
-    sheet = workbook[layout.sheet] if layout.sheet else workbook.worksheets[0]
-    rows = [list(r) for r in sheet.iter_rows(values_only=True)]
-    workbook.close()
-    rows = [r for r in rows if any(c not in (None, "") for c in r)]
-    if not rows:
+    rows = sheets[layout.sheet] if layout.sheet else next(iter(sheets.values()))
+    return _xlsx_table(rows)
+
+
+def _xlsx_table(rows: list[list]) -> pd.DataFrame:
+    """The first non-blank row is the header; the rows under it are cut or padded to its width."""
+    width = max(map(len, rows), default=0)  # openpyxl's rows can be ragged, calamine's are not
+    cells = pd.DataFrame([r + [None] * (width - len(r)) if len(r) < width else r for r in rows], dtype=object)
+    kept = np.flatnonzero(~_blank_rows(cells, _blank_cells))
+    if not len(kept):
         raise FileRejected([Issue("empty", "het bestand is leeg")])
-    header = ["" if h is None else str(h).strip() for h in rows[0]]
-    body = [(r + [None] * len(header))[: len(header)] for r in rows[1:]]
-    frame = pd.DataFrame(body, columns=header, dtype=object)
-    frame.attrs["issues"] = []
-    return frame
+    cells = cells.iloc[kept, : len(rows[kept[0]])]
+    header = ["" if h is None else str(_as_openpyxl(h)).strip() for h in cells.iloc[0]]
+    return _table(cells.iloc[1:], header, [])
+
+
+_PLAIN_WHOLE_NUMBERS = 1e16  # Excel and openpyxl write smaller whole numbers as plain digits
+
+
+def _as_openpyxl(value: object) -> object:
+    """A cell value as openpyxl gave it, which the rules and their messages were written against: calamine reads a
+    whole number as a float (Excel writes it without a decimal point: an int to openpyxl) and a date cell as a date
+    (a datetime to openpyxl). Other values, and all CSV texts, are the same either way."""
+    if isinstance(value, float) and value.is_integer() and abs(value) < _PLAIN_WHOLE_NUMBERS:
+        return int(value)
+    if type(value) is dt.date:
+        return dt.datetime(value.year, value.month, value.day)
+    return value
 
 
 def _is_blank(value: object) -> bool:
@@ -307,21 +464,23 @@ def convert(frame: pd.DataFrame, layout: Layout, kind: str) -> ParseResult:
     if any(i.severity == "critical" for i in issues):
         return ParseResult(pd.DataFrame(), issues)
 
-    out: dict[str, list] = {}
+    out: dict[str, pd.api.extensions.ExtensionArray] = {}
     n_rows = len(frame)
     for col in schema.columns(kind):
         header = layout.columns.get(col.name)
         if header is None or header not in present:
-            out[col.name] = [None] * n_rows
-            continue
-        out[col.name] = _convert_column(frame[header].tolist(), col, header, layout, issues)
+            cells = pd.Series([None] * n_rows, dtype=object)
+        else:
+            cells = frame[header].reset_index(drop=True)
+        out[col.name] = _convert_column(cells, col, header, layout, issues)
     result = pd.DataFrame(out)
     result["source_row"] = range(2, n_rows + 2)
-    return ParseResult(_typed(result, kind), issues)
+    return ParseResult(result, issues)
 
 
-_FORMULA = object()  # cache markers: the value is a formula / not of the column's type
+_FORMULA = object()  # markers: the value is a formula / not of the column's type
 _BAD_TYPE = object()
+_PANDAS_TYPES = {"str": "string", "int": "Int64", "float": "Float64", "bool": "boolean", "date": "datetime64[s]"}
 
 
 def _convert_one(raw: object, col: schema.Column, layout: Layout) -> object:
@@ -334,30 +493,90 @@ def _convert_one(raw: object, col: schema.Column, layout: Layout) -> object:
         return _BAD_TYPE
 
 
-def _convert_column(raws: list, col: schema.Column, header: str, layout: Layout, issues: list[Issue]) -> list:
-    """Convert a column, each distinct cell value once (dates, amounts and places repeat a lot)."""
-    cache: dict[tuple[type, object], object] = {}  # keyed by type too: 1, 1.0 and True are equal keys
-    values = []
-    for i, raw in enumerate(raws):
-        try:
-            value = cache[type(raw), raw]
-        except KeyError:
-            value = cache[type(raw), raw] = _convert_one(raw, col, layout)
-        except TypeError:  # an unhashable cell
-            value = _convert_one(raw, col, layout)
-        if value is _FORMULA:
-            issues.append(_formula_issue(header, i + 2, col.name))
-            value = None
-        elif value is _BAD_TYPE:
-            line = i + 2
+def _convert_column(
+    cells: pd.Series, col: schema.Column, header: str | None, layout: Layout, issues: list[Issue]
+) -> pd.api.extensions.ExtensionArray:
+    """The typed column; a cell without a value is reported in row order, as the partner reads the file.
+
+    Dates and yes/no values repeat a lot: those columns are converted one distinct value at a time.
+    """
+    if col.type not in ("date", "bool"):
+        values, failures = _convert_cells(cells, col, layout)
+        failed_rows = [(row, *failures[row]) for row in sorted(failures)]
+    else:
+        codes, distinct = _factorize(cells)
+        distinct_values, failures = _convert_cells(distinct, col, layout)
+        values = pd.concat([pd.Series(distinct_values), _missing(1, col)], ignore_index=True).array
+        values = values.take(np.where(codes < 0, len(distinct), codes))
+        rows = np.flatnonzero(np.isin(codes, list(failures))) if failures else []
+        failed_rows = [(row, *failures[codes[row]]) for row in rows]
+    for row, raw, marker in failed_rows:
+        line = int(row) + 2
+        if marker is _FORMULA:
+            issues.append(_formula_issue(header, line, col.name))
+        else:
             message = _type_error_message(col, header, line, raw, layout)
             issues.append(Issue("type", message, row=line, column=col.name, severity="row"))
-            value = None
-        values.append(value)
     return values
 
 
-def _formula_issue(header: str, line: int, column: str) -> Issue:
+_Failures = dict[int, tuple[object, object]]  # position -> (the value as the rules read it, marker)
+
+
+def _convert_cells(
+    cells: pd.Series, col: schema.Column, layout: Layout
+) -> tuple[pd.api.extensions.ExtensionArray, _Failures]:
+    """The typed value of each cell and the cells that have none: in bulk where that is proven to give what the
+    rules give (see _convert_in_bulk), else by the rules, once per distinct value."""
+    values, proven = _convert_in_bulk(cells, col, layout)
+    by_rule = np.flatnonzero(~proven)
+    if not len(by_rule):
+        return values, {}
+    codes, distinct = _factorize(cells.iloc[by_rule])
+    raws = [_as_openpyxl(v) for v in distinct]
+    converted = [_convert_one(raw, col, layout) for raw in raws]
+    failed = {
+        code: (raws[code], value) for code, value in enumerate(converted) if value is _FORMULA or value is _BAD_TYPE
+    }
+    typed = _typed([None if code in failed else value for code, value in enumerate(converted)] + [None], col)
+    values[by_rule] = typed.take(np.where(codes < 0, len(distinct), codes))
+    failing = np.flatnonzero(np.isin(codes, list(failed))) if failed else []
+    return values, {int(by_rule[i]): failed[codes[i]] for i in failing}
+
+
+def _typed(values: list, col: schema.Column) -> pd.api.extensions.ExtensionArray:
+    return pd.Series(values, dtype=object).astype(_PANDAS_TYPES[col.type]).array
+
+
+def _missing(n: int, col: schema.Column) -> pd.Series:
+    return pd.Series(index=range(n), dtype=_PANDAS_TYPES[col.type])
+
+
+def _factorize(cells: pd.Series) -> tuple[np.ndarray, pd.Series]:
+    """Codes (-1 for a missing cell) and distinct values of a column, with True, 1 and 1.0 kept apart.
+
+    pandas compares cells with ==, under which True == 1 == 1.0; a spreadsheet column can hold more than
+    one of them and they convert differently (``str(True)`` is ``'True'``), so a cell equal to 0 or 1 is
+    grouped by its type as well.
+    """
+    if cells.dtype != object:
+        codes, uniques = pd.factorize(cells.array)
+        return codes, pd.Series(uniques)
+    values = cells.to_numpy()
+    codes, uniques = pd.factorize(values)
+    distinct = list(uniques)
+    for code in [c for c, v in enumerate(distinct) if type(v) in (bool, int, float) and v in (0, 1)]:
+        added: dict[type, int] = {type(distinct[code]): code}
+        for row in np.flatnonzero(codes == code):
+            kind = type(values[row])
+            if kind not in added:
+                added[kind] = len(distinct)
+                distinct.append(values[row])
+            codes[row] = added[kind]
+    return codes, pd.Series(distinct, dtype=object)
+
+
+def _formula_issue(header: str | None, line: int, column: str) -> Issue:
     return Issue(
         "formula",
         f"regel {line}: kolom '{header}' begint met een formule (=, +, -, @); formules zijn niet toegestaan",
@@ -378,13 +597,173 @@ def _convert_value(raw: object, col: schema.Column, layout: Layout) -> object:
     return parse_str(raw)
 
 
-_PANDAS_TYPES = {"str": "string", "int": "Int64", "float": "Float64", "bool": "boolean", "date": "datetime64[s]"}
+# Bulk conversion of texts. Each step returns the typed values (missing where it proves nothing) and which texts
+# it proves: a proven text is one for which the rules would give that same value.
+_Bulk = tuple[pd.api.extensions.ExtensionArray, np.ndarray]
 
 
-def _typed(frame: pd.DataFrame, kind: str) -> pd.DataFrame:
-    for col in schema.columns(kind):
-        frame[col.name] = frame[col.name].astype(_PANDAS_TYPES[col.type])
-    return frame
+def _convert_in_bulk(cells: pd.Series, col: schema.Column, layout: Layout) -> _Bulk:
+    """Typed values and which cells they are proven for: texts (see _convert_texts) and the spreadsheet
+    numbers and dates of a column of that type; the rest is left to the rules."""
+    if cells.dtype != object:
+        return _convert_texts(cells, col, layout)
+    values, proven = _missing(len(cells), col).array, np.zeros(len(cells), dtype=bool)
+    objects = cells.to_numpy()
+    kinds = np.fromiter(map(type, objects), dtype=object, count=len(objects))
+    for kind, step in _CELL_STEPS.items():
+        at = np.flatnonzero(kinds == kind)
+        if len(at):
+            kind_values, kind_proven = step(objects[at], col, layout)
+            values[at[kind_proven]] = kind_values[kind_proven]
+            proven[at] = kind_proven
+    return values, proven
+
+
+def _text_cells(texts: np.ndarray, col: schema.Column, layout: Layout) -> _Bulk:
+    return _convert_texts(pd.Series(texts.tolist(), dtype="str"), col, layout)
+
+
+def _number_cells(numbers: np.ndarray, col: schema.Column, layout: Layout) -> _Bulk:
+    """Excel numbers in a number column. The rules read them as openpyxl gave them (see _as_openpyxl):
+    parse_decimal gives the float (0.0 for -0.0, which openpyxl read as the int 0); parse_int gives the
+    whole numbers from 0 that openpyxl read as an int."""
+    numbers = numbers.astype(np.float64)
+    if col.type == "float":
+        return pd.array(numbers + 0.0, dtype=_PANDAS_TYPES["float"]), np.ones(len(numbers), dtype=bool)
+    if col.type == "int":
+        proven = (numbers == np.floor(numbers)) & (numbers >= 0) & (numbers < _PLAIN_WHOLE_NUMBERS)
+        whole = np.where(proven, numbers, 0).astype(np.int64)
+        return pd.array(whole, dtype=_PANDAS_TYPES["int"]), proven
+    return _missing(len(numbers), col).array, np.zeros(len(numbers), dtype=bool)
+
+
+def _date_cells(dates: np.ndarray, col: schema.Column, layout: Layout) -> _Bulk:
+    """Excel date cells in a date column: parse_date keeps the day."""
+    if col.type != "date":
+        return _missing(len(dates), col).array, np.zeros(len(dates), dtype=bool)
+    days = np.array(dates.tolist(), dtype="datetime64[us]").astype("datetime64[D]")
+    return pd.array(days.astype("datetime64[s]")), np.ones(len(dates), dtype=bool)
+
+
+_CELL_STEPS: dict[type, Callable[[np.ndarray, schema.Column, Layout], _Bulk]] = {
+    str: _text_cells,
+    float: _number_cells,
+    dt.date: _date_cells,
+    dt.datetime: _date_cells,
+}
+
+
+def _convert_texts(texts: pd.Series, col: schema.Column, layout: Layout) -> _Bulk:
+    """An empty text is blank (no value, in any column); the others as far as a step of _BULK proves them."""
+    empty = (texts == "").to_numpy(dtype=bool)
+    if col.type not in _BULK:
+        return _missing(len(texts), col).array, empty
+    values, proven = _BULK[col.type](texts, layout)
+    return values, proven | empty
+
+
+# No blank or formula: starts with an ASCII letter or digit, ends with a visible ASCII character.
+_PLAIN_TEXT = rf"[0-9A-Za-z](?s:.*{_VISIBLE_ASCII})?"
+_PLAIN_FIRST_BYTE = np.isin(np.arange(256), [ord(c) for c in string.ascii_letters + string.digits])
+_PLAIN_LAST_BYTE = (np.arange(256) >= ord("!")) & (np.arange(256) <= ord("~"))
+
+
+def _plain_texts(texts: pd.Series) -> np.ndarray:
+    """Which texts are _PLAIN_TEXT. For pyarrow strings that is read off their first and last UTF-8 byte (every
+    byte of a non-ASCII character is 0x80 or more, so never plain): a fraction of the pattern's cost."""
+    if pa is None or not isinstance(texts.array, pd.arrays.ArrowStringArray):
+        return texts.str.fullmatch(_PLAIN_TEXT).to_numpy(dtype=bool)
+    plain = [np.zeros(0, dtype=bool)]
+    for chunk in pa.chunked_array(pa.array(texts.array)).chunks:
+        _, offsets, data = chunk.buffers()
+        width = np.int64 if pa.types.is_large_string(chunk.type) else np.int32
+        ends = np.frombuffer(offsets, dtype=width)[chunk.offset : chunk.offset + len(chunk) + 1]
+        filled = np.diff(ends) > 0
+        if not filled.any():
+            plain.append(filled)
+            continue
+        data = np.frombuffer(data, dtype=np.uint8)
+        first = _PLAIN_FIRST_BYTE[data[np.where(filled, ends[:-1], 0)]]
+        last = _PLAIN_LAST_BYTE[data[np.where(filled, ends[1:] - 1, 0)]]
+        plain.append(filled & first & last & ~chunk.is_null().to_numpy(zero_copy_only=False))
+    return np.concatenate(plain)
+
+
+def _bulk_str(texts: pd.Series, layout: Layout) -> _Bulk:
+    plain = _plain_texts(texts)  # parse_str gives these as they are
+    return texts.where(plain).astype(_PANDAS_TYPES["str"]).array, plain
+
+
+def _bulk_float(texts: pd.Series, layout: Layout) -> _Bulk:
+    """parse_decimal's steps; a text that then is ASCII digits with an optional sign and point had no space,
+    euro sign or Unicode digit, which parse_decimal would treat differently."""
+    numbers = texts
+    if layout.thousands:
+        numbers = numbers.str.replace(layout.thousands, "", regex=False)
+    proven = np.ones(len(texts), dtype=bool)
+    if layout.decimal != ".":
+        proven &= ~numbers.str.contains(".", regex=False).to_numpy(dtype=bool)
+        numbers = numbers.str.replace(layout.decimal, ".", regex=False)
+    proven &= numbers.str.fullmatch(r"-?[0-9]+(\.[0-9]+)?").to_numpy(dtype=bool)
+    return numbers.where(proven).astype(_PANDAS_TYPES["float"]).array, proven
+
+
+def _bulk_int(texts: pd.Series, layout: Layout) -> _Bulk:
+    proven = texts.str.fullmatch("[0-9]{1,18}").to_numpy(dtype=bool)
+    return texts.where(proven).astype(_PANDAS_TYPES["int"]).array, proven
+
+
+_DATE_FIELD_WIDTHS = {"d": 2, "m": 2, "Y": 4}
+
+
+def _date_fields(fmt: str) -> tuple[str, dict[str, int]] | None:
+    """For a format of %d, %m and %Y (once each) between literal characters: the pattern of its texts in ASCII
+    digits and where each field starts. None for other formats (those go through strptime only)."""
+    pattern, starts, position = "", {}, 0
+    for token in re.findall("%.?|.", fmt, flags=re.DOTALL):
+        if token.startswith("%"):
+            name = token[1:]
+            if name not in _DATE_FIELD_WIDTHS or name in starts:
+                return None
+            starts[name] = position
+            pattern += f"[0-9]{{{_DATE_FIELD_WIDTHS[name]}}}"
+            position += _DATE_FIELD_WIDTHS[name]
+        elif token.isspace():  # strptime lets a space stand for any run of whitespace
+            return None
+        else:
+            pattern += re.escape(token)
+            position += 1
+    return (pattern, starts) if len(starts) == len(_DATE_FIELD_WIDTHS) else None
+
+
+def _bulk_date(texts: pd.Series, layout: Layout) -> _Bulk:
+    """Texts in the agreed shape whose numbers make a calendar date (strptime refuses the others)."""
+    dates = np.full(len(texts), np.datetime64("NaT"), dtype="datetime64[s]")
+    proven = np.zeros(len(texts), dtype=bool)
+    fields = _date_fields(layout.date_format)
+    if fields is None:
+        return pd.array(dates), proven
+    pattern, starts = fields
+    shaped = np.flatnonzero(texts.str.fullmatch(pattern).to_numpy(dtype=bool))
+    year, month, day = (
+        texts.iloc[shaped].str.slice(starts[f], starts[f] + _DATE_FIELD_WIDTHS[f]).astype("Int64").to_numpy(np.int64)
+        for f in ("Y", "m", "d")
+    )
+    months = (year - 1970).astype("datetime64[Y]").astype("datetime64[M]") + (month - 1)
+    first_day = months.astype("datetime64[D]")
+    month_length = ((months + 1).astype("datetime64[D]") - first_day).astype(np.int64)
+    valid = (year >= 1) & (month >= 1) & (month <= 12) & (day >= 1) & (day <= month_length)
+    dates[shaped[valid]] = first_day[valid] + (day[valid] - 1)
+    proven[shaped[valid]] = True
+    return pd.array(dates), proven
+
+
+_BULK: dict[str, Callable[[pd.Series, Layout], _Bulk]] = {
+    "str": _bulk_str,
+    "float": _bulk_float,
+    "int": _bulk_int,
+    "date": _bulk_date,
+}
 
 
 def parse_bytes(data: bytes, layout: Layout, kind: str) -> ParseResult:
