@@ -197,6 +197,9 @@ def test_phonetic_equal(a, b):
 
 
 def test_phonetic_values_and_distinctions():
+    assert nz.phonetic("Bosch") == "bas"  # final sch
+    assert nz.phonetic("Schouten") == "sgatan"
+    assert nz.phonetic("Çelik") == "salak"  # c before e/i/y, after accents are stripped
     assert nz.phonetic("Dijk") == "dak"
     assert nz.phonetic("Jansen") == "jansan"
     assert nz.phonetic("Smit") == "smat"
@@ -236,6 +239,20 @@ def test_bsn_normalised():
     assert nz.bsn("111 222 333") == "111222333"
     assert nz.bsn("12345684") == "012345684"
     assert nz.bsn("123456789") is None
+
+
+def test_bsn_digits_of_other_scripts_count_like_ascii_digits():
+    arabic_indic = "".join(chr(0x0660 + int(d)) for d in "111222333")  # the 11-test on the digits' values
+    assert nz.bsn_valid(arabic_indic)
+    assert nz.bsn(arabic_indic) == arabic_indic
+    assert not nz.bsn_valid("".join(chr(0x0660 + int(d)) for d in "123456789"))
+
+
+def test_blank_text_of_any_whitespace_is_missing():
+    for blank in ("", " ", "\t\n", "\x1c\x1f", "\u00a0\u2003"):  # str.isspace() characters, not only ASCII
+        assert nz.is_missing(blank)
+        assert nz.as_text(blank) == ""
+    assert nz.as_text(" x ") == " x "
 
 
 @pytest.mark.parametrize(

@@ -9,10 +9,13 @@ from datetime import date
 
 import pandas as pd
 import pytest
-from eviction_prevention.keys import KeyChain, parse_key_chain
+from eviction_prevention import pseudonymise
+from eviction_prevention.keys import KeyChain, bloom_permutation, parse_key_chain
 from eviction_prevention.linkage import BLOOM_CLOSE, BLOOM_NEAR
 from eviction_prevention.pseudonymise import (
+    BLOOM_BITS,
     BLOOM_FLIPS,
+    BLOOM_HASHES,
     ENCODED_BITS,
     PSEUDONYM_COLUMNS,
     Pseudonymiser,
@@ -21,6 +24,7 @@ from eviction_prevention.pseudonymise import (
     pseudonym,
     pseudonymise_frame,
     rotate_frame,
+    shared_pseudonymiser,
 )
 from eviction_prevention.schema import attribute_columns, columns, identifier_columns
 
@@ -306,3 +310,90 @@ def test_rotation_keeps_history_linkable():
     assert rotated.loc[0, "pk_surname"] != stored.loc[0, "pk_surname"]
     # rerunning an interrupted rotation changes nothing
     pd.testing.assert_frame_equal(rotate_frame(rotated, "social_team", OTHER_KEY, "v2"), fresh)
+
+
+@pytest.mark.parametrize("key", [b"k", b"k" * 64, b"k" * 65, bytes(range(200))])  # HMAC pads keys longer than 64
+def test_pseudonym_matches_hmac_for_any_key_length(key):
+    expected = hmac.new(key, b"eviction-prevention/v1/surname\x1fjansen", hashlib.sha256).hexdigest()[:32]
+    assert Pseudonymiser(key)("surname", "jansen") == expected == pseudonym(key, "surname", "jansen")
+    assert Pseudonymiser(key).many("surname", ["jansen", None, "", "jansen"]) == [expected, None, None, expected]
+
+
+def _bloom_bit_by_bit(chain: KeyChain, text: str, salt: str) -> tuple[str, bool]:
+    """The encoding as the module documentation describes it, one bit at a time; and whether a bit was flipped
+    twice (so the test can check that case is covered)."""
+    version, k = chain.versions[0]
+
+    def digest(field: str, message: str) -> bytes:
+        return hmac.new(k, f"eviction-prevention/{version}/{field}\x1f{message}".encode(), hashlib.sha256).digest()
+
+    inner = [False] * BLOOM_BITS
+    padded = f"_{text}_"
+    for i in range(len(padded) - 1):
+        d = digest("bf_surname", padded[i : i + 2])
+        h1, h2 = int.from_bytes(d[:8], "big"), int.from_bytes(d[8:16], "big") | 1
+        for j in range(BLOOM_HASHES):
+            inner[(h1 + j * h2) % BLOOM_BITS] = True
+    d = digest("bf_noise", f"{text}\x1f{salt}")
+    flips = [int.from_bytes(d[2 * j : 2 * j + 2], "big") % BLOOM_BITS for j in range(BLOOM_FLIPS)]
+    for position in flips:
+        inner[position] = not inner[position]
+    order = list(range(ENCODED_BITS))
+    for v, key in chain.versions:
+        step = bloom_permutation(key, v, ENCODED_BITS)
+        order = [step[j] for j in order]
+    encoded = [False] * ENCODED_BITS
+    for j, bit in enumerate(inner + [not b for b in inner]):
+        encoded[order[j]] = bit
+    value = int("".join("1" if b else "0" for b in encoded), 2)
+    return f"{value:0{ENCODED_BITS // 4}x}", len(set(flips)) < len(flips)
+
+
+@pytest.mark.parametrize("key", [KEY, b'{"v1": "test-key-one", "v2": "test-key-two"}'])
+def test_bloom_encoding_equals_the_bit_by_bit_construction(key, monkeypatch):
+    monkeypatch.setattr(pseudonymise, "_BLOOM_CHUNK", 7)  # several chunks
+    chain = parse_key_chain(key)
+    texts = ["jansen", "van den heuvel el idrissi", "o", "jansen"] * 100
+    salts = [f"jp\x1f1980-04-{i:03d}" for i in range(len(texts))]
+    expected = [_bloom_bit_by_bit(chain, t, s) for t, s in zip(texts, salts, strict=True)]
+    assert any(twice for _, twice in expected)  # a bit flipped twice is back where it was
+    assert Pseudonymiser(chain).blooms([*texts, ""], [*salts, "x"]) == [*(e for e, _ in expected), None]
+
+
+def test_shared_pseudonymiser_is_one_per_key_and_its_memos_do_not_change_results():
+    assert shared_pseudonymiser(KEY) is shared_pseudonymiser(KEY)
+    assert shared_pseudonymiser(OTHER_KEY) is not shared_pseudonymiser(KEY)
+    df = _social_team_frame()
+    fresh = pseudonymise_frame(df, "social_team", KEY)
+    again = pseudonymise_frame(df, "social_team", KEY)  # now mostly from the shared memos
+    pd.testing.assert_frame_equal(fresh, again)
+    pd.testing.assert_frame_equal(person_pseudonyms(df, KEY), person_pseudonyms(df, Pseudonymiser(KEY)))
+
+
+def test_memos_keep_equal_values_of_different_types_apart():
+    def frame(number: object) -> pd.DataFrame:
+        return pd.DataFrame([_person(house_number=number, house_letter=None, house_number_suffix=None)], dtype=object)
+
+    shared = Pseudonymiser(KEY)
+    for number in (1, True, 1.0, "1", True):  # 1 == 1.0 == True as dict keys, but True is no house number
+        pd.testing.assert_frame_equal(person_pseudonyms(frame(number), shared), person_pseudonyms(frame(number), KEY))
+    assert person_pseudonyms(frame(True), shared).loc[0, "pk_address"] is None
+    assert person_pseudonyms(frame(1), shared).loc[0, "pk_address"] == pseudonym(KEY, "address", "3311AB|1")
+
+
+def test_blank_values_count_as_missing():
+    df = _social_team_frame()
+    df["case_ref"] = ["   ", "ZAAK-1"]
+    df["surname"] = [" ", "Bakker"]
+    out = pseudonymise_frame(df, "social_team", KEY, namespace="team")
+    assert out.loc[0, "record_key"] is None and out.loc[0, "pk_surname"] is None and out.loc[0, "bf_surname"] is None
+    assert out.loc[1, "record_key"] == pseudonym(KEY, "case_ref", "team\x1fZAAK-1")
+
+
+def test_birth_dates_as_datetimes_or_dates_or_text_agree():
+    dates = pd.DataFrame([_person(), _person(birth_date=date(1975, 12, 31)), _person(birth_date=None)])
+    as_datetimes = dates.assign(birth_date=pd.to_datetime(dates["birth_date"]).astype("datetime64[s]"))
+    as_text = dates.assign(birth_date=["07-04-1980", "31-12-1975", None])
+    expected = person_pseudonyms(dates, KEY)
+    pd.testing.assert_frame_equal(person_pseudonyms(as_datetimes, KEY), expected)
+    pd.testing.assert_frame_equal(person_pseudonyms(as_text, KEY), expected)

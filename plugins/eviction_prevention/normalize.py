@@ -21,6 +21,7 @@ Rules in short:
 from __future__ import annotations
 
 import math
+import operator
 import re
 import unicodedata
 from datetime import date, datetime
@@ -86,6 +87,8 @@ _MONTHS = {
 
 def is_missing(value: Any) -> bool:
     """True for None, NaN, pd.NA, NaT and blank strings."""
+    if type(value) is str:  # the common case first: this runs for every distinct value of every column
+        return not value.strip()
     if value is None or value is pd.NA or value is pd.NaT:
         return True
     if isinstance(value, float | np.floating):
@@ -99,6 +102,8 @@ def is_missing(value: Any) -> bool:
 
 def as_text(value: Any) -> str:
     """A value as text; whole floats (Excel turns 12 into 12.0) lose their ``.0``."""
+    if type(value) is str:
+        return value if value.strip() else ""
     if is_missing(value):
         return ""
     if isinstance(value, float | np.floating) and float(value).is_integer():
@@ -107,6 +112,8 @@ def as_text(value: Any) -> str:
 
 
 def _strip_accents(text: str) -> str:
+    if text.isascii():  # nothing to decompose or transliterate
+        return text
     decomposed = unicodedata.normalize("NFKD", text)
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch)).translate(_TRANSLIT)
 
@@ -218,29 +225,30 @@ def surname_components(surname: Any) -> list[str]:
 
 
 _VOWEL_RUN = re.compile(r"[aeiou]+")
-_PHONETIC_RULES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
-    (re.compile(p), r)
-    for p, r in (
-        (r"sch$", "s"),  # Bosch -> bos
-        (r"sch", "sg"),  # Schouten -> sgouten (then ch/g)
-        (r"ch", "g"),  # ch and g sound alike in Dutch
-        (r"gh", "g"),
-        (r"ck", "k"),
-        (r"ph", "f"),
-        (r"th", "t"),
-        (r"qu", "kw"),
-        (r"q", "k"),
-        (r"x", "ks"),
-        (r"c(?=[eiy])", "s"),
-        (r"c", "k"),
-        (r"ij", "ei"),  # ij, y and ei are one sound
-        (r"y", "ei"),
-        (r"ey", "ei"),
-        (r"z", "s"),  # s/z
-        (r"v", "f"),  # v/f
-        (r"dt$", "t"),  # final d, dt and t sound alike
-        (r"d$", "t"),
-        (r"(?<=.)h", ""),  # a non-initial h is (nearly) silent
+# (pattern, replacement, text every match contains): a rule is skipped when its text is absent (most are).
+_PHONETIC_RULES: tuple[tuple[re.Pattern[str], str, str], ...] = tuple(
+    (re.compile(p), r, needs)
+    for p, r, needs in (
+        (r"sch$", "s", "sch"),  # Bosch -> bos
+        (r"sch", "sg", "sch"),  # Schouten -> sgouten (then ch/g)
+        (r"ch", "g", "ch"),  # ch and g sound alike in Dutch
+        (r"gh", "g", "gh"),
+        (r"ck", "k", "ck"),
+        (r"ph", "f", "ph"),
+        (r"th", "t", "th"),
+        (r"qu", "kw", "qu"),
+        (r"q", "k", "q"),
+        (r"x", "ks", "x"),
+        (r"c(?=[eiy])", "s", "c"),
+        (r"c", "k", "c"),
+        (r"ij", "ei", "ij"),  # ij, y and ei are one sound
+        (r"y", "ei", "y"),
+        (r"ey", "ei", "ey"),
+        (r"z", "s", "z"),  # s/z
+        (r"v", "f", "v"),  # v/f
+        (r"dt$", "t", "dt"),  # final d, dt and t sound alike
+        (r"d$", "t", "d"),
+        (r"(?<=.)h", "", "h"),  # a non-initial h is (nearly) silent
     )
 )
 
@@ -257,8 +265,9 @@ def phonetic(surname: Any) -> str:
     ``Smit``/``Smidt``/``Smid`` -> ``smat``.
     """
     text = "".join(ch for ch in clean_text(surname) if ch.isalpha())
-    for pattern, repl in _PHONETIC_RULES:
-        text = pattern.sub(repl, text)
+    for pattern, repl, needs in _PHONETIC_RULES:
+        if needs in text:
+            text = pattern.sub(repl, text)
     collapsed = []
     for ch in text:
         if not collapsed or collapsed[-1] != ch:
@@ -424,12 +433,26 @@ def birth_date(value: Any) -> date | None:
     return None
 
 
+_NON_DIGIT = re.compile(r"\D")
+_BSN_WEIGHTS = (9, 8, 7, 6, 5, 4, 3, 2, -1)  # d1..d8, and d9 counted negatively
+_BSN_ASCII_OFFSET = ord("0") * sum(_BSN_WEIGHTS)
+
+
 def _bsn_digits(value: Any) -> str | None:
-    text = as_text(value)
-    digits = re.sub(r"\D", "", text)
+    digits = _NON_DIGIT.sub("", as_text(value))
     if len(digits) == 8:
         digits = "0" + digits
     return digits if len(digits) == 9 else None
+
+
+def _passes_eleven_test(digits: str | None) -> bool:
+    if digits is None or digits == "000000000":
+        return False
+    if digits.isascii():  # the common case: digit values are the bytes minus ord("0"), without int() per digit
+        total = sum(map(operator.mul, digits.encode(), _BSN_WEIGHTS)) - _BSN_ASCII_OFFSET
+    else:
+        total = sum(map(operator.mul, map(int, digits), _BSN_WEIGHTS))
+    return total % 11 == 0
 
 
 def bsn_valid(value: Any) -> bool:
@@ -439,16 +462,13 @@ def bsn_valid(value: Any) -> bool:
     a leading zero (spreadsheets drop it). ``000000000`` is rejected.
     ``111222333`` is valid (9+8+7+12+10+8+9+6-3 = 66 = 6*11); ``123456789`` is not (156-9 = 147).
     """
-    digits = _bsn_digits(value)
-    if digits is None or digits == "000000000":
-        return False
-    total = sum(int(d) * w for d, w in zip(digits[:8], range(9, 1, -1), strict=True)) - int(digits[8])
-    return total % 11 == 0
+    return _passes_eleven_test(_bsn_digits(value))
 
 
 def bsn(value: Any) -> str | None:
     """The 9-digit BSN when it passes the 11-test, else ``None``."""
-    return _bsn_digits(value) if bsn_valid(value) else None
+    digits = _bsn_digits(value)
+    return digits if _passes_eleven_test(digits) else None
 
 
 def phone(value: Any) -> str | None:
@@ -457,7 +477,7 @@ def phone(value: Any) -> str | None:
     Fewer than 6 digits -> ``None``."""
     text = as_text(value).replace("(0)", "")
     plus = text.strip().startswith("+")
-    digits = re.sub(r"\D", "", text)
+    digits = _NON_DIGIT.sub("", text)
     if digits.startswith("0031"):
         digits = "0" + digits[4:]
     elif plus and digits.startswith("31"):

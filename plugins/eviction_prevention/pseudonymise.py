@@ -48,13 +48,28 @@ personal data of the same class as the other pseudonyms (pseudonymous, not anony
 Key versions and rotation (``keys``): the key may be a chain of versions; each pseudonym is an HMAC chain
 and each version adds a Bloom permutation, so stored values can be carried to a new key without clear
 text (``rotate_frame``). Every staged row records the ``key_version`` that produced it.
+
+Speed and memory (``pseudonymise_frame`` runs on every delivered row): nothing is computed per row in
+Python. Each input column is factorised once (``_Column``); normalisation, HMACs and Bloom encodings run on
+the distinct values or value combinations only, and the results are spread back over the rows with numpy
+takes. HMACs reuse precomputed SHA-256 pad states (``_Hmac``); a Bloom encoding is the XOR of its surname's
+encoding and one precomputed row per flipped bit (``Pseudonymiser._flip_basis``), so no bit matrix is built
+per row. A ``Pseudonymiser`` memoises the low-cardinality results (names, initials, birth dates, postcodes,
+house numbers, streets and their pseudonyms, surname encodings) in memos of at most ``MEMO_LIMIT`` entries,
+and ``shared_pseudonymiser`` keeps one per key chain for the whole process, so later frames mostly look them
+up. Identifiers nearly unique per person (references, BSN, phone, e-mail, address, Bloom flips) are not
+memoised: in a memo that large a lookup misses the CPU caches and costs about as much as the HMAC it saves.
+The memos hold normalised clear text: process memory only, never written, logged or returned.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
-import hmac
-from collections.abc import Callable, Iterable
+import itertools
+from collections.abc import Callable, Hashable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 import numpy as np
@@ -67,6 +82,7 @@ from eviction_prevention.schema import attribute_columns, identifier_columns
 __all__ = [
     "BLOOM_BITS",
     "ENCODED_BITS",
+    "MEMO_LIMIT",
     "PSEUDONYM_COLUMNS",
     "REFERENCE_COLUMN",
     "Pseudonymiser",
@@ -76,6 +92,7 @@ __all__ = [
     "pseudonym",
     "pseudonymise_frame",
     "rotate_frame",
+    "shared_pseudonymiser",
 ]
 
 DOMAIN = "eviction-prevention/v1"
@@ -85,6 +102,9 @@ BLOOM_HASHES = 10
 BLOOM_FLIPS = 5  # inner bits flipped per person (keyed by the person, not by the surname)
 ENCODED_BITS = 2 * BLOOM_BITS  # balanced: the filter and its complement
 _ENCODED_HEX = ENCODED_BITS // 4
+_ENCODED_BYTES = ENCODED_BITS // 8
+_BLOOM_CHUNK = 65_536  # encodings built at a time (bounds the temporary bit arrays)
+MEMO_LIMIT = 100_000  # entries per memo: some tens of MB each at most (the bench data needs under 60,000)
 
 REFERENCE_COLUMN: dict[str, str] = {"corporation": "tenancy_ref", "social_team": "case_ref", "sdd": "record_ref"}
 
@@ -165,71 +185,170 @@ def _permute_columns(matrix: np.ndarray, order: list[int]) -> np.ndarray:
     return np.take(matrix, inverse, axis=1)
 
 
+def _hex_rows(packed: np.ndarray) -> list[str]:
+    """Each row of a packed uint8 matrix as lowercase hex (one ``hex()`` call, then slices)."""
+    width = 2 * packed.shape[1]
+    text = packed.tobytes().hex()
+    return [text[i : i + width] for i in range(0, len(text), width)]
+
+
 def _to_hex(matrix: np.ndarray) -> list[str]:
-    packed = np.packbits(matrix, axis=1)
-    return [row.tobytes().hex() for row in packed]
+    return _hex_rows(np.packbits(matrix, axis=1))
+
+
+_SHA256_BLOCK = 64
+
+
+@dataclass(frozen=True)
+class _Hmac:
+    """HMAC-SHA256 of one key with a fixed message prefix, as two precomputed SHA-256 states.
+
+    HMAC(k, m) = H((k ^ opad) || H((k ^ ipad) || m)) (RFC 2104). Copying the state after ``k ^ ipad`` and the
+    prefix, and the state after ``k ^ opad``, is about twice as fast per message as ``hmac.HMAC.copy()``;
+    the digests are the same (the tests compare with ``hmac``)."""
+
+    inner: Any
+    outer: Any
+
+    @classmethod
+    def of(cls, key: bytes, prefix: bytes) -> _Hmac:
+        if len(key) > _SHA256_BLOCK:
+            key = hashlib.sha256(key).digest()
+        key = key.ljust(_SHA256_BLOCK, b"\0")
+        inner = hashlib.sha256(bytes(b ^ 0x36 for b in key))
+        inner.update(prefix)
+        return cls(inner, hashlib.sha256(bytes(b ^ 0x5C for b in key)))
+
+    def digests(self, messages: Iterable[bytes]) -> list[bytes]:
+        inner_copy, outer_copy = self.inner.copy, self.outer.copy
+        out: list[bytes] = []
+        append = out.append
+        for message in messages:
+            h = inner_copy()
+            h.update(message)
+            o = outer_copy()
+            o.update(h.digest())
+            append(o.digest())
+        return out
+
+    def hexdigests(self, values: Iterable[str]) -> list[str]:
+        """The first ``HEX_CHARS`` hex characters of each digest."""
+        inner_copy, outer_copy = self.inner.copy, self.outer.copy
+        out: list[str] = []
+        append = out.append
+        for value in values:
+            h = inner_copy()
+            h.update(value.encode())
+            o = outer_copy()
+            o.update(h.digest())
+            append(o.hexdigest()[:HEX_CHARS])
+        return out
+
+
+_MISSING = object()
+
+
+class _Memo(dict[Hashable, Any]):
+    """A memo emptied before it would grow past ``limit`` entries: memory stays bounded however many frames
+    pass, while persons recurring in the next deliveries are still found."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__()
+        self.limit = limit
+
+    def fetch(self, keys_: Sequence[Hashable], compute: Callable[[list[int]], list[Any]]) -> list[Any]:
+        """The value of every key: known ones looked up, the others computed in one batch and remembered.
+
+        ``compute`` gets the positions in ``keys_`` of the unknown keys and returns their values in order (a key
+        that occurs twice is computed twice: pass distinct keys)."""
+        out = list(map(self.get, keys_, itertools.repeat(_MISSING, len(keys_))))
+        missing = [i for i, v in enumerate(out) if v is _MISSING]
+        if not missing:
+            return out
+        fresh = compute(missing)
+        if len(self) + len(missing) > self.limit:
+            self.clear()
+        if len(missing) <= self.limit:
+            self.update(zip([keys_[i] for i in missing], fresh, strict=True))
+        for i, value in zip(missing, fresh, strict=True):
+            out[i] = value
+        return out
 
 
 class Pseudonymiser:
-    """Memoising pseudonym factory for one key chain (HMAC state per version and field is precomputed)."""
+    """Memoising pseudonym factory for one key chain (HMAC states per version and field are precomputed).
 
-    def __init__(self, key: bytes | keys.KeyChain) -> None:
+    Its memos (``MEMO_LIMIT`` entries each) hold normalised clear text for as long as the instance lives;
+    ``shared_pseudonymiser`` keeps one per process so that consecutive frames share them."""
+
+    def __init__(self, key: bytes | keys.KeyChain, *, memo_limit: int = MEMO_LIMIT) -> None:
         self.chain = keys.parse_key_chain(key)
-        self._bases: dict[tuple[str, str], Any] = {}
-        self._bloom_memo: dict[str, tuple[int, ...]] = {}
+        self.memo_limit = memo_limit
+        self._hmacs: dict[tuple[str, str], _Hmac] = {}
+        self._memos: dict[str, _Memo] = {}
+        self._bigrams: dict[str, tuple[int, ...]] = {}
         self._order: list[int] | None = None
+        self._flip_rows: np.ndarray | None = None
 
     @property
     def key_version(self) -> str:
         return self.chain.current
 
-    def _base(self, version: str, k: bytes, field: str) -> Any:
-        base = self._bases.get((version, field))
-        if base is None:
-            base = hmac.new(k, keys.domain_prefix(version, field), hashlib.sha256)
-            self._bases[(version, field)] = base
-        return base
+    def _hmac(self, version: str, k: bytes, field: str) -> _Hmac:
+        state = self._hmacs.get((version, field))
+        if state is None:
+            state = self._hmacs[(version, field)] = _Hmac.of(k, keys.domain_prefix(version, field))
+        return state
+
+    def _memo(self, name: str) -> _Memo:
+        """The memo called ``name`` (created empty on first use)."""
+        memo = self._memos.get(name)
+        if memo is None:
+            memo = self._memos[name] = _Memo(self.memo_limit)
+        return memo
+
+    def _chain(self, field: str, values: list[str]) -> list[str]:
+        for version, k in self.chain.versions:
+            values = self._hmac(version, k, field).hexdigests(values)
+        return values
 
     def __call__(self, field: str, value: str | None) -> str | None:
         if value is None or value == "":
             return None
-        out = value
-        for version, k in self.chain.versions:
-            h = self._base(version, k, field).copy()
-            h.update(out.encode())
-            out = h.hexdigest()[:HEX_CHARS]
-        return out
+        return self._chain(field, [value])[0]
 
     def many(self, field: str, values: Iterable[str | None]) -> list[str | None]:
-        """Pseudonyms of many values, each distinct value hashed once."""
-        cache: dict[str | None, str | None] = {None: None, "": None}
-        out = []
-        for v in values:
-            res = cache.get(v, cache)
-            if res is cache:
-                res = cache[v] = self(field, v)
-            out.append(res)
-        return out
+        """Pseudonyms of many values, each distinct value hashed once (and remembered across calls)."""
+        values = list(values)
+        distinct = list(dict.fromkeys(values))
+        known = self._memo(f"pseudonym:{field}").fetch(
+            distinct, lambda todo: self._pseudonyms(field, [distinct[i] for i in todo])
+        )
+        if len(distinct) == len(values):
+            return known
+        found = dict(zip(distinct, known, strict=True))
+        return [found[v] for v in values]
 
-    def _digest(self, field: str, value: str) -> bytes:
+    def _pseudonyms(self, field: str, values: list[str | None]) -> list[str | None]:
+        """Pseudonyms of values (``None`` for ``None`` and empty), not memoised."""
+        if all(values):
+            return self._chain(field, values)
+        hashed = iter(self._chain(field, [v for v in values if v]))
+        return [next(hashed) if v else None for v in values]
+
+    def _digests(self, field: str, values: list[bytes]) -> list[bytes]:
         version, k = self.chain.versions[0]
-        h = self._base(version, k, field).copy()
-        h.update(value.encode())
-        return h.digest()
+        return self._hmac(version, k, field).digests(values)
 
     def _bigram_positions(self, bigram: str) -> tuple[int, ...]:
-        positions = self._bloom_memo.get(bigram)
+        positions = self._bigrams.get(bigram)
         if positions is None:
-            digest = self._digest("bf_surname", bigram)
+            digest = self._digests("bf_surname", [bigram.encode()])[0]
             h1 = int.from_bytes(digest[:8], "big")
             h2 = int.from_bytes(digest[8:16], "big") | 1
             positions = tuple((h1 + i * h2) % BLOOM_BITS for i in range(BLOOM_HASHES))
-            self._bloom_memo[bigram] = positions
+            self._bigrams[bigram] = positions
         return positions
-
-    def _flip_positions(self, salt: str) -> list[int]:
-        digest = self._digest("bf_noise", salt)
-        return [int.from_bytes(digest[2 * i : 2 * i + 2], "big") % BLOOM_BITS for i in range(BLOOM_FLIPS)]
 
     def _permutation(self) -> list[int]:
         """The composition of every version's keyed permutation (bit j ends at position order[j])."""
@@ -241,6 +360,52 @@ class Pseudonymiser:
             self._order = order
         return self._order
 
+    def _encode(self, inner: np.ndarray) -> np.ndarray:
+        """Inner filters (rows of ``BLOOM_BITS`` bools) -> balanced, permuted, packed encodings."""
+        return np.packbits(_permute_columns(np.concatenate([inner, ~inner], axis=1), self._permutation()), axis=1)
+
+    def _flip_basis(self) -> np.ndarray:
+        """Row i: the encoded bits that change when inner bit i is flipped.
+
+        ``_encode`` is affine over GF(2): encode(x ^ y) = encode(x) ^ encode(y) ^ encode(0). So flipping inner
+        bit i of any filter XORs its encoding with encode(e_i) ^ encode(0), and flipping a bit twice undoes it."""
+        if self._flip_rows is None:
+            self._flip_rows = self._encode(np.eye(BLOOM_BITS, dtype=bool)) ^ self._encode(
+                np.zeros((1, BLOOM_BITS), dtype=bool)
+            )
+        return self._flip_rows
+
+    def _surname_encodings(self, texts: list[str]) -> list[bytes]:
+        """Packed encodings of the padded bigrams of each text, before the keyed flips."""
+        inner = np.zeros((len(texts), BLOOM_BITS), dtype=bool)
+        for row, text in enumerate(texts):
+            padded = f"_{text}_"
+            inner[row, [pos for i in range(len(padded) - 1) for pos in self._bigram_positions(padded[i : i + 2])]] = (
+                True
+            )
+        return [row.tobytes() for row in self._encode(inner)]
+
+    def _flip_positions(self, messages: list[bytes]) -> np.ndarray:
+        """(len(messages), BLOOM_FLIPS) inner positions to flip, from an HMAC of each message."""
+        digests = self._digests("bf_noise", messages)  # one per person: no memo
+        heads = np.frombuffer(b"".join(digests), dtype=np.uint8).reshape(len(messages), -1)[:, : 2 * BLOOM_FLIPS]
+        return np.ascontiguousarray(heads).view(">u2") % BLOOM_BITS
+
+    def _encodings(self, texts: list[str], which: np.ndarray, messages: list[bytes]) -> list[str]:
+        """Hex encodings of ``texts[which[k]]`` (non-empty) with the flips chosen by ``messages[k]`` (text 0x1F
+        salt), for every k: the text's bigram encoding XOR the flip basis rows, ``_BLOOM_CHUNK`` at a time."""
+        rows = self._memo("bloom:surname").fetch(texts, lambda todo: self._surname_encodings([texts[i] for i in todo]))
+        base = np.frombuffer(b"".join(rows), dtype=np.uint8).reshape(len(texts), _ENCODED_BYTES)
+        basis = self._flip_basis()
+        out: list[str] = []
+        for start in range(0, len(messages), _BLOOM_CHUNK):
+            packed = base[which[start : start + _BLOOM_CHUNK]]
+            flips = self._flip_positions(messages[start : start + _BLOOM_CHUNK])
+            for j in range(BLOOM_FLIPS):
+                packed ^= basis[flips[:, j]]
+            out += _hex_rows(packed)
+        return out
+
     def blooms(self, texts: Iterable[str | None], salts: Iterable[str] | None = None) -> list[str | None]:
         """Hardened encodings (``ENCODED_BITS`` bits as hex, see the module doc) of many texts.
 
@@ -248,43 +413,31 @@ class Pseudonymiser:
         with the same salt always gives the same encoding. Empty text -> ``None``."""
         texts = list(texts)
         salts = list(salts) if salts is not None else [""] * len(texts)
-        inner = np.zeros((len(texts), BLOOM_BITS), dtype=bool)
-        present = np.array([bool(t) for t in texts], dtype=bool)
-        set_rows, set_cols, flip_rows, flip_cols = self._bloom_positions(texts, salts)
-        inner[set_rows, set_cols] = True
-        flips = np.zeros((len(texts), BLOOM_BITS), dtype=np.uint8)
-        np.add.at(flips, (flip_rows, flip_cols), 1)  # a position flipped twice is back where it was
-        inner ^= (flips & 1).astype(bool)
-        encoded = _permute_columns(np.concatenate([inner, ~inner], axis=1), self._permutation())
-        hexes = _to_hex(encoded) if len(texts) else []
-        return [h if ok else None for h, ok in zip(hexes, present, strict=True)]
-
-    def _bloom_positions(self, texts: list[str | None], salts: list[str]) -> tuple[list[int], ...]:
-        """(rows, columns) of the bigram bits to set and of the keyed bits to flip, for every text."""
-        set_rows: list[int] = []
-        set_cols: list[int] = []
-        flip_rows: list[int] = []
-        flip_cols: list[int] = []
-        word_memo: dict[str, list[int]] = {}
-        for row, (text, salt) in enumerate(zip(texts, salts, strict=True)):
-            if not text:
-                continue
-            cols = word_memo.get(text)
-            if cols is None:
-                padded = f"_{text}_"
-                cols = word_memo[text] = [
-                    pos for i in range(len(padded) - 1) for pos in self._bigram_positions(padded[i : i + 2])
-                ]
-            set_rows += [row] * len(cols)
-            set_cols += cols
-            flips = self._flip_positions(f"{text}\x1f{salt}")
-            flip_rows += [row] * len(flips)
-            flip_cols += flips
-        return set_rows, set_cols, flip_rows, flip_cols
+        if len(salts) != len(texts):
+            raise ValueError("blooms needs one salt per text")
+        pairs = list(dict.fromkeys((t, s) for t, s in zip(texts, salts, strict=True) if t))
+        distinct = {t: i for i, t in enumerate(dict.fromkeys(t for t, _ in pairs))}
+        which = np.array([distinct[t] for t, _ in pairs], dtype=np.intp)
+        hexes = self._encodings(list(distinct), which, [f"{t}\x1f{s}".encode() for t, s in pairs])
+        encoded = dict(zip(pairs, hexes, strict=True))
+        return [encoded[(t, s)] if t else None for t, s in zip(texts, salts, strict=True)]
 
     def bloom(self, text: str | None, salt: str = "") -> str | None:
         """The hardened encoding of one text (see ``blooms``)."""
         return self.blooms([text], [salt])[0]
+
+
+@functools.lru_cache(maxsize=1)
+def _shared(chain: keys.KeyChain, _day: date) -> Pseudonymiser:
+    return Pseudonymiser(chain)
+
+
+def shared_pseudonymiser(key: bytes | keys.KeyChain) -> Pseudonymiser:
+    """The process-wide ``Pseudonymiser`` of a key chain, so that its memos serve every frame of that key.
+
+    One chain at a time (another key replaces it). It is renewed every day because ``normalize.birth_date``
+    reads two-digit years relative to today's date."""
+    return _shared(keys.parse_key_chain(key), date.today())
 
 
 def bloom_bits(hex_filter: str | None) -> int:
@@ -292,36 +445,158 @@ def bloom_bits(hex_filter: str | None) -> int:
     return int(hex_filter, 16) if hex_filter else 0
 
 
-def _col(df: pd.DataFrame, name: str) -> list[Any]:
-    """Column values as Python objects with every kind of missing as None (absent column -> all None)."""
-    if name not in df.columns:
-        return [None] * len(df)
-    return [None if nz.is_missing(v) else v for v in df[name].tolist()]
+# ---------------------------------------------------------------------------------------- distinct inputs
 
 
-def _memo_map(func: Callable[..., Any], *columns: list[Any]) -> list[Any]:
-    """Apply ``func`` once per distinct tuple of inputs (hashable fallback: call directly)."""
-    cache: dict[Any, Any] = {}
-    out = []
-    for args in zip(*columns, strict=True):
-        try:
-            res = cache.get(args, cache)
-        except TypeError:  # unhashable value
-            out.append(func(*args))
-            continue
-        if res is cache:
-            res = func(*args)
-            cache[args] = res
-        out.append(res)
-    return out
+def _memo_key(value: Any) -> Hashable:
+    """The memo key of a distinct input value: ``None`` when missing (blank text included), text as itself,
+    anything else tagged with its type (1, 1.0 and True from different frames must not share an entry)."""
+    if type(value) is str:
+        return value if value.strip() else None
+    return None if nz.is_missing(value) else (type(value), value)
+
+
+@dataclass(frozen=True)
+class _Column:
+    """One input column as codes into its distinct values: row ``r`` holds distinct value ``codes[r]``.
+
+    The last distinct value is the missing one: ``None``, as NA, NaN, NaT and blank text are too (their memo
+    key is ``None``), so a normaliser gets exactly what the row-by-row code passed it."""
+
+    codes: np.ndarray
+    uniques: Any  # the distinct values as pd.factorize returns them (without the missing one); None if absent
+
+    @classmethod
+    def of(cls, df: pd.DataFrame, name: str) -> _Column:
+        if name not in df.columns:
+            return cls(np.zeros(len(df), dtype=np.intp), None)
+        codes, uniques = pd.factorize(df[name])
+        codes[codes < 0] = len(uniques)
+        return cls(codes, uniques)
+
+    @property
+    def _dates(self) -> bool:  # keyed by integer value and built on demand: a Timestamp per value is slow
+        return isinstance(self.uniques, pd.DatetimeIndex)
+
+    @functools.cached_property
+    def _known(self) -> list[Any]:
+        """Every distinct value (``None`` for the missing ones); not built for datetimes."""
+        if self.uniques is None:
+            return [None]
+        values = self.uniques.tolist()
+        if isinstance(self.uniques.dtype, pd.StringDtype) or all(type(v) is str for v in values):
+            blank = [i for i, v in enumerate(values) if not v.strip()]
+        else:
+            blank = [i for i, v in enumerate(values) if nz.is_missing(v)]
+        for i in blank:
+            values[i] = None
+        return [*values, None]
+
+    @functools.cached_property
+    def keys(self) -> list[Hashable]:
+        """Memo key per distinct value (``_memo_key``)."""
+        if self._dates:
+            tag = str(self.uniques.dtype)
+            return [*((tag, v) for v in self.uniques.asi8.tolist()), None]
+        return [v if type(v) is str else _memo_key(v) for v in self._known]
+
+    def values(self, positions: list[int]) -> list[Any]:
+        if not self._dates:
+            known = self._known
+            return [known[p] for p in positions]
+        n = len(self.uniques)
+        built = iter(self.uniques.take([p for p in positions if p < n]).tolist())
+        return [next(built) if p < n else None for p in positions]
+
+    def all_values(self) -> list[Any]:
+        return self.values(list(range(len(self.uniques) + 1))) if self._dates else self._known
+
+    def apply(self, func: Callable[[Any], Any], positions: list[int]) -> list[Any]:
+        """``func`` of the distinct values at ``positions``."""
+        return [func(v) for v in self.values(positions)]
+
+
+def _combine(codes: Sequence[np.ndarray]) -> tuple[np.ndarray, tuple[np.ndarray, ...]]:
+    """Codes of the distinct combinations of several code arrays, and per combination each array's code."""
+    combined, uniques = pd.factorize(codes[0])
+    for more in codes[1:]:
+        combined, uniques = pd.factorize(combined.astype(np.int64) * (int(more.max(initial=0)) + 1) + more)
+    representative = np.empty(len(uniques), dtype=np.intp)
+    representative[combined] = np.arange(len(combined), dtype=np.intp)
+    return combined, tuple(c[representative] for c in codes)
+
+
+@dataclass(frozen=True)
+class _Combo:
+    """Distinct combinations of several columns' values (same interface as ``_Column``)."""
+
+    codes: np.ndarray
+    parts: tuple[np.ndarray, ...]  # per distinct combination, the distinct-value index in each column
+    columns: tuple[_Column, ...]
+
+    @classmethod
+    def of(cls, *columns: _Column) -> _Combo:
+        codes, parts = _combine([c.codes for c in columns])
+        return cls(codes, parts, columns)
+
+    @property
+    def keys(self) -> list[Hashable]:
+        return list(zip(*(_pick(c.keys, p) for c, p in zip(self.columns, self.parts, strict=True)), strict=True))
+
+    def apply(self, func: Callable[..., Any], positions: list[int]) -> list[Any]:
+        """``func`` of the distinct combinations at ``positions`` (one argument per column)."""
+        args = (c.values(p[positions].tolist()) for c, p in zip(self.columns, self.parts, strict=True))
+        return list(itertools.starmap(func, zip(*args, strict=True)))
+
+
+def _pick(values: list[Any], index: np.ndarray) -> list[Any]:
+    return [values[i] for i in index.tolist()]
+
+
+def _objects(values: Sequence[Any]) -> np.ndarray:
+    table = np.empty(len(values), dtype=object)
+    table[:] = values
+    return table
+
+
+def _rows(values: Sequence[Any], codes: np.ndarray) -> np.ndarray:
+    """Per-distinct values spread over the rows (an object array)."""
+    return _objects(values)[codes]
 
 
 def _unzip(rows: list[tuple[Any, ...]], width: int) -> list[list[Any]]:
     return [list(c) for c in zip(*rows, strict=True)] if rows else [[] for _ in range(width)]
 
 
+def _keyed(
+    pz: Pseudonymiser, func: Callable[..., tuple[str, ...]], columns: tuple[str | None, ...], inputs: _Column | _Combo
+) -> list[list[Any]]:
+    """Per returned value of ``func`` (normalised text), a list with one entry per distinct input: the pseudonym
+    for the stored column named at that position in ``columns``, or (``None``) the normalised text itself.
+
+    Memoised from raw input to the whole result, so an input seen in an earlier frame costs one lookup."""
+    memo = pz._memo(f"keyed:{func.__module__}.{func.__qualname__}:{columns}")
+
+    def compute(todo: list[int]) -> list[tuple[Any, ...]]:
+        normalised = _unzip(inputs.apply(func, todo), len(columns))
+        done = [v if c is None else pz.many(_COLUMN_FIELD[c], v) for c, v in zip(columns, normalised, strict=True)]
+        return list(zip(*done, strict=True))
+
+    return _unzip(memo.fetch(inputs.keys, compute), len(columns))
+
+
+def _pseudonymised(pz: Pseudonymiser, field: str, func: Callable[[Any], str | None], inputs: _Column) -> np.ndarray:
+    """Per row, the pseudonym of ``func`` of the row's value, for identifiers nearly unique per person.
+
+    Not memoised across frames: a lookup in a memo of a few hundred thousand such values misses the CPU caches
+    and costs about as much as the normalising and hashing it saves (measured on the bench data, where a
+    tenant's contact details recur in the next snapshots)."""
+    return _rows(pz._pseudonyms(field, [func(v) for v in inputs.all_values()]), inputs.codes)
+
+
 def _name_keys(prefix: Any, surname: Any) -> tuple[str, str, str, str, str, str]:
-    """(surname, component 1, component 2, phonetic, prefix, bloom text) in normalised form."""
+    """(surname, component 1, component 2, phonetic, prefix, surname) in normalised form (the surname twice:
+    once for its pseudonym, once as the Bloom filter's text)."""
     norm_prefix, _ = nz.split_prefix(prefix, surname)
     components = nz.surname_components(surname)
     if not components:
@@ -332,29 +607,44 @@ def _name_keys(prefix: Any, surname: Any) -> tuple[str, str, str, str, str, str]
     return full, first_two[0], second, nz.phonetic(components[0]), norm_prefix, full
 
 
-def _initial_keys(initials: Any, given_name: Any) -> tuple[str, str, str]:
+def _initial_keys(initials: Any, given_name: Any) -> tuple[str, str, str, str]:
+    """(initials, initials sorted, first initial, initials): the last as text for the Bloom salt."""
     inits = nz.initials(initials) or nz.initials(given_name)
-    return inits, "".join(sorted(inits)), inits[:1]
+    return inits, "".join(sorted(inits)), inits[:1], inits
 
 
-def _birth_keys(value: Any) -> tuple[str, str, str, str]:
+def _birth_keys(value: Any) -> tuple[str, str, str, str, str]:
+    """(ISO date, year, month-day, swapped ISO date, ISO date): the last as text for the Bloom salt."""
     d = nz.birth_date(value)
     if d is None:
-        return "", "", "", ""
+        return "", "", "", "", ""
     swapped = ""
     if d.day <= 12 and d.day != d.month:
         swapped = d.replace(month=d.day, day=d.month).isoformat()
-    return d.isoformat(), str(d.year), f"{d.month:02d}-{d.day:02d}", swapped
+    return d.isoformat(), str(d.year), f"{d.month:02d}-{d.day:02d}", swapped, d.isoformat()
 
 
-def _address_keys(street: Any, number: Any, letter: Any, suffix: Any, code: Any) -> tuple[str, str, str]:
+def _postcode_keys(code: Any) -> tuple[str, str]:
+    """(postcode, postcode): the second as text for the address key."""
     pc = nz.postcode(code) or ""
-    full_house = nz.house(number, letter, suffix)
-    bare = nz.house_number(number)
-    st = nz.street(street)
-    address = f"{pc}|{full_house}" if pc and full_house else ""
-    street_house = f"{st}|{bare}" if st and bare else ""
-    return pc, address, street_house
+    return pc, pc
+
+
+def _house_keys(number: Any, letter: Any, suffix: Any) -> tuple[str, str]:
+    """(full house number, bare house number)."""
+    return nz.house(number, letter, suffix), nz.house_number(number)
+
+
+def _street_keys(street: Any) -> tuple[str]:
+    return (nz.street(street),)
+
+
+def _joined(left: list[str], right: list[str], codes: tuple[np.ndarray, np.ndarray]) -> tuple[list[str], np.ndarray]:
+    """``"{left}|{right}"`` of the distinct (left, right) pairs ("" when either is empty), and the row codes."""
+    pair_codes, (li, ri) = _combine(codes)
+    joined = _objects(left)[li] + "|" + _objects(right)[ri]  # numpy loops over the pairs
+    both = np.array([bool(a) for a in left], dtype=bool)[li] & np.array([bool(b) for b in right], dtype=bool)[ri]
+    return np.where(both, joined, "").tolist(), pair_codes
 
 
 def person_pseudonyms(
@@ -368,58 +658,77 @@ def person_pseudonyms(
 
     Reads the canonical person columns (initials, given_name, prefix, surname, birth_date, street,
     house_number, house_letter, house_number_suffix, postcode, bsn, phone, email); absent columns count
-    as empty. ``columns`` maps a canonical name to another column name in ``df``.
+    as empty. ``columns`` maps a canonical name to another column name in ``df``. A key (rather than a
+    ``Pseudonymiser``) uses the process-wide ``shared_pseudonymiser``.
     """
-    pz = key if isinstance(key, Pseudonymiser) else Pseudonymiser(key)
+    pz = key if isinstance(key, Pseudonymiser) else shared_pseudonymiser(key)
     names = columns or {}
 
-    def col(name: str) -> list[Any]:
-        return _col(df, names.get(name, name))
+    def col(name: str) -> _Column:
+        return _Column.of(df, names.get(name, name))
 
-    out: dict[str, list[Any]] = {}
+    out: dict[str, np.ndarray] = {}
 
-    name_keys = _memo_map(_name_keys, col("prefix"), col("surname"))
-    full, c1, c2, phon, prefix, bf_text = _unzip(name_keys, 6)
-    out["pk_surname"] = pz.many("surname", full)
-    out["pk_surname_1"] = pz.many("surname_component", c1)
-    out["pk_surname_2"] = pz.many("surname_component", c2)
-    out["pk_surname_phon"] = pz.many("surname_phonetic", phon)
-    out["pk_prefix"] = pz.many("prefix", prefix)
+    def spread(
+        func: Callable[..., tuple[str, ...]], columns: tuple[str | None, ...], inputs: _Column | _Combo
+    ) -> list[list[str]]:
+        """Rows of the pseudonym columns of ``func``'s values; its text values (per distinct input) are returned."""
+        per_input = _keyed(pz, func, columns, inputs)
+        for column, values in zip(columns, per_input, strict=True):
+            if column is not None:
+                out[column] = _rows(values, inputs.codes)
+        return [values for column, values in zip(columns, per_input, strict=True) if column is None]
 
-    init_keys = _memo_map(_initial_keys, col("initials"), col("given_name"))
-    inits, inits_sorted, first = _unzip(init_keys, 3)
-    out["pk_initials"] = pz.many("initials", inits)
-    out["pk_initials_sorted"] = pz.many("initials_sorted", inits_sorted)
-    out["pk_initial_1"] = pz.many("initial", first)
-
-    birth_keys = _memo_map(_birth_keys, col("birth_date"))
-    iso, year, md, swapped = _unzip(birth_keys, 4)
-    out["pk_birth_date"] = pz.many("birth_date", iso)
-    out["pk_birth_year"] = pz.many("birth_year", year)
-    out["pk_birth_md"] = pz.many("birth_md", md)
-    out["pk_birth_dm_swapped"] = pz.many("birth_date", swapped)
-
-    addr_keys = _memo_map(
-        _address_keys,
-        col("street"),
-        col("house_number"),
-        col("house_letter"),
-        col("house_number_suffix"),
-        col("postcode"),
+    name = _Combo.of(col("prefix"), col("surname"))
+    (surname,) = spread(
+        _name_keys, ("pk_surname", "pk_surname_1", "pk_surname_2", "pk_surname_phon", "pk_prefix", None), name
     )
-    pc, address, street_house = _unzip(addr_keys, 3)
-    out["pk_postcode"] = pz.many("postcode", pc)
-    out["pk_address"] = pz.many("address", address)
-    out["pk_street_house"] = pz.many("street_house", street_house)
+    given = _Combo.of(col("initials"), col("given_name"))
+    (inits,) = spread(_initial_keys, ("pk_initials", "pk_initials_sorted", "pk_initial_1", None), given)
+    born = col("birth_date")
+    (iso,) = spread(_birth_keys, ("pk_birth_date", "pk_birth_year", "pk_birth_md", "pk_birth_dm_swapped", None), born)
 
-    out["pk_bsn"] = pz.many("bsn", _memo_map(nz.bsn, col("bsn")))
-    out["pk_phone"] = pz.many("phone", _memo_map(nz.phone, col("phone")))
-    out["pk_email"] = pz.many("email", _memo_map(nz.email, col("email")))
-    salts = [f"{i}\x1f{b}" for i, b in zip(inits, iso, strict=True)]
-    out["bf_surname"] = pz.blooms(bf_text, salts) if bloom else [None] * len(df)
+    code = col("postcode")
+    (postcode,) = spread(_postcode_keys, ("pk_postcode", None), code)
+    house = _Combo.of(col("house_number"), col("house_letter"), col("house_number_suffix"))
+    full_house, bare = spread(_house_keys, (None, None), house)
+    street = col("street")
+    (street_key,) = spread(_street_keys, (None,), street)
+    texts, codes = _joined(postcode, full_house, (code.codes, house.codes))  # nearly one per person: no memo
+    out["pk_address"] = _rows(pz._pseudonyms("address", texts), codes)
+    texts, codes = _joined(street_key, bare, (street.codes, house.codes))
+    out["pk_street_house"] = _rows(pz.many("street_house", texts), codes)
 
-    frame = pd.DataFrame(out, index=df.index, columns=list(PERSON_PSEUDONYMS), dtype=object)
-    return frame.astype(object).where(frame.notna(), None)
+    for column, func in (("pk_bsn", nz.bsn), ("pk_phone", nz.phone), ("pk_email", nz.email)):
+        out[column] = _pseudonymised(pz, _COLUMN_FIELD[column], func, col(column.removeprefix("pk_")))
+
+    out["bf_surname"] = _surname_blooms(pz, surname, inits, iso, (name.codes, given.codes, born.codes), bloom)
+    return pd.DataFrame(out, index=df.index, columns=list(PERSON_PSEUDONYMS), dtype=object)
+
+
+def _surname_blooms(
+    pz: Pseudonymiser,
+    texts: list[str],
+    inits: list[str],
+    iso: list[str],
+    codes: tuple[np.ndarray, np.ndarray, np.ndarray],
+    bloom: bool,
+) -> np.ndarray:
+    """``bf_surname`` per row: the surname's encoding salted with the person's initials and birth date."""
+    if not bloom:
+        return np.full(len(codes[0]), None, dtype=object)
+    person_codes, (ti, ii, bi) = _combine(codes)
+    per_person = np.full(len(ti), None, dtype=object)
+    present = np.flatnonzero(np.array([bool(t) for t in texts], dtype=bool)[ti])
+    ti, ii, bi = ti[present], ii[present], bi[present]
+    # the flip salt "surname 0x1F initials 0x1F birth date", joined per person from per-input parts (numpy loops)
+    messages = (
+        _objects([f"{t}\x1f".encode() for t in texts])[ti]
+        + _objects([f"{i}\x1f".encode() for i in inits])[ii]
+        + _objects([b.encode() for b in iso])[bi]
+    )
+    per_person[present] = pz._encodings(texts, ti, messages.tolist())
+    return per_person[person_codes]
 
 
 def pseudonymise_frame(
@@ -448,14 +757,16 @@ def pseudonymise_frame(
     bad = [c for c in keep if c in identifiers or c in ("given_name", "bsn", "phone", "email")]
     if bad:
         raise ValueError(f"refusing to keep identifier columns {bad}")
-    pz = Pseudonymiser(key)
+    pz = shared_pseudonymiser(key)
     ref_field = REFERENCE_COLUMN[kind]
-    refs = _col(df, ref_field)
-    if namespace:
-        record_key = [pz(ref_field, f"{namespace}\x1f{nz.as_text(r).strip()}") if r is not None else None
-                      for r in refs]  # fmt: skip
-    else:
-        record_key = [pz(ref_field, nz.as_text(r).strip()) if r is not None else None for r in refs]
+
+    def reference(ref: Any) -> str | None:
+        if ref is None:
+            return None
+        text = nz.as_text(ref).strip()
+        return f"{namespace}\x1f{text}" if namespace else text
+
+    record_key = _pseudonymised(pz, ref_field, reference, _Column.of(df, ref_field))
     persons = person_pseudonyms(df, pz, bloom=bloom)
     if kind != "corporation":
         persons["pk_phone"] = None
