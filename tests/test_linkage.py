@@ -8,8 +8,20 @@ from datetime import date, timedelta
 import numpy as np
 import pandas as pd
 import pytest
-from eviction_prevention.linkage import evaluate, link, link_csv, score_pairs
-from eviction_prevention.pseudonymise import pseudonymise_frame
+from eviction_prevention.linkage import (
+    Encoder,
+    Rule,
+    _rule_blocks,
+    block_pairs,
+    encode,
+    evaluate,
+    greedy_one_to_one,
+    link,
+    link_csv,
+    score_pairs,
+    score_records,
+)
+from eviction_prevention.pseudonymise import ENCODED_BITS, pseudonymise_frame
 
 KEY = b"test-key-linkage-not-a-secret"
 
@@ -396,3 +408,79 @@ def test_link_csv_on_unseen_layouts(tmp_path):
     # a4/b4 share only a surname, an initial and a postcode area: too little evidence in so small a file
     assert set(zip(result["left_id"], result["right_id"], strict=True)) == {("a1", "b1"), ("a3", "b3")}
     assert result["match_probability"].between(0.9, 1.0).all()
+
+
+# ----------------------------------------------------------------------------------- engine internals
+
+
+def test_encoder_gives_a_value_the_same_code_in_every_source():
+    encoder = Encoder()
+    first = encoder.records(pd.DataFrame({"record_key": ["a", "b", "c"], "pk_surname": ["x", None, ""]}))
+    second = encoder.records(pd.DataFrame({"record_key": ["d", "e"], "pk_surname": ["y", "x"]}))
+    assert first.codes["pk_surname"].tolist()[1:] == [-1, -1]  # missing and empty are missing
+    assert second.codes["pk_surname"][1] == first.codes["pk_surname"][0]
+    assert second.codes["pk_surname"][0] not in (first.codes["pk_surname"][0], -1)
+    # the surname components share one code space: a first component can equal a second one
+    parts = encoder.records(pd.DataFrame({"record_key": ["f"], "pk_surname_1": ["q"], "pk_surname_2": [None]}))
+    other = encoder.records(pd.DataFrame({"record_key": ["g"], "pk_surname_1": [None], "pk_surname_2": ["q"]}))
+    assert parts.codes["pk_surname_1"][0] == other.codes["pk_surname_2"][0] >= 0
+    assert first.take(np.array([2, 0])).ids.tolist() == ["c", "a"]
+
+
+def test_bloom_encodings_are_decoded_from_hex():
+    full = "0f" * (ENCODED_BITS // 8)
+    short = "1" + "0" * (ENCODED_BITS // 4 - 2)  # a leading zero digit left out: read as zero-padded
+    records = encode([pd.DataFrame({"record_key": list("abcd"), "bf_surname": [full, None, "", short]})])[0]
+    raw = records.bloom.view(np.uint8)[:, : ENCODED_BITS // 8]
+    assert raw[0].tolist() == [0x0F] * (ENCODED_BITS // 8)
+    assert records.has_bloom.tolist() == [True, False, False, True]
+    assert raw[3].tobytes() == bytes.fromhex(short.zfill(ENCODED_BITS // 4))
+    with pytest.raises(ValueError):
+        encode([pd.DataFrame({"record_key": ["x"], "bf_surname": ["zz" * (ENCODED_BITS // 8)]})])
+
+
+def test_block_pairs_skips_common_keys_and_samples():
+    left = np.array([0, 0, 1, -1, 2, 2, 2])
+    right = np.array([0, 1, 1, 2, 2, -1])
+    li, ri, skipped = block_pairs(left, right)
+    assert sorted(zip(li.tolist(), ri.tolist(), strict=True)) == [
+        (0, 0), (1, 0), (2, 1), (2, 2), (4, 3), (4, 4), (5, 3), (5, 4), (6, 3), (6, 4),
+    ]  # fmt: skip
+    assert skipped == 0
+    li, ri, skipped = block_pairs(left, right, cap=4)  # key 2 would give 3 x 2 pairs
+    assert skipped == 1 and 2 not in set(left[li].tolist())
+    li, _, _ = block_pairs(np.zeros(1000, np.int64), np.zeros(10, np.int64), sample=(1000, np.random.default_rng(1)))
+    assert 500 < len(li) < 1500 and len(li) % 10 == 0  # whole left records, about 1000 pairs
+
+
+def test_a_rule_on_missing_birth_dates_pairs_only_records_without_one():
+    encoder = Encoder()
+    left = encoder.records(
+        pd.DataFrame({"record_key": ["l1", "l2"], "pk_surname_phon": ["p", "p"], "pk_initials": ["i", "i"],
+                      "pk_birth_date": [None, "d1"]})
+    )  # fmt: skip
+    right = encoder.records(
+        pd.DataFrame({"record_key": ["r1", "r2"], "pk_surname_phon": ["p", "p"], "pk_initials": ["i", "i"],
+                      "pk_birth_date": ["d2", "d3"]})
+    )  # fmt: skip
+    pairs = set()
+    for lk, rk in _rule_blocks(left, right, Rule(("pk_surname_phon", "pk_initials"), missing="pk_birth_date")):
+        li, ri, _ = block_pairs(lk, rk)
+        pairs |= set(zip(li.tolist(), ri.tolist(), strict=True))
+    assert pairs == {(0, 0), (0, 1)}  # l2 has a birth date, as have r1 and r2
+
+
+def test_greedy_one_to_one_takes_pairs_in_order():
+    keep = greedy_one_to_one(["a", "a", "b", "b", "c"], ["x", "y", "x", "z", "z"])
+    assert keep.tolist() == [0, 3]  # (a, x), then (b, z); (c, z) comes too late
+
+
+def test_scores_do_not_depend_on_which_source_was_encoded_first():
+    """Codes are labels: encoding the sources in another order gives other codes, the same scores."""
+    left, right, truth_refs = make_datasets(seed=5, n=200, both=150)
+    lp, rp, _ = _pseudonymised(left, right, truth_refs)
+    lrec, rrec = encode([lp, rp])
+    rrec2, lrec2 = encode([rp, lp])
+    assert not all((lrec.codes[c] == lrec2.codes[c]).all() for c in lrec.codes)
+    pd.testing.assert_frame_equal(score_records(lrec, rrec), score_records(lrec2, rrec2))
+    assert len(score_records(lrec, rrec)) <= 10 * len(lp)  # blocking keeps the candidate pairs per record few

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
+import sqlalchemy as sa
+from eviction_prevention import warehouse
 from eviction_prevention.linking import (
     assign_person_ids,
     best_links,
@@ -78,3 +80,45 @@ def test_person_table():
     assert table["source_kind"].tolist() == ["social_team", "sdd", "corporation", "corporation"]
     ids = dict(zip(table["record_id"], table["person_id"], strict=True))
     assert ids["t1"] == ids["c1"] == ids["s1"] != ids["t2"]
+
+
+def test_components_of_long_chains_and_many_nodes():
+    nodes = [f"n{i:04d}" for i in range(1000)]
+    chain = [(nodes[i + 1], nodes[i]) for i in range(0, 499)]  # one path of 500 nodes, listed backwards
+    groups = components(nodes, [*chain, ("n0700", "n0900"), ("n0900", "n0800")])
+    assert groups[0] == nodes[:500]
+    assert ["n0700", "n0800", "n0900"] in groups
+    assert len(groups) == 1 + 1 + (500 - 3)  # the path, the three, the rest alone
+
+
+def test_person_table_keeps_the_kind_given_last_for_an_id_given_twice():
+    table = person_table({"corporation": ["x", "t1"], "sdd": ["x"]}, [], {"t1": "pOLD"})
+    assert table["record_id"].tolist() == ["t1", "x"]
+    assert table["source_kind"].tolist() == ["corporation", "sdd"]
+    assert table["person_id"].tolist() == ["pOLD", new_person_id(["x"])]
+
+
+def test_read_frame_gives_the_dtypes_of_the_rows(duckdb_url):
+    """On DuckDB read_frame comes through Arrow; the frame must be what the DB-API rows give."""
+    with warehouse.connect(duckdb_url) as conn:
+        conn.execute(
+            sa.text(
+                "CREATE TABLE t AS SELECT * FROM (VALUES "
+                "(1, 'a', TRUE, DATE '2024-01-31', 1.5, TIMESTAMP '2024-01-31 10:00', NULL, 7), "
+                "(NULL, NULL, NULL, NULL, NULL, NULL, NULL, 8)) v(i, s, b, d, f, ts, n, k)"
+            )
+        )
+        for sql in [
+            "SELECT * FROM t",
+            "SELECT * FROM t WHERE k = :k",
+            "SELECT k, s FROM t WHERE k = 7",
+            "SELECT * FROM t WHERE k < 0",
+            "SELECT k, sum(k) AS total FROM t GROUP BY k",  # HUGEINT: not through Arrow
+        ]:
+            result = conn.execute(sa.text(sql), {"k": 8})
+            rows = pd.DataFrame(result.fetchall(), columns=list(result.keys()))
+            frame = warehouse.read_frame(conn, sql, k=8)
+            pd.testing.assert_frame_equal(frame, rows, check_exact=True)
+            for column in frame.columns:
+                if frame[column].dtype == object:
+                    assert frame[column].map(type).tolist() == rows[column].map(type).tolist()

@@ -2,11 +2,14 @@
 
 Design:
 
+0. *Encoding*: each source's pseudonyms become integer codes in one code space shared by all sources
+   (``Encoder``: Arrow dictionary-encodes the strings; -1 = missing) and its hex surname encodings
+   64-bit words; everything below works on these arrays, never on a Python object per record or pair.
 1. *Blocking*: candidate pairs are the union of the pairs that share any blocking key
-   (``BLOCKING_RULES``: BSN, birth date, address, phonetic surname + first initial, surname component +
-   birth year, postcode + first initial, street + house number, and a birth date with day and month
-   swapped). A key value that would give more than ``max_block_pairs`` pairs is skipped (too common to
-   be informative, and it would blow up the candidate set).
+   (``BLOCKING_RULES``). Each key combines at least two fields, or is one field nearly unique per person
+   (BSN, address), so the pairs per record stay few as the data grows; some keys only pair records
+   that lack a birth date. A key value that would give more than ``max_block_pairs`` pairs is skipped
+   (too common to be informative, and it would blow up the candidate set).
 2. *Comparison*: each candidate pair gets one level per field (``FIELDS``): surname, initials, birth
    date, address, BSN. Level -1 is "missing on either side" and is neutral (weight 0).
 3. *Parameters*: u (level frequencies among non-matches) comes from a sample of random pairs
@@ -14,7 +17,9 @@ Design:
    on the pairs of one blocking key each (``TRAINING_RULES``), leaving out the fields that key
    conditions on, so that the non-matches in a session look like random pairs on the fields that are
    estimated (Splink's approach; EM over all blocked pairs at once is fooled by blocked non-matches).
-   Exact agreement on surname and initials is term-frequency adjusted.
+   A session is sampled down to _TRAINING_PAIRS pairs, and EM runs over its distinct comparison
+   patterns weighted by their counts. Exact agreement on surname and initials is term-frequency
+   adjusted.
 4. *Scoring*: match weight = sum of log2(m/u) over fields. match_probability is a record-level
    posterior: a record has at most one match on the other side, with probability pi (the match share,
    itself estimated by EM); competing candidates of the same record lower each other's probability.
@@ -22,25 +27,38 @@ Design:
 5. *Assignment*: pairs at or above ``threshold``; with ``one_to_one`` greedily by descending
    probability, each id used at most once.
 
+Random samples (u pairs, training sessions) are drawn by row number from a fixed seed: the same rows
+in the same order give the same result; the codes' values never matter.
+
 Only counts are logged (records, pairs, iterations, lambda), never values.
 """
 
 from __future__ import annotations
 
+import binascii
 import csv
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from eviction_prevention.pseudonymise import BLOOM_HASHES, ENCODED_BITS, person_pseudonyms
 
-__all__ = ["BLOCKING_RULES", "FIELDS", "TRAINING_RULES", "evaluate", "link", "link_csv", "score_pairs"]
+__all__ = [
+    "BLOCKING_RULES", "FIELDS", "TRAINING_RULES", "Encoder", "Records", "Rule", "block_pairs", "encode", "evaluate",
+    "greedy_one_to_one", "link", "link_csv", "score_pairs", "score_records", "with_ids",
+]  # fmt: skip
 
 log = logging.getLogger(__name__)
+
+ArrayLike = Any  # a numpy array, pandas Series or extension array
+Codes = dict[str, np.ndarray]  # pseudonym column -> integer codes
 
 OUTPUT_COLUMNS = ["left_id", "right_id", "match_probability"]
 
@@ -61,16 +79,37 @@ _CODE_GROUPS: dict[str, tuple[str, ...]] = {
     "street_house": ("pk_street_house",),
 }
 
-BLOCKING_RULES: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...] = (
-    (("pk_bsn",), ("pk_bsn",)),
-    (("pk_birth_date",), ("pk_birth_date",)),
-    (("pk_address",), ("pk_address",)),
-    (("pk_surname_phon", "pk_initial_1"), ("pk_surname_phon", "pk_initial_1")),
-    (("pk_surname_1", "pk_birth_year"), ("pk_surname_1", "pk_birth_year")),
-    (("pk_surname_2", "pk_birth_year"), ("pk_surname_2", "pk_birth_year")),
-    (("pk_postcode", "pk_initial_1"), ("pk_postcode", "pk_initial_1")),
-    (("pk_street_house",), ("pk_street_house",)),
-    (("pk_birth_dm_swapped",), ("pk_birth_date",)),
+
+@dataclass(frozen=True)
+class Rule:
+    """A blocking key: records pair when ``columns`` of the left record equal ``right`` (default: the same
+    columns) of the right record. With ``missing``, only pairs where that column is missing on one side
+    or the other: a fallback for records the rules on that column cannot reach."""
+
+    columns: tuple[str, ...]
+    right: tuple[str, ...] | None = None
+    missing: str | None = None
+
+
+# Every rule pairs records on at least two fields, or on one that is nearly unique per person (BSN,
+# address), so the pairs per record stay few as the data grows (a single birth date or street and house
+# number is shared by ever more records). Together they reach the matches that one or two kinds of noise
+# leave (typo, other surname, moved, other or missing initials, missing or swapped birth date, a typo
+# in the birth year); the last three are fallbacks for records without a birth date.
+BLOCKING_RULES: tuple[Rule, ...] = (
+    Rule(("pk_bsn",)),
+    Rule(("pk_address",)),
+    Rule(("pk_birth_date", "pk_initial_1")),
+    Rule(("pk_birth_date", "pk_initials_sorted")),
+    Rule(("pk_birth_date", "pk_surname_phon")),
+    Rule(("pk_birth_date", "pk_postcode")),
+    Rule(("pk_birth_dm_swapped", "pk_initial_1"), ("pk_birth_date", "pk_initial_1")),
+    Rule(("pk_surname_phon", "pk_initial_1", "pk_birth_md")),
+    Rule(("pk_surname_2", "pk_birth_year")),
+    Rule(("pk_postcode", "pk_surname_phon")),
+    Rule(("pk_street_house", "pk_initial_1"), missing="pk_birth_date"),
+    Rule(("pk_surname_phon", "pk_initials"), missing="pk_birth_date"),
+    Rule(("pk_postcode", "pk_initial_1"), missing="pk_birth_date"),
 )
 
 # EM training sessions (Splink style): the pairs of one blocking key, with the fields that key
@@ -116,94 +155,202 @@ FIELDS: tuple[Field, ...] = (
 _U_PRIOR_WEIGHT = 50.0  # pseudo-pairs behind the u prior (matters only for tiny inputs)
 _M_PRIOR_WEIGHT = 5.0  # pseudo-matches behind the m prior
 _RANDOM_PAIRS = 200_000
+_TRAINING_PAIRS = 200_000  # per EM training session (sampled beyond that)
 _U_FLOOR = 1.0 / (4 * _RANDOM_PAIRS)  # u of a level after correction: never below a quarter of one sample pair
 _BLOOM_BYTES = ENCODED_BITS // 8
+_BLOOM_WORDS = -(-_BLOOM_BYTES // 8)  # 64-bit words, the last one zero-padded
 # Hamming distance bands of the hardened surname encodings: a one-letter typo changes about four bigrams
 # (8 * BLOOM_HASHES encoded bits, fewer with collisions), the keyed bit flips add up to 4 * BLOOM_FLIPS.
 BLOOM_CLOSE = 10 * BLOOM_HASHES
 BLOOM_NEAR = 16 * BLOOM_HASHES
 
 
-@dataclass
-class _Side:
-    ids: np.ndarray
-    codes: dict[str, np.ndarray]
-    bloom: np.ndarray  # (n, _BLOOM_BYTES) uint8
-    bloom_pop: np.ndarray  # (n,) set bits
+@dataclass(frozen=True)
+class Records:
+    """One source's records encoded for linkage (``encode``): an integer code per pseudonym value, shared
+    with the records they are compared with (-1 = missing), and the surname encodings as 64-bit words."""
+
+    ids: np.ndarray | pd.api.extensions.ExtensionArray
+    codes: dict[str, np.ndarray]  # int32 per pseudonym column
+    bloom: np.ndarray  # (n, _BLOOM_WORDS) uint64, zeros if missing
+    has_bloom: np.ndarray  # (n,) bool
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def take(self, rows: np.ndarray) -> Records:
+        """The records ``rows``, in that order."""
+        codes = {c: v[rows] for c, v in self.codes.items()}
+        return Records(self.ids.take(rows), codes, self.bloom[rows], self.has_bloom[rows])
 
 
-def _column(df: pd.DataFrame, name: str) -> pd.Series:
-    if name in df.columns:
-        return df[name].astype(object)
-    return pd.Series([None] * len(df), index=df.index, dtype=object)
+def arrow_text(values: Iterable[object]) -> pa.ChunkedArray:
+    """Text values as Arrow large_string chunks: zero-copy for Arrow-backed pandas strings (a query
+    result comes in several chunks; joining them would copy every string)."""
+    array = pa.array(values, type=pa.large_string(), from_pandas=True)
+    return array if isinstance(array, pa.ChunkedArray) else pa.chunked_array([array])
 
 
-def _encode(left: pd.DataFrame, right: pd.DataFrame) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
-    """Integer codes per pseudonym column, shared between the two sides (-1 = missing)."""
-    lcodes: dict[str, np.ndarray] = {}
-    rcodes: dict[str, np.ndarray] = {}
-    for cols in _CODE_GROUPS.values():
-        parts = [_column(left, c) for c in cols] + [_column(right, c) for c in cols]
-        values = pd.concat(parts, ignore_index=True)
-        codes, _ = pd.factorize(values.where(values.notna() & (values != ""), None))
-        codes = codes.astype(np.int64)
-        offset = 0
-        for c in cols:
-            lcodes[c] = codes[offset : offset + len(left)]
-            offset += len(left)
-        for c in cols:
-            rcodes[c] = codes[offset : offset + len(right)]
-            offset += len(right)
-    return lcodes, rcodes
+def _text(df: pd.DataFrame, name: str) -> pa.ChunkedArray:
+    """A text column as Arrow chunks (all null if absent)."""
+    return arrow_text(df[name]) if name in df.columns else pa.chunked_array([pa.nulls(len(df), pa.large_string())])
 
 
-def _bloom_matrix(df: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-    empty = bytes(_BLOOM_BYTES)
-    hex_len = _BLOOM_BYTES * 2
-    raw = b"".join(
-        bytes.fromhex(v.zfill(hex_len)) if isinstance(v, str) and v else empty
-        for v in _column(df, "bf_surname").tolist()
-    )
-    matrix = np.frombuffer(raw, dtype=np.uint8).reshape(len(df), _BLOOM_BYTES)
-    return matrix, np.bitwise_count(matrix).sum(axis=1).astype(np.int64)
+def _bloom_words(values: pa.ChunkedArray, block: int = 1 << 16) -> np.ndarray:
+    """The hex surname encodings as (n, _BLOOM_WORDS) uint64, zeros if missing.
+
+    Decoded from the Arrow buffers a block of rows at a time, without a Python string per value; only an
+    encoding shorter than the full width (never written by the pseudonymiser) is left-padded one by one."""
+    hex_len = 2 * _BLOOM_BYTES
+    out = np.zeros((len(values), _BLOOM_WORDS * 8), dtype=np.uint8)
+    row = 0
+    for chunk in values.chunks:
+        for start in range(0, len(chunk), block):
+            part = chunk.slice(start, block)
+            _decode_hex_rows(part, out[row : row + len(part)], hex_len)
+            row += len(part)
+    return out.view(np.uint64)
 
 
-def _combined_key(codes: dict[str, np.ndarray], cols: tuple[str, ...], sizes: dict[str, int]) -> np.ndarray:
-    key = codes[cols[0]].copy()
-    for c in cols[1:]:
-        nxt = codes[c]
-        key = np.where((key >= 0) & (nxt >= 0), key * sizes[c] + nxt, -1)
-    return key
+def _decode_hex_rows(part: pa.Array, out: np.ndarray, hex_len: int) -> None:
+    """Decode the hex strings of ``part`` (large_string) into the rows of ``out``; missing rows stay zero."""
+    bounds = np.frombuffer(part.buffers()[1], dtype=np.int64)[part.offset : part.offset + len(part) + 1]
+    lengths = np.diff(bounds) * pc.is_valid(part).to_numpy(zero_copy_only=False)
+    if (lengths > hex_len).any():
+        raise ValueError(f"bf_surname: an encoding is longer than {hex_len} hex digits")
+    data = np.frombuffer(part.buffers()[2], dtype=np.uint8) if part.buffers()[2] else np.empty(0, np.uint8)
+    full = np.flatnonzero(lengths == hex_len)
+    if len(full) == len(part):  # the usual case: one contiguous run of hex digits
+        digits = data[bounds[0] : bounds[-1]]
+    else:
+        digits = data[(bounds[full, None] + np.arange(hex_len)).ravel()]
+    raw = np.frombuffer(binascii.a2b_hex(digits), dtype=np.uint8)  # binascii.Error (a ValueError) if not hex
+    out[full, :_BLOOM_BYTES] = raw.reshape(len(full), _BLOOM_BYTES)
+    for row in np.flatnonzero((lengths > 0) & (lengths < hex_len)):
+        out[row, :_BLOOM_BYTES] = np.frombuffer(bytes.fromhex(part[row].as_py().zfill(hex_len)), np.uint8)
 
 
-def _block(lk: np.ndarray, rk: np.ndarray, cap: int) -> tuple[np.ndarray, np.ndarray, int]:
-    """Pairs (left row, right row) with equal non-missing keys; key values over ``cap`` pairs skipped."""
-    lpos, rpos = np.flatnonzero(lk >= 0), np.flatnonzero(rk >= 0)
-    lkeys, rkeys = lk[lpos], rk[rpos]
-    lu, lc = np.unique(lkeys, return_counts=True)
-    ru, rc = np.unique(rkeys, return_counts=True)
-    common, li, ri = np.intersect1d(lu, ru, assume_unique=True, return_indices=True)
-    product = lc[li] * rc[ri]
-    ok = common[product <= cap]
-    skipped = int((product > cap).sum())
-    lsel, rsel = np.isin(lkeys, ok), np.isin(rkeys, ok)
-    merged = pd.DataFrame({"k": lkeys[lsel], "l": lpos[lsel]}).merge(
-        pd.DataFrame({"k": rkeys[rsel], "r": rpos[rsel]}), on="k"
-    )
-    return merged["l"].to_numpy(np.int64), merged["r"].to_numpy(np.int64), skipped
+class Encoder:
+    """Encodes sources one at a time (``records``) in one shared code space, so that any two of them can
+    be scored (``score_records``) and a value has the same code in every source.
+
+    Per code group it keeps the distinct values seen so far, in order of first appearance; each source
+    is dictionary-encoded by Arrow (hashing in C, no Python object per value) and its dictionary mapped
+    onto those. A source's text can be dropped once it is encoded."""
+
+    def __init__(self) -> None:
+        self._values = {group: pa.array([], pa.large_string()) for group in _CODE_GROUPS}
+
+    def _codes(self, group: str, parts: list[pa.ChunkedArray]) -> list[np.ndarray]:
+        """Codes (int32, -1 = missing or empty) of the columns ``parts`` of one code group."""
+        encoded = pc.dictionary_encode(pa.chunked_array([c for part in parts for c in part.chunks], pa.large_string()))
+        local = encoded.chunk(0).dictionary if encoded.num_chunks else pa.array([], pa.large_string())
+        seen = self._values[group]
+        known = pc.index_in(local, value_set=seen)
+        new = local.filter(pc.is_null(known))
+        self._values[group] = pa.concat_arrays([seen, new])
+        mapping = pc.fill_null(known, -1).to_numpy().astype(np.int32)
+        mapping[mapping < 0] = np.arange(len(seen), len(seen) + len(new), dtype=np.int32)
+        mapping[pc.fill_null(pc.equal(local, ""), False).to_numpy(zero_copy_only=False)] = -1
+        mapping = np.append(mapping, np.int32(-1))  # local index -1 (null) stays missing
+        indices = pa.chunked_array([chunk.indices for chunk in encoded.chunks], pa.int32())
+        codes = mapping[pc.fill_null(indices, -1).to_numpy()]
+        return np.split(codes, np.cumsum([len(part) for part in parts])[:-1])
+
+    def records(self, frame: pd.DataFrame, id_column: str = "record_key") -> Records:
+        """The records of one source (the person pseudonym columns of ``frame``; absent ones are missing)."""
+        codes = {}
+        for group, cols in _CODE_GROUPS.items():
+            codes.update(zip(cols, self._codes(group, [_text(frame, c) for c in cols]), strict=True))
+        ids = frame[id_column]
+        # text ids stay Arrow strings (taking rows from them is cheap); other ids as objects, as given
+        ids = ids.array if isinstance(ids.dtype, pd.StringDtype) else ids.to_numpy(dtype=object)
+        bloom = _bloom_words(_text(frame, "bf_surname"))
+        return Records(ids, codes, bloom, bloom.any(axis=1))
 
 
-def _candidate_pairs(left: _Side, right: _Side, sizes: dict[str, int], cap: int) -> tuple[np.ndarray, np.ndarray]:
-    n_right = max(len(right.ids), 1)
+def encode(frames: Sequence[pd.DataFrame], id_columns: str | Sequence[str] = "record_key") -> list[Records]:
+    """Encode several sources in one shared code space (see ``Encoder``). ``id_columns``: one name for all
+    frames or one per frame."""
+    names = [id_columns] * len(frames) if isinstance(id_columns, str) else list(id_columns)
+    encoder = Encoder()
+    return [encoder.records(frame, name) for frame, name in zip(frames, names, strict=True)]
+
+
+def _keys(
+    left: Records, right: Records, lcols: tuple[str, ...], rcols: tuple[str, ...]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Blocking keys of both sides for one rule: int64 below 2**31, equal exactly when every column is
+    equal, -1 when any column is missing (combinations are re-coded when they would outgrow that)."""
+    parts = [np.concatenate([left.codes[a], right.codes[b]]) for a, b in zip(lcols, rcols, strict=True)]
+    key = parts[0].astype(np.int64)
+    for nxt in parts[1:]:
+        key = np.where((key >= 0) & (nxt >= 0), key * (int(nxt.max(initial=0)) + 1) + nxt, -1)
+        if key.max(initial=0) >= 1 << 31:
+            key = np.where(key >= 0, pd.factorize(key)[0], -1)
+    return key[: len(left)], key[len(left) :]
+
+
+def _runs(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Rows with a key, sorted by key, and per distinct key: (rows, keys, start of its run, run length).
+
+    Sorting key and row packed into one int64 is several times faster than an argsort."""
+    rows = np.flatnonzero(keys >= 0)
+    packed = np.sort((keys[rows] << 32) | rows)
+    sorted_keys, rows = packed >> 32, packed & 0xFFFFFFFF
+    starts = np.flatnonzero(np.diff(sorted_keys, prepend=-1))
+    return rows, sorted_keys[starts], starts, np.diff(starts, append=len(rows))
+
+
+def block_pairs(
+    lk: np.ndarray, rk: np.ndarray, cap: int | None = None, sample: tuple[int, np.random.Generator] | None = None
+) -> tuple[np.ndarray, np.ndarray, int]:
+    """Pairs (left row, right row) with equal keys: int64 keys below 2**31, -1 = missing (as ``_keys``
+    makes them). A key value that would give more than ``cap`` pairs is skipped. With ``sample`` (n, rng)
+    and more than n pairs, only the pairs of a random share of the left rows are made (about n pairs).
+    Returns the pairs (grouped by key) and the number of key values skipped."""
+    lrows, lkeys, _, llens = _runs(lk)
+    rrows, rkeys, rstarts, rlens = _runs(rk)
+    if not len(lkeys) or not len(rkeys):
+        return np.empty(0, np.int64), np.empty(0, np.int64), 0
+    at = np.minimum(np.searchsorted(rkeys, lkeys), len(rkeys) - 1)
+    common = rkeys[at] == lkeys
+    keep = common if cap is None else common & (llens * rlens[at] <= cap)
+    # each left row of a kept key value pairs with every row of that value's run on the right
+    per_row = np.repeat(np.where(keep, rlens[at], 0), llens)
+    if sample is not None and per_row.sum() > sample[0]:
+        # drawn per left row number, so the sample does not depend on how the keys are coded
+        per_row[(sample[1].random(len(lk)) >= sample[0] / per_row.sum())[lrows]] = 0
+    first = np.repeat(rstarts[at], llens)
+    li = np.repeat(lrows, per_row)
+    step = np.arange(len(li)) - np.repeat(np.cumsum(per_row) - per_row, per_row)
+    ri = rrows[np.repeat(first, per_row) + step]
+    return li, ri, int((common & ~keep).sum())
+
+
+def _rule_blocks(left: Records, right: Records, rule: Rule) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The (left keys, right keys) to block on for one rule."""
+    lk, rk = _keys(left, right, rule.columns, rule.right or rule.columns)
+    if rule.missing is None:
+        return [(lk, rk)]
+    return [
+        (np.where(left.codes[rule.missing] < 0, lk, -1), rk),
+        (lk, np.where(right.codes[rule.missing] < 0, rk, -1)),
+    ]
+
+
+def _candidate_pairs(left: Records, right: Records, cap: int) -> tuple[np.ndarray, np.ndarray]:
+    """The union of the blocking rules' pairs, sorted by (left row, right row)."""
+    n_right = max(len(right), 1)
     found = []
     skipped = 0
-    for lcols, rcols in BLOCKING_RULES:
-        lk = _combined_key(left.codes, lcols, sizes)
-        rk = _combined_key(right.codes, rcols, sizes)
-        li, ri, s = _block(lk, rk, cap)
-        skipped += s
-        found.append(li * n_right + ri)
-    pair_ids = np.unique(np.concatenate(found)) if found else np.empty(0, np.int64)
+    for rule in BLOCKING_RULES:
+        for lk, rk in _rule_blocks(left, right, rule):
+            li, ri, s = block_pairs(lk, rk, cap)
+            skipped += s
+            found.append(li * n_right + ri)
+    pair_ids = np.sort(np.concatenate(found)) if found else np.empty(0, np.int64)
+    pair_ids = pair_ids[np.diff(pair_ids, prepend=-1) != 0]
     if skipped:
         log.info("linkage blocking: %d key values skipped as too common", skipped)
     return pair_ids // n_right, pair_ids % n_right
@@ -213,15 +360,14 @@ def _eq(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return (a == b) & (a >= 0)
 
 
-def _bloom_distance(left: _Side, right: _Side, li: np.ndarray, ri: np.ndarray, chunk: int = 250_000) -> np.ndarray:
+def _bloom_distance(left: Records, right: Records, li: np.ndarray, ri: np.ndarray, chunk: int = 250_000) -> np.ndarray:
     """Hamming distance of the surname encodings (balanced, so always comparable); ENCODED_BITS if missing."""
     out = np.full(len(li), ENCODED_BITS, dtype=np.int64)
     for start in range(0, len(li), chunk):
         sl = slice(start, start + chunk)
         a, b = li[sl], ri[sl]
-        dist = np.bitwise_count(left.bloom[a] ^ right.bloom[b]).sum(axis=1).astype(np.int64)
-        ok = (left.bloom_pop[a] > 0) & (right.bloom_pop[b] > 0)
-        out[sl] = np.where(ok, dist, ENCODED_BITS)
+        dist = np.bitwise_count(left.bloom[a] ^ right.bloom[b]).sum(axis=1, dtype=np.int64)
+        out[sl] = np.where(left.has_bloom[a] & right.has_bloom[b], dist, ENCODED_BITS)
     return out
 
 
@@ -232,11 +378,16 @@ def _levels(conditions: list[np.ndarray], missing: np.ndarray) -> np.ndarray:
     return gamma
 
 
-def _compare(left: _Side, right: _Side, li: np.ndarray, ri: np.ndarray) -> dict[str, np.ndarray]:
-    L = {k: v[li] for k, v in left.codes.items()}
-    R = {k: v[ri] for k, v in right.codes.items()}
-    out: dict[str, np.ndarray] = {}
+def _gather(
+    left: Records, right: Records, li: np.ndarray, ri: np.ndarray, columns: tuple[str, ...]
+) -> tuple[Codes, Codes]:
+    """The codes of ``columns`` for each pair, left and right (gathered per field, so only one field's
+    columns are in memory at a time)."""
+    return {c: left.codes[c][li] for c in columns}, {c: right.codes[c][ri] for c in columns}
 
+
+def _surname_levels(left: Records, right: Records, li: np.ndarray, ri: np.ndarray) -> np.ndarray:
+    L, R = _gather(left, right, li, ri, ("pk_surname", "pk_surname_1", "pk_surname_2", "pk_surname_phon"))
     missing = (L["pk_surname"] < 0) | (R["pk_surname"] < 0)
     exact = _eq(L["pk_surname"], R["pk_surname"])
     component = np.zeros(len(li), dtype=bool)
@@ -247,10 +398,13 @@ def _compare(left: _Side, right: _Side, li: np.ndarray, ri: np.ndarray) -> dict[
     dist = np.full(len(li), ENCODED_BITS, dtype=np.int64)
     todo = np.flatnonzero(~(missing | exact | component | phon))
     dist[todo] = _bloom_distance(left, right, li[todo], ri[todo])
-    out["surname"] = _levels([exact, component, phon, dist <= BLOOM_CLOSE, dist <= BLOOM_NEAR], missing)
+    return _levels([exact, component, phon, dist <= BLOOM_CLOSE, dist <= BLOOM_NEAR], missing)
 
+
+def _initials_levels(left: Records, right: Records, li: np.ndarray, ri: np.ndarray) -> np.ndarray:
+    L, R = _gather(left, right, li, ri, ("pk_initials", "pk_initials_sorted", "pk_initial_1"))
     missing = (L["pk_initials"] < 0) | (R["pk_initials"] < 0)
-    out["initials"] = _levels(
+    return _levels(
         [
             _eq(L["pk_initials"], R["pk_initials"]),
             _eq(L["pk_initials_sorted"], R["pk_initials_sorted"]),
@@ -259,9 +413,12 @@ def _compare(left: _Side, right: _Side, li: np.ndarray, ri: np.ndarray) -> dict[
         missing,
     )
 
+
+def _birth_date_levels(left: Records, right: Records, li: np.ndarray, ri: np.ndarray) -> np.ndarray:
+    L, R = _gather(left, right, li, ri, ("pk_birth_date", "pk_birth_dm_swapped", "pk_birth_md", "pk_birth_year"))
     missing = (L["pk_birth_date"] < 0) | (R["pk_birth_date"] < 0)
     swapped = _eq(L["pk_birth_dm_swapped"], R["pk_birth_date"]) | _eq(L["pk_birth_date"], R["pk_birth_dm_swapped"])
-    out["birth_date"] = _levels(
+    return _levels(
         [
             _eq(L["pk_birth_date"], R["pk_birth_date"]),
             swapped,
@@ -271,10 +428,13 @@ def _compare(left: _Side, right: _Side, li: np.ndarray, ri: np.ndarray) -> dict[
         missing,
     )
 
+
+def _address_levels(left: Records, right: Records, li: np.ndarray, ri: np.ndarray) -> np.ndarray:
+    L, R = _gather(left, right, li, ri, ("pk_address", "pk_street_house", "pk_postcode"))
     missing = ((L["pk_postcode"] < 0) | (R["pk_postcode"] < 0)) & (
         (L["pk_street_house"] < 0) | (R["pk_street_house"] < 0)
     )
-    out["address"] = _levels(
+    return _levels(
         [
             _eq(L["pk_address"], R["pk_address"]),
             _eq(L["pk_street_house"], R["pk_street_house"]),
@@ -283,9 +443,23 @@ def _compare(left: _Side, right: _Side, li: np.ndarray, ri: np.ndarray) -> dict[
         missing,
     )
 
-    missing = (L["pk_bsn"] < 0) | (R["pk_bsn"] < 0)
-    out["bsn"] = _levels([_eq(L["pk_bsn"], R["pk_bsn"])], missing)
-    return out
+
+def _bsn_levels(left: Records, right: Records, li: np.ndarray, ri: np.ndarray) -> np.ndarray:
+    L, R = _gather(left, right, li, ri, ("pk_bsn",))
+    return _levels([_eq(L["pk_bsn"], R["pk_bsn"])], (L["pk_bsn"] < 0) | (R["pk_bsn"] < 0))
+
+
+_FIELD_LEVELS = {
+    "surname": _surname_levels, "initials": _initials_levels, "birth_date": _birth_date_levels,
+    "address": _address_levels, "bsn": _bsn_levels,
+}  # fmt: skip
+
+
+def _compare(
+    left: Records, right: Records, li: np.ndarray, ri: np.ndarray, fields: Iterable[Field] = FIELDS
+) -> dict[str, np.ndarray]:
+    """The comparison level of every pair on each of ``fields``."""
+    return {f.name: _FIELD_LEVELS[f.name](left, right, li, ri) for f in fields}
 
 
 def _level_frequencies(gamma: np.ndarray, n_levels: int, weights: np.ndarray | None = None) -> np.ndarray:
@@ -294,7 +468,7 @@ def _level_frequencies(gamma: np.ndarray, n_levels: int, weights: np.ndarray | N
     return np.bincount(gamma[ok].astype(np.int64), weights=w, minlength=n_levels).astype(np.float64)
 
 
-def _estimate_u(left: _Side, right: _Side, seed: int) -> dict[str, np.ndarray]:
+def _estimate_u(left: Records, right: Records, seed: int) -> dict[str, np.ndarray]:
     """u per field and level from random pairs, shrunk towards the prior for small samples."""
     n = min(len(left.ids) * len(right.ids), _RANDOM_PAIRS)
     rng = np.random.default_rng(seed)
@@ -316,7 +490,7 @@ _EXACT_COLUMN = {
 }  # fmt: skip
 
 
-def _exact_agreement(left: _Side, right: _Side, column: str) -> tuple[float, float]:
+def _exact_agreement(left: Records, right: Records, column: str) -> tuple[float, float]:
     """Share of all (non-missing) pairs that agree exactly on ``column``, from value counts (no sampling),
     and the number of such pairs."""
     lc, rc = left.codes[column], right.codes[column]
@@ -330,7 +504,7 @@ def _exact_agreement(left: _Side, right: _Side, column: str) -> tuple[float, flo
 
 
 def _correct_u(
-    left: _Side, right: _Side, u: dict[str, np.ndarray], m: dict[str, np.ndarray], share: float
+    left: Records, right: Records, u: dict[str, np.ndarray], m: dict[str, np.ndarray], share: float
 ) -> dict[str, np.ndarray]:
     """u without the matches that random pairs contain.
 
@@ -370,62 +544,98 @@ def _log_ratio(
     return total
 
 
-def _tf_adjustment(
-    left: _Side, right: _Side, li: np.ndarray, gamma: np.ndarray, column: str, u_exact: float
-) -> np.ndarray:
-    """Extra log-weight for exact agreement on ``column``: log(u_exact / tf(value)), with tf the value's
-    share among the non-missing values of both sides (floored at one record). Agreeing on a rare surname
-    or on the initials "MO" counts more than agreeing on "Jansen" or "J"."""
+# Fields whose exact agreement is term-frequency adjusted, with the column that holds the value.
+_TF_COLUMNS = {"surname": "pk_surname", "initials": "pk_initials"}
+
+
+def _log_term_frequency(left: Records, right: Records, li: np.ndarray, gamma: np.ndarray, column: str) -> np.ndarray:
+    """For pairs that agree exactly on ``column`` (``gamma`` 0): log of the value's share among the
+    non-missing values of both sides (floored at one record); NaN for the other pairs."""
     lcodes, rcodes = left.codes[column], right.codes[column]
     allcodes = np.concatenate([lcodes, rcodes])
     allcodes = allcodes[allcodes >= 0]
-    adj = np.zeros(len(li))
-    if not len(allcodes):
-        return adj
-    freq = np.bincount(allcodes) / len(allcodes)
-    exact = gamma == 0
-    tf = np.maximum(freq[lcodes[li[exact]]], 1.0 / len(allcodes))
-    adj[exact] = np.log(u_exact) - np.log(tf)
-    return adj
+    out = np.full(len(li), np.nan)
+    if len(allcodes):
+        freq = np.bincount(allcodes) / len(allcodes)
+        exact = gamma == 0
+        out[exact] = np.log(np.maximum(freq[lcodes[li[exact]]], 1.0 / len(allcodes)))
+    return out
 
 
-def _record_posterior(log_lr: np.ndarray, group: np.ndarray | None, prior_match: float, n_other: int) -> np.ndarray:
-    """P(pair is the match of its ``group`` record), given that a record has at most one match.
+def _tf_adjustment(log_tf: np.ndarray, u_exact: float) -> np.ndarray:
+    """Extra log-weight for exact agreement: log(u_exact / tf(value)), from ``_log_term_frequency``.
+    Agreeing on a rare surname or on the initials "MO" counts more than agreeing on "Jansen" or "J"."""
+    return np.where(np.isnan(log_tf), 0.0, np.log(u_exact) - log_tf)
+
+
+def _record_posterior(ratio: np.ndarray, ratio_sum: np.ndarray, prior_match: float, n_other: int) -> np.ndarray:
+    """P(pair is the match of its record), given that a record has at most one match.
 
     A record has a match on the other side with probability ``prior_match``, equally likely any of the
     ``n_other`` records there: p_ij = a L_ij / ((1 - prior_match) + a sum_k L_kj) with a = prior/n_other
-    and L the likelihood ratio m/u (pairs outside the candidate set count as L = 0). With ``group``
-    None the pair is scored on its own (no competing candidates in the sum).
+    and L the likelihood ratio m/u (pairs outside the candidate set count as L = 0). ``ratio_sum`` is
+    that sum over the record's candidates, or the pair's own L to score it on its own.
     """
-    log_a = np.log(prior_match) - np.log(max(n_other, 1))
-    z = np.clip(log_a + log_lr, -700.0, 700.0)
-    odds = np.exp(z)
-    total = odds if group is None else np.bincount(group, weights=odds)[group]
-    return odds / ((1.0 - prior_match) + total)
+    a = prior_match / max(n_other, 1)
+    return a * ratio / ((1.0 - prior_match) + a * ratio_sum)
+
+
+def _expected_matched(ratio_sums: np.ndarray, prior_match: float, n_other: int) -> float:
+    """The expected number of records that have their match among their candidates: the sum over records
+    of the posteriors of their candidates (``_record_posterior``), from each record's sum of ratios."""
+    a = prior_match / max(n_other, 1)
+    return float(np.sum(a * ratio_sums / ((1.0 - prior_match) + a * ratio_sums)))
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
     return 0.5 * (1.0 + np.tanh(0.5 * x))
 
 
+@dataclass(frozen=True)
+class _Session:
+    """One EM training session: the pairs of one blocking key, compared on the fields it does not fix,
+    as the distinct comparison patterns (levels per field) and the number of pairs with each."""
+
+    name: str
+    fields: list[Field]
+    patterns: dict[str, np.ndarray]
+    pairs: np.ndarray
+
+
+def _patterns(gammas: dict[str, np.ndarray], fields: list[Field]) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """The distinct level combinations of ``fields`` (a few hundred at most) and how many pairs have each:
+    EM over them gives what EM over the pairs gives, at a cost independent of the number of pairs."""
+    sizes = [len(f.levels) + 1 for f in fields]  # level -1 (missing) shifted to 0
+    code = np.zeros(len(gammas[fields[0].name]), dtype=np.int64)
+    for f, size in zip(fields, sizes, strict=True):
+        code = code * size + (gammas[f.name].astype(np.int64) + 1)
+    pairs = np.bincount(code, minlength=int(np.prod(sizes)))
+    present = np.flatnonzero(pairs)
+    patterns = {}
+    for f, size in reversed(list(zip(fields, sizes, strict=True))):
+        patterns[f.name] = (present % size - 1).astype(np.int8)
+        present = present // size
+    return patterns, pairs[pairs > 0].astype(np.float64)
+
+
 def _em_session(
-    gammas: dict[str, np.ndarray], u: dict[str, np.ndarray], fields: list[Field], max_iter: int,
-    tol: float = 1e-6,
-) -> tuple[dict[str, np.ndarray], dict[str, float], float, int]:  # fmt: skip
-    """EM for lambda and m of ``fields`` over one training session's pairs, u fixed.
+    session: _Session, u: dict[str, np.ndarray], max_iter: int, tol: float = 1e-6
+) -> tuple[dict[str, np.ndarray], dict[str, float], float, int]:
+    """EM for lambda and m of the session's fields over its comparison patterns, u fixed.
 
     Returns m, the expected number of matches with the field non-missing (the evidence behind m),
     lambda and the number of iterations. m starts at the prior (high on agreement) and is smoothed
     towards it; missing levels are left out."""
+    fields, gammas, pairs = session.fields, session.patterns, session.pairs
     m = {f.name: np.asarray(f.m_prior, dtype=np.float64) for f in fields}
     support = {f.name: 0.0 for f in fields}
     lam, iterations = 0.5, 0
     for iterations in range(1, max_iter + 1):  # noqa: B007
         p = _sigmoid(np.log(lam) - np.log1p(-lam) + _log_ratio(gammas, m, u, fields))
-        new_lam = float(np.clip(p.mean(), 1e-6, 1 - 1e-6))
+        new_lam = float(np.clip(np.dot(p, pairs) / pairs.sum(), 1e-6, 1 - 1e-6))
         new_m = {}
         for f in fields:
-            counts = _level_frequencies(gammas[f.name], len(f.levels), p)
+            counts = _level_frequencies(gammas[f.name], len(f.levels), p * pairs)
             support[f.name] = float(counts.sum())
             new_m[f.name] = (counts + _M_PRIOR_WEIGHT * np.asarray(f.m_prior)) / (counts.sum() + _M_PRIOR_WEIGHT)
         delta = max([abs(new_lam - lam)] + [float(np.abs(new_m[k] - m[k]).max()) for k in m])
@@ -435,22 +645,33 @@ def _em_session(
     return m, support, lam, iterations
 
 
-def _estimate_m(
-    left: _Side, right: _Side, sizes: dict[str, int], u: dict[str, np.ndarray], cap: int, max_iter: int
-) -> tuple[dict[str, np.ndarray], int]:
+def _training_sessions(left: Records, right: Records, cap: int, seed: int) -> list[_Session]:
+    """The sessions of TRAINING_RULES with at least 10 pairs; a session with more than _TRAINING_PAIRS
+    pairs is trained on a random sample of its left records' pairs (the patterns' shares, which is all
+    EM sees, stay the same; the cost stays linear)."""
+    rng = np.random.default_rng((seed, 1))  # a stream of its own (the u sample draws from ``seed``)
+    sessions = []
+    for cols, conditioned in TRAINING_RULES:
+        li, ri, _ = block_pairs(*_keys(left, right, cols, cols), cap, (_TRAINING_PAIRS, rng))
+        if len(li) < 10:
+            continue
+        fields = [f for f in FIELDS if f.name not in conditioned]
+        patterns, pairs = _patterns(_compare(left, right, li, ri, fields), fields)
+        sessions.append(_Session("+".join(cols), fields, patterns, pairs))
+    return sessions
+
+
+def _estimate_m(sessions: list[_Session], u: dict[str, np.ndarray], max_iter: int) -> tuple[dict[str, np.ndarray], int]:
     """m per field: the support-weighted mean over the training sessions that estimate it (prior if none)."""
     total = {f.name: _M_PRIOR_WEIGHT * np.asarray(f.m_prior, dtype=np.float64) for f in FIELDS}
     weight = {f.name: _M_PRIOR_WEIGHT for f in FIELDS}
     iterations = 0
-    for cols, conditioned in TRAINING_RULES:
-        li, ri, _ = _block(_combined_key(left.codes, cols, sizes), _combined_key(right.codes, cols, sizes), cap)
-        if len(li) < 10:
-            continue
-        fields = [f for f in FIELDS if f.name not in conditioned]
-        m, support, lam, it = _em_session(_compare(left, right, li, ri), u, fields, max_iter)
+    for session in sessions:
+        m, support, lam, it = _em_session(session, u, max_iter)
         iterations = max(iterations, it)
-        log.info("linkage training on %s: %d pairs, %d iterations, lambda=%.4f", "+".join(cols), len(li), it, lam)
-        for f in fields:
+        pairs = int(session.pairs.sum())
+        log.info("linkage training on %s: %d pairs, %d iterations, lambda=%.4f", session.name, pairs, it, lam)
+        for f in session.fields:
             total[f.name] = total[f.name] + support[f.name] * m[f.name]
             weight[f.name] += support[f.name]
     return {k: total[k] / weight[k] for k in total}, iterations
@@ -467,26 +688,74 @@ def _match_shares(
     the two record-level posteriors (each record has at most one match on the other side). With
     ``exclusive`` False the final probabilities ignore competing candidates (a person with several
     records on one side, e.g. one SDD record per service, keeps a high probability for each)."""
+    ratio = np.exp(np.minimum(log_lr, 600.0))
+    right_sums = np.bincount(ri, weights=ratio, minlength=n_right)
+    left_sums = np.bincount(li, weights=ratio, minlength=n_left)
     pi_left = pi_right = 0.5
     for _ in range(max_iter):
-        p_right = _record_posterior(log_lr, ri, pi_right, n_left)
-        p_left = _record_posterior(log_lr, li, pi_left, n_right)
-        new_right = float(np.clip(p_right.sum() / n_right, 0.01, 0.99))
-        new_left = float(np.clip(p_left.sum() / n_left, 0.01, 0.99))
+        new_right = float(np.clip(_expected_matched(right_sums, pi_right, n_left) / n_right, 0.01, 0.99))
+        new_left = float(np.clip(_expected_matched(left_sums, pi_left, n_right) / n_left, 0.01, 0.99))
         done = abs(new_right - pi_right) < 1e-5 and abs(new_left - pi_left) < 1e-5
         pi_right, pi_left = new_right, new_left
         if done:
             break
     prob = np.minimum(
-        _record_posterior(log_lr, ri if exclusive else None, pi_right, n_left),
-        _record_posterior(log_lr, li if exclusive else None, pi_left, n_right),
+        _record_posterior(ratio, right_sums[ri] if exclusive else ratio, pi_right, n_left),
+        _record_posterior(ratio, left_sums[li] if exclusive else ratio, pi_left, n_right),
     )
     return prob, pi_left, pi_right
 
 
-def _side(df: pd.DataFrame, id_col: str, codes: dict[str, np.ndarray]) -> _Side:
-    bloom, pop = _bloom_matrix(df)
-    return _Side(ids=df[id_col].to_numpy(dtype=object), codes=codes, bloom=bloom, bloom_pop=pop)
+_NO_ROWS = np.empty(0, np.int64)
+
+
+def score_records(
+    left: Records,
+    right: Records,
+    *,
+    max_iter: int = 30,
+    max_block_pairs: int = 5000,
+    exclusive: bool = True,
+    seed: int = 20180101,
+) -> pd.DataFrame:
+    """``score_pairs`` on encoded records: every candidate pair as row numbers (``left_row``,
+    ``right_row``) with its comparison levels, match weight (log2) and match_probability."""
+    li, ri = _candidate_pairs(left, right, max_block_pairs) if len(left) and len(right) else (_NO_ROWS, _NO_ROWS)
+    if not len(li):
+        log.info("linkage: %d x %d records, 0 candidate pairs", len(left), len(right))
+        return pd.DataFrame(
+            {"left_row": _NO_ROWS, "right_row": _NO_ROWS, **{f.name: np.empty(0, np.int8) for f in FIELDS},
+             "match_weight": np.empty(0), "match_probability": np.empty(0)}
+        )  # fmt: skip
+    gammas = _compare(left, right, li, ri)
+    log_tf = {f: _log_term_frequency(left, right, li, gammas[f], column) for f, column in _TF_COLUMNS.items()}
+    sessions = _training_sessions(left, right, max_block_pairs, seed)
+    u = _estimate_u(left, right, seed)
+    m, log_lr, _ = _log_likelihood_ratio(gammas, log_tf, sessions, u, max_iter)
+    # u without the matches among the random pairs (their share from this first pass), then score again
+    matches = float(_match_shares(log_lr, li, ri, len(left), len(right), False)[0].sum())
+    u = _correct_u(left, right, u, m, matches / (len(left) * len(right)))
+    m, log_lr, iterations = _log_likelihood_ratio(gammas, log_tf, sessions, u, max_iter)
+    prob, pi_left, pi_right = _match_shares(log_lr, li, ri, len(left), len(right), exclusive)
+    log.info(
+        "linkage: %d x %d records, %d candidate pairs, %d EM iterations, match share left=%.4f right=%.4f",
+        len(left), len(right), len(li), iterations, pi_left, pi_right,
+    )  # fmt: skip
+    return pd.DataFrame(
+        {"left_row": li, "right_row": ri, **gammas, "match_weight": log_lr / np.log(2), "match_probability": prob}
+    )
+
+
+def _log_likelihood_ratio(
+    gammas: dict[str, np.ndarray], log_tf: dict[str, np.ndarray], sessions: list[_Session],
+    u: dict[str, np.ndarray], max_iter: int,
+) -> tuple[dict[str, np.ndarray], np.ndarray, int]:  # fmt: skip
+    """m from the training sessions, and the natural-log m/u of every pair, term-frequency adjusted."""
+    m, iterations = _estimate_m(sessions, u, max_iter)
+    log_lr = _log_ratio(gammas, m, u)
+    for field in _TF_COLUMNS:
+        log_lr += _tf_adjustment(log_tf[field], float(u[field][0]))
+    return m, log_lr, iterations
 
 
 def score_pairs(
@@ -510,34 +779,35 @@ def score_pairs(
     cols = ["left_id", "right_id", *[f.name for f in FIELDS], "match_weight", "match_probability"]
     if left.empty or right.empty:
         return pd.DataFrame(columns=cols)
-    lcodes, rcodes = _encode(left, right)
-    sizes = {c: int(max(lcodes[c].max(initial=-1), rcodes[c].max(initial=-1))) + 2 for c in lcodes}
-    lside, rside = _side(left, left_id, lcodes), _side(right, right_id, rcodes)
-    li, ri = _candidate_pairs(lside, rside, sizes, max_block_pairs)
-    if not len(li):
-        log.info("linkage: %d x %d records, 0 candidate pairs", len(left), len(right))
+    lrec, rrec = encode([left, right], [left_id, right_id])
+    scored = score_records(
+        lrec, rrec, max_iter=max_iter, max_block_pairs=max_block_pairs, exclusive=exclusive, seed=seed
+    )
+    if scored.empty:
         return pd.DataFrame(columns=cols)
-    gammas = _compare(lside, rside, li, ri)
-    u_random = _estimate_u(lside, rside, seed)
-    u = u_random
-    for _ in range(2):  # the second pass uses u corrected for the matches among the random pairs
-        m, iterations = _estimate_m(lside, rside, sizes, u, max_block_pairs, max_iter)
-        log_lr = _log_ratio(gammas, m, u)
-        for field, column in (("surname", "pk_surname"), ("initials", "pk_initials")):
-            log_lr += _tf_adjustment(lside, rside, li, gammas[field], column, float(u[field][0]))
-        prob, pi_left, pi_right = _match_shares(log_lr, li, ri, len(left), len(right), exclusive)
-        matches = float(_match_shares(log_lr, li, ri, len(left), len(right), False)[0].sum())
-        u = _correct_u(lside, rside, u_random, m, matches / (len(left) * len(right)))
-    log.info(
-        "linkage: %d x %d records, %d candidate pairs, %d EM iterations, match share left=%.4f right=%.4f",
-        len(left), len(right), len(li), iterations, pi_left, pi_right,
-    )  # fmt: skip
-    out = pd.DataFrame({"left_id": lside.ids[li], "right_id": rside.ids[ri]})
-    for f in FIELDS:
-        out[f.name] = gammas[f.name]
-    out["match_weight"] = log_lr / np.log(2)
-    out["match_probability"] = prob
-    return out
+    return with_ids(scored, lrec.ids, rrec.ids)
+
+
+def with_ids(scored: pd.DataFrame, left_ids: ArrayLike, right_ids: ArrayLike) -> pd.DataFrame:
+    """Scored row-number pairs (``score_records``) with ids in their place (``left_ids`` and ``right_ids``:
+    arrays indexed by row number, e.g. ``Records.ids``)."""
+    out = scored.drop(columns=["left_row", "right_row"])
+    out.insert(0, "right_id", right_ids.take(scored["right_row"].to_numpy()))
+    out.insert(0, "left_id", left_ids.take(scored["left_row"].to_numpy()))
+    return out.reset_index(drop=True)
+
+
+def greedy_one_to_one(left: ArrayLike, right: ArrayLike) -> np.ndarray:
+    """Positions of the pairs (left[i], right[i]) kept when taking them in the given order and skipping any
+    whose left or right is already taken (each id used at most once)."""
+    left_codes, right_codes = pd.factorize(pd.Series(left))[0], pd.factorize(pd.Series(right))[0]
+    used_left, used_right = bytearray(len(left_codes) + 1), bytearray(len(right_codes) + 1)
+    keep = []
+    for i, (a, b) in enumerate(zip(left_codes.tolist(), right_codes.tolist(), strict=True)):
+        if not (used_left[a] or used_right[b]):
+            used_left[a] = used_right[b] = 1
+            keep.append(i)
+    return np.array(keep, dtype=np.int64)
 
 
 def _one_to_one(pairs: pd.DataFrame) -> pd.DataFrame:
@@ -545,16 +815,7 @@ def _one_to_one(pairs: pd.DataFrame) -> pd.DataFrame:
     ordered = pairs.sort_values(
         ["match_probability", "left_id", "right_id"], ascending=[False, True, True], kind="mergesort"
     )
-    used_left: set = set()
-    used_right: set = set()
-    keep = []
-    for idx, lid, rid in zip(ordered.index, ordered["left_id"], ordered["right_id"], strict=True):
-        if lid in used_left or rid in used_right:
-            continue
-        used_left.add(lid)
-        used_right.add(rid)
-        keep.append(idx)
-    return pairs.loc[keep]
+    return ordered.iloc[greedy_one_to_one(ordered["left_id"], ordered["right_id"])]
 
 
 def link(

@@ -14,16 +14,25 @@ these two-step paths, accepted at LINK_THRESHOLD.
 connected components of the accepted links. An id, once given, is kept: a component that contains
 records of an earlier run keeps the id most of those records had, so a person keeps their id when new
 records arrive; a new component gets ``"p" + sha256(smallest member record id)[:20]``.
+
+Scale (a million arrears rows: over a million records, millions of candidate pairs): the sources are
+read and encoded for linkage one at a time (``linkage.Encoder``), scored as row numbers two pairs of
+sources at a time, and assembled on node numbers ordered like the record ids; ids are attached only to
+what can become a link. Everything per record or per pair is vectorised.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
@@ -45,6 +54,7 @@ REPORT_DATE_CLOSE_DAYS = 3
 # Assumed m-probabilities of the report-date levels: a social team registers a report within 3 days.
 REPORT_DATE_M = {"close": 0.95, "window": 0.05}
 KEY_LIST = ", ".join(PERSON_KEYS)
+ArrayLike = linkage.ArrayLike
 
 
 def tenancies(conn: Connection) -> pd.DataFrame:
@@ -57,7 +67,7 @@ def tenancies(conn: Connection) -> pd.DataFrame:
             FROM int_arrears_snapshots AS s
         )
         SELECT partner || ':' || record_key AS id, {KEY_LIST}
-        FROM ranked WHERE rn = 1 ORDER BY id
+        FROM ranked WHERE rn = 1
         """,
     )
 
@@ -65,21 +75,25 @@ def tenancies(conn: Connection) -> pd.DataFrame:
 def social_team_cases(conn: Connection) -> pd.DataFrame:
     return warehouse.read_frame(
         conn,
-        f"SELECT social_team_case_id AS id, reporter, report_received_date, {KEY_LIST} "
-        "FROM int_social_team_cases ORDER BY id",
+        f"SELECT social_team_case_id AS id, reporter, report_received_date, {KEY_LIST} FROM int_social_team_cases",
     )
 
 
 def sdd_records(conn: Connection) -> pd.DataFrame:
-    return warehouse.read_frame(conn, f"SELECT sdd_record_id AS id, {KEY_LIST} FROM int_sdd_records ORDER BY id")
+    return warehouse.read_frame(conn, f"SELECT sdd_record_id AS id, {KEY_LIST} FROM int_sdd_records")
 
 
 def arrears_cases(conn: Connection) -> pd.DataFrame:
     return warehouse.read_frame(
         conn,
         "SELECT case_id, corporation, corporation || ':' || tenancy_key AS tenancy_id, reported_date "
-        "FROM int_arrears_cases ORDER BY case_id",
+        "FROM int_arrears_cases",
     )
+
+
+def _days(dates: pd.Series) -> np.ndarray:
+    """Dates as whole days since the epoch (int64)."""
+    return pd.to_datetime(dates).to_numpy().astype("datetime64[D]").astype(np.int64)
 
 
 def _gap_days(reported: pd.Series, received: pd.Series) -> pd.Series:
@@ -101,14 +115,13 @@ def report_date_evidence(cases: pd.DataFrame, st_cases: pd.DataFrame) -> dict[st
     within REPORT_DATE_CLOSE_DAYS / further away.
     """
     reported = cases[cases["reported_date"].notna()]
+    received = st_cases[st_cases["report_received_date"].notna()]
+    received_days = _days(received["report_received_date"])
     close = window = 0
     for corporation, group in reported.groupby("corporation"):
-        received = st_cases.loc[
-            st_cases["reporter"].isna() | (st_cases["reporter"] == corporation), "report_received_date"
-        ].dropna()
-        days = np.sort(pd.to_datetime(received).to_numpy().astype("datetime64[D]").astype(np.int64))
-        case_days = pd.to_datetime(group["reported_date"]).to_numpy().astype("datetime64[D]").astype(np.int64)
-
+        own = (received["reporter"].isna() | (received["reporter"] == corporation)).to_numpy()
+        days = np.sort(received_days[own])
+        case_days = _days(group["reported_date"])
         close += _pairs_within(days, case_days, REPORT_DATE_CLOSE_DAYS)
         window += _pairs_within(days, case_days, REPORT_MATCH_WINDOW_DAYS)
     window = max(window, 1)
@@ -119,44 +132,57 @@ def report_date_evidence(cases: pd.DataFrame, st_cases: pd.DataFrame) -> dict[st
     }
 
 
-def assign_cases(person_pairs: pd.DataFrame, cases: pd.DataFrame, st_cases: pd.DataFrame) -> pd.DataFrame:
+def _report_date_log2_lr(evidence: dict[str, float]) -> tuple[float, float]:
+    """log2 likelihood ratios of a social-team case received close to / further from the report."""
+    return (
+        float(np.log2(REPORT_DATE_M["close"] / evidence["u_close"])),
+        float(np.log2(REPORT_DATE_M["window"] / evidence["u_far"])),
+    )
+
+
+def min_case_weight(evidence: dict[str, float]) -> float:
+    """The smallest person match weight (log2) with which a case link can reach LINK_THRESHOLD: the
+    posterior rises with the weight, so pairs below it are left out before any join (slack for rounding)."""
+    prior_log2_odds = np.log2(evidence["prior"] / (1 - evidence["prior"]))
+    needed = np.log2(LINK_THRESHOLD / (1 - LINK_THRESHOLD))
+    return float(needed - prior_log2_odds - max(_report_date_log2_lr(evidence))) - 1e-6
+
+
+def assign_cases(
+    person_pairs: pd.DataFrame, cases: pd.DataFrame, st_cases: pd.DataFrame, evidence: dict[str, float] | None = None
+) -> pd.DataFrame:
     """From scored tenancy <-> social-team-case pairs to arrears case <-> social-team case, one to one.
 
     A social-team case can only answer a reported arrears case of the same reporter (when the social team
     records one) received within the window around the report date. Within that candidate space
     (Fellegi-Sunter): posterior odds = prior odds x person Bayes factor (2 ** match_weight from the person
     model) x report-date likelihood ratio (m assumed in REPORT_DATE_M, u and prior estimated from the
-    data by report_date_evidence). Then greedy one-to-one by probability, then date gap.
+    data by report_date_evidence). Then greedy one to one by probability, then date gap.
     """
     columns = ["left_key", "right_key", "match_probability"]
     if person_pairs.empty or cases.empty:
         return pd.DataFrame(columns=columns)
-    pairs = person_pairs.merge(cases[cases["reported_date"].notna()], left_on="left_id", right_on="tenancy_id")
+    evidence = evidence or report_date_evidence(cases, st_cases)
+    pairs = person_pairs[person_pairs["match_weight"].to_numpy(dtype=float) >= min_case_weight(evidence)]
+    pairs = pairs.merge(cases[cases["reported_date"].notna()], left_on="left_id", right_on="tenancy_id")
     pairs = pairs.merge(st_cases[["id", "reporter", "report_received_date"]], left_on="right_id", right_on="id")
     pairs["gap"] = _gap_days(pairs["reported_date"], pairs["report_received_date"])
     reporter_ok = pairs["reporter"].isna() | (pairs["reporter"] == pairs["corporation"])
     pairs = pairs[(pairs["gap"] <= REPORT_MATCH_WINDOW_DAYS) & reporter_ok].copy()
-    evidence = report_date_evidence(cases, st_cases)
-    close = pairs["gap"].to_numpy() <= REPORT_DATE_CLOSE_DAYS
-    log2_date = np.where(
-        close,
-        np.log2(REPORT_DATE_M["close"] / evidence["u_close"]),
-        np.log2(REPORT_DATE_M["window"] / evidence["u_far"]),
-    )
+    log2_close, log2_far = _report_date_log2_lr(evidence)
+    log2_date = np.where(pairs["gap"].to_numpy() <= REPORT_DATE_CLOSE_DAYS, log2_close, log2_far)
     log2_odds = np.log2(evidence["prior"] / (1 - evidence["prior"])) + pairs["match_weight"].to_numpy() + log2_date
     pairs["match_probability"] = 1 / (1 + np.exp2(-np.clip(log2_odds, -60, 60)))
     pairs = pairs[pairs["match_probability"] >= LINK_THRESHOLD]
     pairs = pairs.sort_values(["match_probability", "gap", "case_id", "right_id"], ascending=[False, True, True, True])
-    used_cases: set[str] = set()
-    used_st: set[str] = set()
-    chosen = []
-    for case_id, st_id, prob in pairs[["case_id", "right_id", "match_probability"]].itertuples(index=False):
-        if case_id in used_cases or st_id in used_st:
-            continue
-        used_cases.add(case_id)
-        used_st.add(st_id)
-        chosen.append((case_id, st_id, float(prob)))
-    return pd.DataFrame(chosen, columns=columns)
+    chosen = pairs.iloc[linkage.greedy_one_to_one(pairs["case_id"], pairs["right_id"])]
+    return pd.DataFrame(
+        {
+            "left_key": chosen["case_id"],
+            "right_key": chosen["right_id"],
+            "match_probability": chosen["match_probability"],
+        }
+    ).reset_index(drop=True)
 
 
 def _as_links(pairs: pd.DataFrame, link_type: str) -> pd.DataFrame:
@@ -195,116 +221,262 @@ def best_links(candidates: Iterable[pd.DataFrame], threshold: float) -> pd.DataF
         return pd.DataFrame(columns=PAIR_COLUMNS)
     pairs = pd.concat(frames, ignore_index=True)
     pairs["match_probability"] = pairs["match_probability"].astype(float)
-    pairs = pairs.sort_values(["match_probability", "left_id", "right_id"], ascending=[False, True, True])
-    pairs = pairs.drop_duplicates(["left_id", "right_id"])
     pairs = pairs[pairs["match_probability"] >= threshold]
+    pairs = pairs.sort_values("match_probability", ascending=False, kind="mergesort")
+    pairs = pairs.drop_duplicates(["left_id", "right_id"])
     return _pairs(pairs.sort_values(["left_id", "right_id"], kind="mergesort"))
 
 
 def same_bsn(left: pd.DataFrame, right: pd.DataFrame) -> pd.DataFrame:
     """Pairs of records that carry the same BSN pseudonym (probability 1; a record is not paired with itself)."""
-    lk = left.loc[left["pk_bsn"].notna(), ["id", "pk_bsn"]]
-    rk = right.loc[right["pk_bsn"].notna(), ["id", "pk_bsn"]]
-    pairs = lk.merge(rk, on="pk_bsn", suffixes=("_l", "_r"))
-    pairs = pairs[pairs["id_l"] != pairs["id_r"]]
-    return _pairs(pairs.rename(columns={"id_l": "left_id", "id_r": "right_id"}).assign(match_probability=1.0))
+    codes = pd.factorize(pd.concat([left["pk_bsn"], right["pk_bsn"]], ignore_index=True))[0].astype(np.int64)
+    li, ri, _ = linkage.block_pairs(codes[: len(left)], codes[len(left) :])
+    lids = np.asarray(left["id"].array.take(li))
+    rids = np.asarray(right["id"].array.take(ri))
+    keep = lids != rids
+    pairs = pd.DataFrame({"left_id": lids[keep], "right_id": rids[keep], "match_probability": 1.0})
+    return _pairs(pairs.sort_values(["left_id", "right_id"], kind="mergesort"))
 
 
-def _scored_pairs(left: pd.DataFrame, right: pd.DataFrame) -> pd.DataFrame:
-    """Every blocked pair with its person Bayes factor (match_weight, log2) and match probability."""
-    cols = ["id", *PERSON_KEYS]
-    scored = linkage.score_pairs(left[cols], right[cols], left_id="id", right_id="id", exclusive=False)
-    return scored[["left_id", "right_id", "match_weight", "match_probability"]].drop_duplicates(["left_id", "right_id"])
+def _person_links(
+    left: linkage.Records, right: linkage.Records, left_ids: ArrayLike, right_ids: ArrayLike,
+    threshold: float = CASE_CANDIDATE_THRESHOLD,
+) -> pd.DataFrame:  # fmt: skip
+    """Person links at ``threshold``, each pair scored on its own (one record may link to several)."""
+    scored = linkage.score_records(left, right, exclusive=False)
+    return _pairs(linkage.with_ids(scored[scored["match_probability"] >= threshold], left_ids, right_ids))
 
 
-def _person_links(left: pd.DataFrame, right: pd.DataFrame, threshold: float = CASE_CANDIDATE_THRESHOLD) -> pd.DataFrame:
-    cols = ["id", *PERSON_KEYS]
-    return linkage.link(left[cols], right[cols], left_id="id", right_id="id", one_to_one=False, threshold=threshold)
+@dataclass(frozen=True)
+class _Nodes:
+    """The records of all sources as graph nodes numbered in the order of their ids (so node numbers
+    compare like the ids), each with its source kind; ``numbers[kind]``: the node of each input record."""
+
+    ids: pa.Array
+    kinds: np.ndarray
+    numbers: dict[str, np.ndarray]
+
+
+def _nodes(records: Mapping[str, ArrayLike]) -> _Nodes:
+    """The nodes of ``records`` (source kind -> record ids); an id given twice is one node, of the last kind."""
+    arrays = [linkage.arrow_text(ids) for ids in records.values()]
+    sizes = [len(a) for a in arrays]
+    all_ids = pa.chunked_array([c for a in arrays for c in a.chunks], pa.large_string())
+    order = pc.sort_indices(all_ids).to_numpy()  # stable: of equal ids the last given comes last
+    ordered = all_ids.take(order).combine_chunks()
+    first = np.ones(len(order), dtype=bool)  # first of a run of equal ids
+    if len(order) > 1:
+        first[1:] = pc.not_equal(ordered.slice(1), ordered.slice(0, len(order) - 1)).to_numpy(zero_copy_only=False)
+    number = np.empty(len(order), dtype=np.int64)
+    number[order] = np.cumsum(first) - 1
+    last = np.ones(len(order), dtype=bool)  # last of a run of equal ids
+    last[:-1] = first[1:]
+    kinds = np.repeat(np.array(list(records), dtype=object), sizes)[order[last]]
+    bounds = np.cumsum([0, *sizes])
+    numbers = {kind: number[bounds[i] : bounds[i + 1]] for i, kind in enumerate(records)}
+    return _Nodes(ordered.filter(pa.array(first)), kinds, numbers)
+
+
+def _edge_nodes(nodes: _Nodes, links: Sequence[pd.DataFrame]) -> tuple[np.ndarray, np.ndarray]:
+    """Links between record ids as node numbers (links to ids that are not nodes left out)."""
+    frames = [f for f in links if len(f)]
+    if not frames:
+        return np.empty(0, np.int64), np.empty(0, np.int64)
+
+    def lookup(column: str) -> np.ndarray:
+        ids = pa.chunked_array([c for f in frames for c in linkage.arrow_text(f[column]).chunks], pa.large_string())
+        return pc.fill_null(pc.index_in(ids, value_set=nodes.ids), -1).to_numpy()
+
+    a, b = lookup("left_id"), lookup("right_id")
+    known = (a >= 0) & (b >= 0)
+    return a[known], b[known]
+
+
+def _component_labels(n_nodes: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """For each node the smallest node of its connected component (edges ``a[i] - b[i]``).
+
+    Min-label propagation over the edges with pointer jumping, vectorised: a node's label is always a node
+    of its component and only decreases, and at the fixed point the component's smallest node labels
+    itself and so every node (person components are small: a few rounds)."""
+    label = np.arange(n_nodes)
+    while True:
+        low = np.minimum(label[a], label[b])
+        new = label.copy()
+        np.minimum.at(new, a, low)
+        np.minimum.at(new, b, low)
+        new = new[new]
+        if np.array_equal(new, label):
+            return label
+        label = new
 
 
 def components(nodes: Iterable[str], edges: Iterable[tuple[str, str]]) -> list[list[str]]:
-    """Connected components (union-find), each sorted, in order of their smallest member."""
-    parent: dict[str, str] = {n: n for n in nodes}
-
-    def find(x: str) -> str:
-        while parent[x] != x:
-            parent[x] = parent[parent[x]]
-            x = parent[x]
-        return x
-
-    for a, b in edges:
-        if a not in parent or b not in parent:
-            continue
-        ra, rb = find(a), find(b)
-        if ra != rb:
-            parent[max(ra, rb)] = min(ra, rb)
-    groups: dict[str, list[str]] = {}
-    for n in parent:
-        groups.setdefault(find(n), []).append(n)
-    return sorted((sorted(g) for g in groups.values()), key=lambda g: g[0])
+    """Connected components, each sorted, in order of their smallest member (edges to unknown nodes ignored)."""
+    graph = _nodes({"": list(nodes)})
+    links = pd.DataFrame(list(edges), columns=["left_id", "right_id"], dtype=object)
+    labels = _component_labels(len(graph.kinds), *_edge_nodes(graph, [links]))
+    ids = np.array(graph.ids.to_pylist(), dtype=object)
+    order = np.lexsort((np.arange(len(ids)), labels))
+    starts = np.flatnonzero(np.diff(labels[order], prepend=-1))
+    return [list(group) for group in np.split(ids[order], starts[1:])] if len(ids) else []
 
 
-def new_person_id(members: list[str]) -> str:
+def new_person_id(members: Sequence[str]) -> str:
     """A person id from the smallest member record id (record ids are pseudonyms, so is this)."""
-    return "p" + hashlib.sha256(f"person\x1f{min(members)}".encode()).hexdigest()[:20]
+    return _new_person_ids([min(members)])[0]
 
 
-def assign_person_ids(groups: list[list[str]], previous: dict[str, str]) -> dict[str, str]:
-    """record id -> person id, keeping earlier ids.
+def _new_person_ids(smallest_members: Iterable[str]) -> list[str]:
+    """``new_person_id`` of many groups at once, from each group's smallest member."""
+    sha256 = hashlib.sha256
+    return ["p" + sha256(b"person\x1f" + rid.encode()).hexdigest()[:20] for rid in smallest_members]
+
+
+def _person_ids(ids: pa.Array, labels: np.ndarray, previous: np.ndarray) -> np.ndarray:
+    """Person id per record (``ids`` sorted; ``labels``: the smallest record of its group; ``previous``:
+    the earlier person id or None), keeping earlier ids.
 
     A group whose members had ids before takes the id most of them had (ties: the smallest id). When two
     groups claim one earlier id (a person was split), the larger group keeps it (ties: the group with the
     smallest member) and the other gets a new id."""
-    claims: list[tuple[int, str, int, str]] = []  # (-support, first member, group index, id)
-    for index, members in enumerate(groups):
-        counts: dict[str, int] = {}
-        for m in members:
-            if m in previous:
-                counts[previous[m]] = counts.get(previous[m], 0) + 1
-        if counts:
-            best = min(counts, key=lambda pid: (-counts[pid], pid))
-            claims.append((-len(members), members[0], index, best))
-    chosen: dict[int, str] = {}
-    taken: set[str] = set()
-    for _, _, index, pid in sorted(claims):
-        if pid not in taken:
-            chosen[index] = pid
-            taken.add(pid)
-    out: dict[str, str] = {}
-    for index, members in enumerate(groups):
-        pid = chosen.get(index) or new_person_id(members)
-        for m in members:
-            out[m] = pid
-    return out
+    n = len(labels)
+    codes, earlier = pd.factorize(pd.Series(previous, dtype=object), sort=True)
+    width = max(len(earlier), 1)
+    had = np.flatnonzero(codes >= 0)
+    # votes (group, earlier id) -> members, as runs of the sorted packed key
+    votes = np.sort(labels[had].astype(np.int64) * width + codes[had])
+    starts = np.flatnonzero(np.diff(votes, prepend=-1))
+    count = np.diff(starts, append=len(votes))
+    group, code = votes[starts] // width, votes[starts] % width
+    best = np.lexsort((code, -count, group))
+    best = best[np.flatnonzero(np.diff(group[best], prepend=-1))]  # each group's most common earlier id
+    size = np.bincount(labels, minlength=n)
+    claims = best[np.lexsort((group[best], -size[group[best]]))]  # larger group first, then smaller member
+    _, first = np.unique(code[claims], return_index=True)
+    winners = claims[first]
+    out = np.empty(n, dtype=object)
+    out[group[winners]] = np.asarray(earlier, dtype=object)[code[winners]]
+    roots = np.flatnonzero((labels == np.arange(n)) & pd.isna(out))
+    out[roots] = _new_person_ids(ids.take(roots).to_pylist())
+    return out[labels]
 
 
-def person_table(records: dict[str, list[str]], links: list[pd.DataFrame], previous: dict[str, str]) -> pd.DataFrame:
-    """int_persons rows: every record (``records``: source kind -> ids) with its person id."""
-    kind_of = {rid: kind for kind, ids in records.items() for rid in ids}
-    edges = [(a, b) for frame in links if len(frame) for a, b in zip(frame["left_id"], frame["right_id"], strict=True)]
-    ids = assign_person_ids(components(sorted(kind_of), edges), previous)
-    rows = [(rid, kind_of[rid], ids[rid]) for rid in sorted(kind_of)]
-    return pd.DataFrame(rows, columns=["record_id", "source_kind", "person_id"])
+def assign_person_ids(groups: list[list[str]], previous: Mapping[str, str]) -> dict[str, str]:
+    """record id -> person id for the given groups of records, keeping earlier ids (see ``_person_ids``)."""
+    graph = _nodes({"": [m for g in groups for m in g]})
+    group = np.repeat(np.arange(len(groups)), [len(g) for g in groups])
+    first = np.full(len(groups), len(graph.kinds))
+    np.minimum.at(first, group, graph.numbers[""])
+    labels = np.empty(len(graph.kinds), dtype=np.int64)
+    labels[graph.numbers[""]] = first[group]
+    ids = graph.ids.to_pylist()
+    person = _person_ids(graph.ids, labels, np.array([previous.get(m) for m in ids], dtype=object))
+    return dict(zip(ids, person, strict=True))
 
 
-def previous_person_ids(conn: Connection) -> dict[str, str]:
+def _persons(nodes: _Nodes, a: np.ndarray, b: np.ndarray, previous: Mapping[str, str] | pd.Series) -> pd.DataFrame:
+    """int_persons rows: each node with its person, the connected component of the edges ``a - b``."""
+    previous = pd.Series(previous, dtype=object)
+    earlier = np.full(len(nodes.kinds), None, dtype=object)
+    if len(previous):
+        at = pc.fill_null(
+            pc.index_in(nodes.ids, value_set=linkage.arrow_text(previous.index).combine_chunks()), -1
+        ).to_numpy()
+        earlier[at >= 0] = previous.to_numpy(dtype=object)[at[at >= 0]]
+    person = _person_ids(nodes.ids, _component_labels(len(nodes.kinds), a, b), earlier)
+    return pd.DataFrame(
+        {"record_id": pd.Series(nodes.ids, dtype="str"), "source_kind": nodes.kinds, "person_id": person}
+    )
+
+
+def person_table(
+    records: Mapping[str, ArrayLike], links: Sequence[pd.DataFrame], previous: Mapping[str, str] | pd.Series
+) -> pd.DataFrame:
+    """int_persons rows: every record (``records``: source kind -> ids) with its person id, the person
+    being the connected component of ``links`` (frames with left_id, right_id); ``previous``: record id
+    -> earlier person id. Sorted by record id."""
+    nodes = _nodes(records)
+    return _persons(nodes, *_edge_nodes(nodes, links), previous)
+
+
+def previous_person_ids(conn: Connection) -> pd.Series:
+    """record id -> person id of the previous run."""
     frame = warehouse.read_frame(conn, "SELECT record_id, person_id FROM int_persons")
-    return dict(zip(frame["record_id"], frame["person_id"], strict=True))
+    return pd.Series(frame["person_id"].to_numpy(dtype=object), index=frame["record_id"], dtype=object)
+
+
+def _encoded(encoder: linkage.Encoder, frame: pd.DataFrame, keep: list[str]) -> tuple[linkage.Records, pd.DataFrame]:
+    """One source encoded for linkage, and its ``keep`` columns (the pseudonym text is not kept), both in
+    order of record id: the order the linkage draws its random samples in, whatever order the rows came.
+
+    Every kept column is copied (``take`` per array): a column the query result shares memory with keeps
+    the whole result alive."""
+    order = pc.sort_indices(linkage.arrow_text(frame["id"])).to_numpy()
+    kept = pd.DataFrame({column: frame[column].array.take(order) for column in keep})
+    return encoder.records(frame, "id").take(order), kept
+
+
+@dataclass(frozen=True)
+class _Scored:
+    """What link assembly needs from the scoring: the case links, and the person links (at
+    CASE_CANDIDATE_THRESHOLD, on node numbers) of each pair of sources."""
+
+    nodes: _Nodes
+    case_st: pd.DataFrame
+    tenant_st: pd.DataFrame
+    tenant_sdd: pd.DataFrame
+    st_sdd: pd.DataFrame
+    st_cases: pd.DataFrame  # id (node number), pk_bsn
+    sdd: pd.DataFrame  # id (node number), pk_bsn
+
+
+def _score_sources(conn: Connection) -> _Scored:
+    """Read, encode and score the three sources. The encoded records stay inside: once scored, their
+    memory is free for the assembly."""
+    # One source at a time, so only one source's pseudonym text is in memory; the largest first, so the
+    # memory its query leaves with DuckDB's allocator is reused by the others rather than added to.
+    encoder = linkage.Encoder()
+    sdd_rec, sdd = _encoded(encoder, sdd_records(conn), ["id", "pk_bsn"])
+    ten_rec, tenants = _encoded(encoder, tenancies(conn), ["id"])
+    st_rec, st_cases = _encoded(encoder, social_team_cases(conn), ["id", "reporter", "report_received_date", "pk_bsn"])
+    del encoder
+    nodes = _nodes({"corporation": tenants["id"], "social_team": st_cases["id"], "sdd": sdd["id"]})
+    ten_n, st_n, sdd_n = nodes.numbers["corporation"], nodes.numbers["social_team"], nodes.numbers["sdd"]
+    cases = arrears_cases(conn)
+    evidence = report_date_evidence(cases, st_cases)
+    # The three pairs of sources are scored two at a time: numpy and Arrow release the GIL in their
+    # loops, so both cores work (each scoring draws from its own seeded generator: same result).
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        tenant_st_job = pool.submit(linkage.score_records, ten_rec, st_rec, exclusive=False)
+        tenant_sdd_job = pool.submit(_person_links, ten_rec, sdd_rec, ten_n, sdd_n)
+        st_sdd_job = pool.submit(_person_links, st_rec, sdd_rec, st_n, sdd_n)
+        scored = tenant_st_job.result()
+        case_candidates = scored[scored["match_weight"] >= min_case_weight(evidence)]
+        case_st = assign_cases(linkage.with_ids(case_candidates, ten_rec.ids, st_rec.ids), cases, st_cases, evidence)
+        tenant_st = _pairs(
+            linkage.with_ids(scored[scored["match_probability"] >= CASE_CANDIDATE_THRESHOLD], ten_n, st_n)
+        )
+        del scored
+        return _Scored(
+            nodes, case_st, tenant_st, tenant_sdd_job.result(), st_sdd_job.result(),
+            st_cases[["pk_bsn"]].assign(id=st_n), sdd[["pk_bsn"]].assign(id=sdd_n),
+        )  # fmt: skip
 
 
 def link_sources(conn: Connection) -> dict[str, int]:
     """Write int_links (case -> social-team case, tenancy -> SDD record, social-team case -> SDD record)
-    and int_persons."""
-    tenants, st_cases, sdd = tenancies(conn), social_team_cases(conn), sdd_records(conn)
-    tenant_st_scored = _scored_pairs(tenants, st_cases)
-    case_st = assign_cases(tenant_st_scored, arrears_cases(conn), st_cases)
-    tenant_st = tenant_st_scored.loc[
-        tenant_st_scored["match_probability"] >= CASE_CANDIDATE_THRESHOLD, ["left_id", "right_id", "match_probability"]
-    ]
-    case_st.insert(0, "link_type", "case_social_team")
-    tenant_sdd_direct = _person_links(tenants, sdd)
-    st_sdd_direct = _person_links(st_cases, sdd)
-    sdd_same = same_bsn(sdd, sdd)
+    and int_persons.
+
+    Person links are assembled on node numbers (``_nodes``: ordered like the record ids, so every sort
+    and tie-break is the one on ids) and turned into ids only when written."""
+    scored = _score_sources(conn)
+    nodes, tenant_st, tenant_sdd_direct, st_sdd_direct = (
+        scored.nodes,
+        scored.tenant_st,
+        scored.tenant_sdd,
+        scored.st_sdd,
+    )
+    sdd_same = same_bsn(scored.sdd, scored.sdd)
 
     def steps(pairs: pd.DataFrame) -> pd.DataFrame:
         return pairs[pairs["match_probability"] >= PATH_STEP_THRESHOLD]
@@ -322,22 +494,34 @@ def link_sources(conn: Connection) -> dict[str, int]:
             st_sdd_direct,
             two_step(reverse(steps(tenant_st)), steps(tenant_sdd_direct)),
             two_step(steps(st_sdd_direct), sdd_same),
-            two_step(same_bsn(st_cases, st_cases), steps(st_sdd_direct)),
+            two_step(same_bsn(scored.st_cases, scored.st_cases), steps(st_sdd_direct)),
         ],
         LINK_THRESHOLD,
     )
     links = pd.concat(
-        [case_st, _as_links(tenant_sdd, "tenancy_sdd"), _as_links(st_sdd, "social_team_sdd")], ignore_index=True
+        [
+            scored.case_st.assign(link_type="case_social_team"),
+            _as_links(_node_ids(tenant_sdd, nodes), "tenancy_sdd"),
+            _as_links(_node_ids(st_sdd, nodes), "social_team_sdd"),
+        ],
+        ignore_index=True,
     )
     conn.execute(sa.text("DELETE FROM int_links"))
     warehouse.insert_rows(conn, "int_links", links)
-    persons = person_table(
-        {"corporation": list(tenants["id"]), "social_team": list(st_cases["id"]), "sdd": list(sdd["id"])},
-        [tenant_st[tenant_st["match_probability"] >= LINK_THRESHOLD], tenant_sdd, st_sdd, sdd_same],
-        previous_person_ids(conn),
-    )
+    edges = [tenant_st[tenant_st["match_probability"] >= LINK_THRESHOLD], tenant_sdd, st_sdd, sdd_same]
+    a = np.concatenate([f["left_id"].to_numpy(dtype=np.int64) for f in edges])
+    b = np.concatenate([f["right_id"].to_numpy(dtype=np.int64) for f in edges])
+    persons = _persons(nodes, a, b, previous_person_ids(conn))
     conn.execute(sa.text("DELETE FROM int_persons"))
     warehouse.insert_rows(conn, "int_persons", persons)
     counts = links["link_type"].value_counts().to_dict()
     log.info("links written: %s; %d persons", counts, persons["person_id"].nunique())
     return {str(k): int(v) for k, v in counts.items()}
+
+
+def _node_ids(pairs: pd.DataFrame, nodes: _Nodes) -> pd.DataFrame:
+    """Pairs of node numbers as pairs of record ids."""
+    return pairs.assign(
+        left_id=pd.Series(nodes.ids.take(pairs["left_id"].to_numpy(dtype=np.int64)), dtype="str", index=pairs.index),
+        right_id=pd.Series(nodes.ids.take(pairs["right_id"].to_numpy(dtype=np.int64)), dtype="str", index=pairs.index),
+    )

@@ -141,10 +141,11 @@ def read_frame(conn: Connection, sql: str, **params: Any) -> pd.DataFrame:
     every column has a type whose conversion gives exactly that; other types and engines fetch the rows.
     """
     if conn.dialect.name == "duckdb":
-        compiled = sa.text(sql).bindparams(**params).compile(dialect=conn.dialect)
-        values = [compiled.params[name] for name in compiled.positiontup or ()]
+        compiled = sa.text(sql).compile(dialect=conn.dialect)
+        bound = compiled.construct_params(params)
+        values = [bound[name] for name in compiled.positiontup or ()]
         relation = conn.connection.dbapi_connection.sql(compiled.string, params=values or None)
-        same_as_rows = {"VARCHAR", "DATE", "BOOLEAN", "DOUBLE", "INTEGER", "BIGINT", "TIMESTAMP"}
+        same_as_rows = {"VARCHAR", "DATE", "BOOLEAN", "DOUBLE", "INTEGER", "BIGINT", "TIMESTAMP", '"NULL"'}
         if {str(t) for t in relation.types} <= same_as_rows:
             table = relation.to_arrow_table()
             if table.num_rows:
