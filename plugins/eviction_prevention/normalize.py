@@ -434,8 +434,8 @@ def birth_date(value: Any) -> date | None:
 
 
 _NON_DIGIT = re.compile(r"\D")
-_BSN_WEIGHTS = (9, 8, 7, 6, 5, 4, 3, 2, -1)  # d1..d8, and d9 counted negatively
-_BSN_ASCII_OFFSET = ord("0") * sum(_BSN_WEIGHTS)
+BSN_WEIGHTS = (9, 8, 7, 6, 5, 4, 3, 2, -1)  # d1..d8, and d9 counted negatively
+_BSN_ASCII_OFFSET = ord("0") * sum(BSN_WEIGHTS)
 
 
 def _bsn_digits(value: Any) -> str | None:
@@ -449,9 +449,9 @@ def _passes_eleven_test(digits: str | None) -> bool:
     if digits is None or digits == "000000000":
         return False
     if digits.isascii():  # the common case: digit values are the bytes minus ord("0"), without int() per digit
-        total = sum(map(operator.mul, digits.encode(), _BSN_WEIGHTS)) - _BSN_ASCII_OFFSET
+        total = sum(map(operator.mul, digits.encode(), BSN_WEIGHTS)) - _BSN_ASCII_OFFSET
     else:
-        total = sum(map(operator.mul, map(int, digits), _BSN_WEIGHTS))
+        total = sum(map(operator.mul, map(int, digits), BSN_WEIGHTS))
     return total % 11 == 0
 
 

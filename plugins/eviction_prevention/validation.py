@@ -36,7 +36,7 @@ import numpy as np
 import pandas as pd
 
 from eviction_prevention import settings
-from eviction_prevention.normalize import bsn_valid
+from eviction_prevention.normalize import BSN_WEIGHTS, bsn_valid
 from eviction_prevention.parsing import Issue
 from eviction_prevention.settings import EXPECTATIONS_DIR
 
@@ -93,14 +93,13 @@ def bsn_passes_11_test(value: object) -> bool:
 
 
 _PLAIN_BSN = r"[0-9]{8,9}"
-_BSN_WEIGHTS = (9, 8, 7, 6, 5, 4, 3, 2, -1)  # normalize.bsn_valid's weights for d1..d9 (d9 counts -1)
 
 
 def _eleven_test(numbers: np.ndarray) -> np.ndarray:
     """normalize.bsn_valid on BSNs read as integers (an 8-digit BSN is the same number as its 9 digits)."""
     total = np.zeros_like(numbers)
     rest = numbers
-    for weight in reversed(_BSN_WEIGHTS):  # d9 first: the last digit of the number
+    for weight in reversed(BSN_WEIGHTS):  # d9 first: the last digit of the number
         rest, digit = np.divmod(rest, 10)
         total += weight * digit
     return (numbers != 0) & (total % 11 == 0)
