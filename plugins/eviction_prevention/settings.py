@@ -34,6 +34,12 @@ def warehouse_url() -> str:
     return url or f"duckdb:///{home() / 'warehouse.duckdb'}"
 
 
+def duckdb_memory_limit() -> str:
+    """DuckDB's buffer limit for the embedded warehouse (DuckDB's own default is 80% of the machine's RAM,
+    which an Airflow worker shares with its other tasks; past the limit DuckDB spills to disk)."""
+    return os.environ.get("EVICTION_PREVENTION_DUCKDB_MEMORY_LIMIT", "1.5GB")
+
+
 def reference_date_override() -> str | None:
     """A fixed 'today' (yyyy-mm-dd) for deadline states; by default the latest snapshot date is used."""
     return os.environ.get("EVICTION_PREVENTION_REFERENCE_DATE") or None

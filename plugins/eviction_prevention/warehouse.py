@@ -28,6 +28,8 @@ def engine(url: str | None = None) -> Engine:
     url = url or settings.warehouse_url()
     if url.startswith("duckdb:///"):
         Path(url.removeprefix("duckdb:///")).parent.mkdir(parents=True, exist_ok=True)
+        config = {"memory_limit": settings.duckdb_memory_limit()}
+        return sa.create_engine(url, future=True, connect_args={"config": config})
     return sa.create_engine(url, future=True)
 
 
