@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 import sqlalchemy as sa
@@ -122,3 +123,46 @@ def test_read_frame_gives_the_dtypes_of_the_rows(duckdb_url):
             for column in frame.columns:
                 if frame[column].dtype == object:
                     assert frame[column].map(type).tolist() == rows[column].map(type).tolist()
+
+
+def _reference_person_ids(records: dict[str, list[str]], edges: list[tuple[str, str]], previous: dict) -> dict:
+    """The rules of assign_person_ids, one record at a time (union-find, then claims in order)."""
+    parent = {r: r for ids in records.values() for r in ids}
+
+    def find(x: str) -> str:
+        while parent[x] != x:
+            x = parent[x]
+        return x
+
+    for a, b in edges:
+        if a in parent and b in parent:
+            ra, rb = find(a), find(b)
+            parent[max(ra, rb)] = min(ra, rb)
+    groups: dict[str, list[str]] = {}
+    for r in sorted(parent):
+        groups.setdefault(find(r), []).append(r)
+    claims = []
+    for members in groups.values():
+        counts: dict[str, int] = {}
+        for m in members:
+            if m in previous:
+                counts[previous[m]] = counts.get(previous[m], 0) + 1
+        if counts:
+            claims.append((-len(members), members[0], min(counts, key=lambda p: (-counts[p], p))))
+    taken: dict[str, str] = {}
+    for _, first, pid in sorted(claims):
+        taken.setdefault(pid, first)
+    owner = {first: pid for pid, first in taken.items()}
+    return {m: owner.get(members[0]) or new_person_id(members) for members in groups.values() for m in members}
+
+
+def test_person_ids_follow_the_rules_on_random_merges_and_splits():
+    rng = np.random.default_rng(3)
+    ids = [f"r{i:04d}" for i in range(600)]
+    records = {"corporation": ids[:200], "social_team": ids[200:400], "sdd": ids[400:]}
+    edges = list(zip(rng.choice(ids, 500).tolist(), rng.choice(ids, 500).tolist(), strict=True))
+    previous = {r: f"p{rng.integers(0, 150):03d}" for r in rng.choice(ids, 400, replace=False).tolist()}
+    table = person_table(records, [pd.DataFrame(edges, columns=["left_id", "right_id"])], previous)
+    assert dict(zip(table["record_id"], table["person_id"], strict=True)) == _reference_person_ids(
+        records, edges, previous
+    )

@@ -26,7 +26,6 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Iterable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -83,11 +82,12 @@ def sdd_records(conn: Connection) -> pd.DataFrame:
     return warehouse.read_frame(conn, f"SELECT sdd_record_id AS id, {KEY_LIST} FROM int_sdd_records")
 
 
-def arrears_cases(conn: Connection) -> pd.DataFrame:
+def reported_cases(conn: Connection) -> pd.DataFrame:
+    """The arrears cases reported to the social team: only those can have a case link."""
     return warehouse.read_frame(
         conn,
         "SELECT case_id, corporation, corporation || ':' || tenancy_key AS tenancy_id, reported_date "
-        "FROM int_arrears_cases",
+        "FROM int_arrears_cases WHERE reported_date IS NOT NULL",
     )
 
 
@@ -332,15 +332,15 @@ def _new_person_ids(smallest_members: Iterable[str]) -> list[str]:
     return ["p" + sha256(b"person\x1f" + rid.encode()).hexdigest()[:20] for rid in smallest_members]
 
 
-def _person_ids(ids: pa.Array, labels: np.ndarray, previous: np.ndarray) -> np.ndarray:
-    """Person id per record (``ids`` sorted; ``labels``: the smallest record of its group; ``previous``:
-    the earlier person id or None), keeping earlier ids.
+def _person_ids(ids: pa.Array, labels: np.ndarray, codes: np.ndarray, earlier: ArrayLike) -> np.ndarray:
+    """Person id per record (``ids`` sorted; ``labels``: the smallest record of its group; ``codes``: the
+    record's earlier person id as a position in ``earlier``, the sorted earlier ids, or -1), keeping
+    earlier ids.
 
     A group whose members had ids before takes the id most of them had (ties: the smallest id). When two
     groups claim one earlier id (a person was split), the larger group keeps it (ties: the group with the
     smallest member) and the other gets a new id."""
     n = len(labels)
-    codes, earlier = pd.factorize(pd.Series(previous, dtype=object), sort=True)
     width = max(len(earlier), 1)
     had = np.flatnonzero(codes >= 0)
     # votes (group, earlier id) -> members, as runs of the sorted packed key
@@ -370,20 +370,20 @@ def assign_person_ids(groups: list[list[str]], previous: Mapping[str, str]) -> d
     labels = np.empty(len(graph.kinds), dtype=np.int64)
     labels[graph.numbers[""]] = first[group]
     ids = graph.ids.to_pylist()
-    person = _person_ids(graph.ids, labels, np.array([previous.get(m) for m in ids], dtype=object))
-    return dict(zip(ids, person, strict=True))
+    codes, earlier = pd.factorize(pd.Series([previous.get(m) for m in ids], dtype=object), sort=True)
+    return dict(zip(ids, _person_ids(graph.ids, labels, codes, earlier), strict=True))
 
 
 def _persons(nodes: _Nodes, a: np.ndarray, b: np.ndarray, previous: Mapping[str, str] | pd.Series) -> pd.DataFrame:
     """int_persons rows: each node with its person, the connected component of the edges ``a - b``."""
-    previous = pd.Series(previous, dtype=object)
-    earlier = np.full(len(nodes.kinds), None, dtype=object)
+    previous = pd.Series(previous, dtype="str")
+    previous_codes, earlier = pd.factorize(previous, sort=True)
+    codes = np.full(len(nodes.kinds), -1, dtype=np.int64)
     if len(previous):
-        at = pc.fill_null(
-            pc.index_in(nodes.ids, value_set=linkage.arrow_text(previous.index).combine_chunks()), -1
-        ).to_numpy()
-        earlier[at >= 0] = previous.to_numpy(dtype=object)[at[at >= 0]]
-    person = _person_ids(nodes.ids, _component_labels(len(nodes.kinds), a, b), earlier)
+        at = pc.index_in(nodes.ids, value_set=linkage.arrow_text(previous.index).combine_chunks())
+        at = pc.fill_null(at, -1).to_numpy()
+        codes[at >= 0] = previous_codes[at[at >= 0]]
+    person = _person_ids(nodes.ids, _component_labels(len(nodes.kinds), a, b), codes, earlier)
     return pd.DataFrame(
         {"record_id": pd.Series(nodes.ids, dtype="str"), "source_kind": nodes.kinds, "person_id": person}
     )
@@ -402,7 +402,7 @@ def person_table(
 def previous_person_ids(conn: Connection) -> pd.Series:
     """record id -> person id of the previous run."""
     frame = warehouse.read_frame(conn, "SELECT record_id, person_id FROM int_persons")
-    return pd.Series(frame["person_id"].to_numpy(dtype=object), index=frame["record_id"], dtype=object)
+    return pd.Series(frame["person_id"].array, index=frame["record_id"], dtype="str")
 
 
 def _encoded(encoder: linkage.Encoder, frame: pd.DataFrame, keep: list[str]) -> tuple[linkage.Records, pd.DataFrame]:
@@ -431,8 +431,8 @@ class _Scored:
 
 
 def _score_sources(conn: Connection) -> _Scored:
-    """Read, encode and score the three sources. The encoded records stay inside: once scored, their
-    memory is free for the assembly."""
+    """Read, encode and score the three sources, one pair of sources after the other. The encoded records
+    stay inside: once scored, their memory is free for the assembly."""
     # One source at a time, so only one source's pseudonym text is in memory; the largest first, so the
     # memory its query leaves with DuckDB's allocator is reused by the others rather than added to.
     encoder = linkage.Encoder()
@@ -442,25 +442,18 @@ def _score_sources(conn: Connection) -> _Scored:
     del encoder
     nodes = _nodes({"corporation": tenants["id"], "social_team": st_cases["id"], "sdd": sdd["id"]})
     ten_n, st_n, sdd_n = nodes.numbers["corporation"], nodes.numbers["social_team"], nodes.numbers["sdd"]
-    cases = arrears_cases(conn)
+    del tenants
+    cases = reported_cases(conn)
     evidence = report_date_evidence(cases, st_cases)
-    # The three pairs of sources are scored two at a time: numpy and Arrow release the GIL in their
-    # loops, so both cores work (each scoring draws from its own seeded generator: same result).
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        tenant_st_job = pool.submit(linkage.score_records, ten_rec, st_rec, exclusive=False)
-        tenant_sdd_job = pool.submit(_person_links, ten_rec, sdd_rec, ten_n, sdd_n)
-        st_sdd_job = pool.submit(_person_links, st_rec, sdd_rec, st_n, sdd_n)
-        scored = tenant_st_job.result()
-        case_candidates = scored[scored["match_weight"] >= min_case_weight(evidence)]
-        case_st = assign_cases(linkage.with_ids(case_candidates, ten_rec.ids, st_rec.ids), cases, st_cases, evidence)
-        tenant_st = _pairs(
-            linkage.with_ids(scored[scored["match_probability"] >= CASE_CANDIDATE_THRESHOLD], ten_n, st_n)
-        )
-        del scored
-        return _Scored(
-            nodes, case_st, tenant_st, tenant_sdd_job.result(), st_sdd_job.result(),
-            st_cases[["pk_bsn"]].assign(id=st_n), sdd[["pk_bsn"]].assign(id=sdd_n),
-        )  # fmt: skip
+    scored = linkage.score_records(ten_rec, st_rec, exclusive=False)
+    case_candidates = scored[scored["match_weight"] >= min_case_weight(evidence)]
+    case_st = assign_cases(linkage.with_ids(case_candidates, ten_rec.ids, st_rec.ids), cases, st_cases, evidence)
+    tenant_st = _pairs(linkage.with_ids(scored[scored["match_probability"] >= CASE_CANDIDATE_THRESHOLD], ten_n, st_n))
+    del scored, cases
+    tenant_sdd = _person_links(ten_rec, sdd_rec, ten_n, sdd_n)
+    st_sdd = _person_links(st_rec, sdd_rec, st_n, sdd_n)
+    st_bsn, sdd_bsn = st_cases[["pk_bsn"]].assign(id=st_n), sdd[["pk_bsn"]].assign(id=sdd_n)
+    return _Scored(nodes, case_st, tenant_st, tenant_sdd, st_sdd, st_bsn, sdd_bsn)
 
 
 def link_sources(conn: Connection) -> dict[str, int]:
