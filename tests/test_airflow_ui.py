@@ -40,6 +40,7 @@ def stop(proc: subprocess.Popen) -> None:
             proc.wait(timeout=40)
     with contextlib.suppress(ProcessLookupError):  # the group this test started: leftovers of standalone
         os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=10)  # reap the runner (it may have been killed just now, after a slow shutdown)
 
 
 @pytest.mark.airflow
