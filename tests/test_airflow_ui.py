@@ -37,7 +37,7 @@ def stop(proc: subprocess.Popen) -> None:
     if proc.poll() is None:
         proc.terminate()
         with contextlib.suppress(subprocess.TimeoutExpired):
-            proc.wait(timeout=40)
+            proc.wait(timeout=120)  # standalone stops four components; under a loaded CI this takes > 40 s
     with contextlib.suppress(ProcessLookupError):  # the group this test started: leftovers of standalone
         os.killpg(proc.pid, signal.SIGKILL)
     proc.wait(timeout=10)  # reap the runner (it may have been killed just now, after a slow shutdown)
