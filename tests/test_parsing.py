@@ -127,30 +127,42 @@ def test_empty_and_header_only_files() -> None:
     assert [i.message for i in issues] == ["het bestand bevat geen gegevensregels (alleen een kopregel)"]
 
 
-def test_xlsx_with_real_date_cells() -> None:
+def tablis_workbook(*rows: dict[str, object]) -> bytes:
     tablis = get_partner("tablis")
+    headers = list(tablis.layout.columns.values())
     wb = openpyxl.Workbook()
     ws = wb.active
     ws.title = "Huurachterstanden"
-    headers = list(tablis.layout.columns.values())
     ws.append(headers)
-    values = {h: None for h in headers} | {
-        "Huurovereenkomst": "TW/12345",
+    base = {h: None for h in headers} | {
+        "Huurovereenkomst": "TW/1",
         "Voorletters": "A.",
         "Naam": "Yılmaz",
         "Nr": 7,
         "Postcode": "3361 CD",
         "Woonplaats": "Sliedrecht",
         "Kale huur + servicekosten": 700.0,
-        "Saldo achterstand": 1400.0,
-        "Datum T0": dt.date(2026, 9, 30),
+        "Saldo achterstand": 1400.5,
         "Peildatum": dt.date(2026, 10, 31),
-        "Minderjarige kinderen": "Nee",
     }
-    ws.append([values[h] for h in headers])
+    for row in rows:
+        ws.append([(base | row)[h] for h in headers])
     buffer = io.BytesIO()
     wb.save(buffer)
-    accepted, issues = check_file(buffer.getvalue(), tablis)
+    return buffer.getvalue()
+
+
+def test_xlsx_with_real_date_cells() -> None:
+    tablis = get_partner("tablis")
+    data = tablis_workbook(
+        {
+            "Huurovereenkomst": "TW/12345",
+            "Saldo achterstand": 1400.0,
+            "Datum T0": dt.date(2026, 9, 30),
+            "Minderjarige kinderen": "Nee",
+        }
+    )
+    accepted, issues = check_file(data, tablis)
     assert not [i for i in issues if i.severity != "warning"]
     assert accepted.iloc[0]["t0_date"] == pd.Timestamp("2026-09-30")
     assert accepted.iloc[0]["house_number"] == 7
@@ -226,31 +238,6 @@ def test_a_bad_value_repeated_gives_one_issue_per_row_in_column_then_row_order()
     assert frame["arrears_amount"].tolist() == [1234.56, 1234.56, 1234.56, 1234.5]
     assert frame["house_number"].tolist() == [12, 12, 12, 12]
     assert frame["surname"].tolist() == ["Hoëtmer", "Hoëtmer", "Hoëtmer", pd.NA]
-
-
-def tablis_workbook(*rows: dict[str, object]) -> bytes:
-    tablis = get_partner("tablis")
-    headers = list(tablis.layout.columns.values())
-    wb = openpyxl.Workbook()
-    ws = wb.active
-    ws.title = "Huurachterstanden"
-    ws.append(headers)
-    base = {h: None for h in headers} | {
-        "Huurovereenkomst": "TW/1",
-        "Voorletters": "A.",
-        "Naam": "Yılmaz",
-        "Nr": 7,
-        "Postcode": "3361 CD",
-        "Woonplaats": "Sliedrecht",
-        "Kale huur + servicekosten": 700.0,
-        "Saldo achterstand": 1400.5,
-        "Peildatum": dt.date(2026, 10, 31),
-    }
-    for row in rows:
-        ws.append([(base | row)[h] for h in headers])
-    buffer = io.BytesIO()
-    wb.save(buffer)
-    return buffer.getvalue()
 
 
 def test_xlsx_cells_convert_as_openpyxl_read_them() -> None:
