@@ -233,16 +233,7 @@ class _Hmac:
 
     def hexdigests(self, values: Iterable[str]) -> list[str]:
         """The first ``HEX_CHARS`` hex characters of each digest."""
-        inner_copy, outer_copy = self.inner.copy, self.outer.copy
-        out: list[str] = []
-        append = out.append
-        for value in values:
-            h = inner_copy()
-            h.update(value.encode())
-            o = outer_copy()
-            o.update(h.digest())
-            append(o.hexdigest()[:HEX_CHARS])
-        return out
+        return [d.hex()[:HEX_CHARS] for d in self.digests(v.encode() for v in values)]
 
 
 _MISSING = object()
