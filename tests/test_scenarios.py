@@ -12,6 +12,7 @@ import datetime as dt
 from pathlib import Path
 
 import pandas as pd
+import sqlalchemy as sa
 from eviction_prevention import intake, publish, warehouse
 from eviction_prevention.evaluation import record_key
 from eviction_prevention.partners import get_partner
@@ -259,12 +260,57 @@ def test_republishing_gives_identical_marts(tmp_path, warehouse_url, key) -> Non
     first = mart_contents(warehouse_url)
     publish.publish(warehouse_url)
     assert mart_contents(warehouse_url) == first
+    # int_links and int_persons have no key constraint: the linkage writes each key once
+    links, persons = first["int_links"], first["int_persons"]
+    assert len({row[:3] for row in links}) == len(links) == 9  # the nine reported cases (R2 was not reported)
+    assert len({row[0] for row in persons}) == len(persons) == 19  # 9 tenancies (X at two corporations), 10 cases
+
+
+def test_publish_drops_the_primary_keys_of_an_older_linkage_schema(tmp_path, warehouse_url, key) -> None:
+    """A warehouse created when int_links and int_persons had primary keys gets the current definition."""
+    with warehouse.connect(warehouse_url) as conn:
+        conn.execute(
+            sa.text(
+                "CREATE TABLE int_links (link_type VARCHAR NOT NULL, left_key VARCHAR NOT NULL, right_key VARCHAR "
+                "NOT NULL, match_probability DOUBLE PRECISION NOT NULL, PRIMARY KEY (link_type, left_key, right_key))"
+            )
+        )
+        conn.execute(
+            sa.text(
+                "CREATE TABLE int_persons (record_id VARCHAR NOT NULL PRIMARY KEY, source_kind VARCHAR NOT NULL, "
+                "person_id VARCHAR NOT NULL)"
+            )
+        )
+    assert primary_keys(warehouse_url) == ["int_links", "int_persons"]
+    load_scenario(tmp_path, warehouse_url, key, [("2024-05-31", True)])
+    assert primary_keys(warehouse_url) == []
+    assert len(mart_contents(warehouse_url)["int_links"]) == 9
+
+
+def primary_keys(url: str) -> list[str]:
+    with warehouse.connect(url) as conn:
+        return list(
+            conn.execute(
+                sa.text(
+                    "SELECT table_name FROM information_schema.table_constraints WHERE constraint_type = "
+                    "'PRIMARY KEY' AND table_name IN ('int_links', 'int_persons') AND table_schema = current_schema() "
+                    "ORDER BY table_name"
+                )
+            ).scalars()
+        )
 
 
 def mart_contents(url: str) -> dict[str, list[tuple]]:
     contents = {}
     with warehouse.connect(url) as conn:
-        for table in ("mart_referrals", "mart_compliance_monthly", "mart_worklist_overdue", "mart_evictions"):
+        for table in (
+            "mart_referrals",
+            "mart_compliance_monthly",
+            "mart_worklist_overdue",
+            "mart_evictions",
+            "int_links",
+            "int_persons",
+        ):
             frame = warehouse.read_frame(conn, f"SELECT * FROM {table}")
             contents[table] = sorted(tuple(str(v) for v in row) for row in frame.itertuples(index=False))
     return contents

@@ -345,15 +345,16 @@ def to_staging(frame: pd.DataFrame, partner: Partner, file_id: str, key: bytes) 
 
 def load_staging(conn: Connection, accepted: pd.DataFrame, partner: Partner, file_id: str, key: bytes) -> int:
     """Replace the file's staging rows by its accepted rows, pseudonymised and inserted ``STAGING_CHUNK_ROWS``
-    at a time: the pseudonym columns (the bulk of a staging row) never exist for the whole file at once.
+    at a time: the pseudonym columns (the bulk of a staging row) never exist for the whole file at once, and
+    one chunk is inserted while the next is pseudonymised.
     Re-running gives the same state (the file's earlier rows are deleted first, in the same transaction)."""
     table = schema.STAGING_TABLE[partner.kind]
     warehouse.delete_rows(conn, table, {"partner": partner.code, "file_id": file_id})
-    loaded = 0
-    for start in range(0, len(accepted), STAGING_CHUNK_ROWS):
-        chunk = accepted.iloc[start : start + STAGING_CHUNK_ROWS]
-        loaded += warehouse.insert_rows(conn, table, to_staging(chunk, partner, file_id, key))
-    return loaded
+    chunks = (
+        to_staging(accepted.iloc[start : start + STAGING_CHUNK_ROWS], partner, file_id, key)
+        for start in range(0, len(accepted), STAGING_CHUNK_ROWS)
+    )
+    return warehouse.insert_frames(conn, table, chunks)  # chunk n is inserted while chunk n + 1 is pseudonymised
 
 
 # ------------------------------------------------------------------------------------------------ ledger

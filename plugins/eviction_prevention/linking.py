@@ -32,7 +32,6 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
-import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from eviction_prevention import linkage, warehouse
@@ -499,13 +498,13 @@ def link_sources(conn: Connection) -> dict[str, int]:
         ],
         ignore_index=True,
     )
-    conn.execute(sa.text("DELETE FROM int_links"))
+    warehouse.recreate_table(conn, "int_links")
     warehouse.insert_rows(conn, "int_links", links)
     edges = [tenant_st[tenant_st["match_probability"] >= LINK_THRESHOLD], tenant_sdd, st_sdd, sdd_same]
     a = np.concatenate([f["left_id"].to_numpy(dtype=np.int64) for f in edges])
     b = np.concatenate([f["right_id"].to_numpy(dtype=np.int64) for f in edges])
     persons = _persons(nodes, a, b, previous_person_ids(conn))
-    conn.execute(sa.text("DELETE FROM int_persons"))
+    warehouse.recreate_table(conn, "int_persons")
     warehouse.insert_rows(conn, "int_persons", persons)
     counts = links["link_type"].value_counts().to_dict()
     log.info("links written: %s; %d persons", counts, persons["person_id"].nunique())

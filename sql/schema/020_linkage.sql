@@ -1,12 +1,15 @@
--- Links found by the linkage step (Fellegi-Sunter on pseudonyms), rebuilt on every publish run.
+-- Links found by the linkage step (Fellegi-Sunter on pseudonyms). Both tables are dropped and recreated
+-- from this file on every publish run (eviction_prevention.linking). They have no PRIMARY KEY: the linkage
+-- code writes each (link_type, left_key, right_key) and each record_id once (tests/test_linking.py checks
+-- it), and on DuckDB the key index cost more than the linkage itself (1M-row bench: rewriting both tables
+-- with keys took a 20 s commit, without keys 0.04 s).
 -- link_type: case_social_team (arrears case -> social-team case), tenancy_sdd (tenancy -> SDD record),
 -- social_team_sdd (social-team case -> SDD record).
 CREATE TABLE IF NOT EXISTS int_links (
     link_type          VARCHAR NOT NULL,
     left_key           VARCHAR NOT NULL,
     right_key          VARCHAR NOT NULL,
-    match_probability  DOUBLE PRECISION NOT NULL,
-    PRIMARY KEY (link_type, left_key, right_key)
+    match_probability  DOUBLE PRECISION NOT NULL
 );
 
 -- One row per linked-or-not record (tenancy, social-team case, SDD record) with its pseudonymous person:
@@ -14,7 +17,7 @@ CREATE TABLE IF NOT EXISTS int_links (
 -- id int_links uses for tenancies (tenancy_id), social-team cases and SDD records. A person_id, once
 -- given, is kept across runs (see eviction_prevention.linking); it is derived from pseudonyms only.
 CREATE TABLE IF NOT EXISTS int_persons (
-    record_id    VARCHAR NOT NULL PRIMARY KEY,
+    record_id    VARCHAR NOT NULL,
     source_kind  VARCHAR NOT NULL,  -- corporation / social_team / sdd
     person_id    VARCHAR NOT NULL
 );

@@ -1,0 +1,91 @@
+"""warehouse helpers on both engines: streamed inserts (a writer thread) and tables recreated from sql/schema."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+
+import pandas as pd
+import pytest
+import sqlalchemy as sa
+from eviction_prevention import warehouse
+
+
+def _persons(start: int, count: int) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "record_id": [f"corp:{i:05d}" for i in range(start, start + count)],
+            "source_kind": "corporation",
+            "person_id": [f"p{i % 7}" for i in range(start, start + count)],
+        }
+    )
+
+
+def _record_ids(url: str) -> list[str]:
+    with warehouse.connect(url) as conn:
+        return list(conn.execute(sa.text("SELECT record_id FROM int_persons ORDER BY record_id")).scalars())
+
+
+@pytest.fixture
+def url(warehouse_url: str) -> str:
+    with warehouse.connect(warehouse_url) as conn:
+        warehouse.ensure_schema(conn)
+    return warehouse_url
+
+
+def test_insert_frames_inserts_every_frame(url: str) -> None:
+    produced: list[int] = []
+
+    def frames() -> Iterator[pd.DataFrame]:
+        for n in range(5):
+            produced.append(n)
+            yield _persons(n * 300, 300)
+
+    with warehouse.connect(url) as conn:
+        assert warehouse.insert_frames(conn, "int_persons", frames()) == 1500
+    assert produced == [0, 1, 2, 3, 4]
+    assert _record_ids(url) == [f"corp:{i:05d}" for i in range(1500)]
+
+
+def test_an_insert_error_stops_the_producer_and_rolls_back(url: str) -> None:
+    produced: list[int] = []
+
+    def frames() -> Iterator[pd.DataFrame]:
+        yield _persons(0, 10)
+        yield _persons(10, 10).assign(person_id=None)  # NOT NULL violated: the writer thread fails
+        for n in range(2, 50):
+            produced.append(n)
+            yield _persons(n * 10, 10)
+
+    with pytest.raises(Exception, match=r"(?i)not.null"), warehouse.connect(url) as conn:
+        warehouse.insert_frames(conn, "int_persons", frames())  # the database's own error, not a follow-up one
+    assert len(produced) <= 2  # the producer stops within two frames of the failing one
+    assert _record_ids(url) == []
+
+
+def test_a_producer_error_is_raised_and_rolls_back(url: str) -> None:
+    def frames() -> Iterator[pd.DataFrame]:
+        yield _persons(0, 10)
+        raise ValueError("pseudonymisation failed")
+
+    with pytest.raises(ValueError, match="pseudonymisation failed"), warehouse.connect(url) as conn:
+        warehouse.insert_frames(conn, "int_persons", frames())
+    assert _record_ids(url) == []
+
+
+def test_recreate_table_empties_it_with_the_current_definition(url: str) -> None:
+    with warehouse.connect(url) as conn:
+        warehouse.insert_rows(conn, "int_persons", _persons(0, 3))
+        conn.execute(sa.text("DROP TABLE int_links"))
+        conn.execute(sa.text("CREATE TABLE int_links (link_type VARCHAR, obsolete DATE)"))
+        conn.execute(sa.text("INSERT INTO int_links VALUES ('x', :d)"), {"d": dt.date(2026, 1, 1)})
+        warehouse.recreate_table(conn, "int_persons")
+        warehouse.recreate_table(conn, "int_links")
+        assert warehouse.table_columns(conn, "int_links") == ["link_type", "left_key", "right_key", "match_probability"]
+        assert conn.execute(sa.text("SELECT count(*) FROM int_links")).scalar_one() == 0
+    assert _record_ids(url) == []
+
+
+def test_recreate_table_refuses_a_table_without_a_definition(url: str) -> None:
+    with pytest.raises(KeyError, match="no CREATE TABLE for mart_referrals"), warehouse.connect(url) as conn:
+        warehouse.recreate_table(conn, "mart_referrals")
