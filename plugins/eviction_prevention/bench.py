@@ -341,6 +341,38 @@ def summarise(results: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def target_checks(results: dict[str, Any]) -> list[dict[str, Any]]:
+    """Each target of issue 7 that this run measured: the value, the limit and whether it is met."""
+    checks: list[dict[str, Any]] = []
+
+    def check(target: str, value: float | None, limit: float) -> None:
+        checks.append({"target": target, "value": value, "limit": limit, "met": value is not None and value <= limit})
+
+    summary = results.get("summary", {})
+    million = [r for r in results["runs"] if r["arrears_rows"] == 1_000_000]
+    if million:
+        check("1M rows end to end, seconds", million[0]["total_seconds"], TARGETS["total_seconds_1m"])
+        check("1M rows peak RSS, MB", million[0]["peak_rss_mb"], TARGETS["peak_rss_mb_1m"])
+    ratios = [v for v in summary.get("linearity_s_per_row_largest_over_smallest", {}).values() if v is not None]
+    if ratios:
+        check("s/row largest N over smallest N, worst stage", max(ratios), TARGETS["linearity"])
+    if summary.get("candidate_pairs_per_record") is not None:
+        check("linkage candidate pairs per record", summary["candidate_pairs_per_record"], TARGETS["pairs_per_record"])
+    if summary.get("linkage_ours_over_splink") is not None:
+        check("linkage seconds, ours over splink", summary["linkage_ours_over_splink"], 1.0)
+    if results.get("dag_parse_seconds"):
+        check("DAG file parse, slowest file, seconds", max(results["dag_parse_seconds"].values()),
+              TARGETS["dag_parse_seconds"])  # fmt: skip
+    return checks
+
+
+def targets_table(checks: list[dict[str, Any]]) -> str:
+    lines = [f"{'target':<48}{'value':>10}{'limit':>10}  result"]
+    for c in checks:
+        lines.append(f"{c['target']:<48}{c['value']:>10}{c['limit']:>10}  {'met' if c['met'] else 'NOT MET'}")
+    return "\n".join(lines)
+
+
 def _child(rows: int, seed: int, baselines: bool, out: Path) -> dict[str, Any]:
     args = [sys.executable, "-m", "eviction_prevention.bench", "--child", str(rows), "--seed", str(seed),
             "--out", str(out)] + (["--baselines"] if baselines else [])  # fmt: skip
@@ -377,8 +409,10 @@ def main(argv: list[str] | None = None) -> None:
         results["airflow"] = run_airflow(sizes[0], args.seed)
     results["dag_parse_seconds"] = dag_parse_seconds()
     results["summary"] = summarise(results)
+    results["targets"] = target_checks(results)
     (bench_home() / "results.json").write_text(json.dumps(results, indent=1))
     print(table(results))
+    print(targets_table(results["targets"]))
     print(f"written to {bench_home() / 'results.json'}")
 
 
