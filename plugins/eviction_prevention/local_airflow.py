@@ -84,14 +84,20 @@ def run(home: Path, api_port: int, sftp_port: int) -> int:
             f"SFTP server for the partners on 127.0.0.1:{server.port} (keys in {home / 'keys' / 'sftp'})",
             flush=True,
         )
-        proc = subprocess.Popen([airflow_env.airflow_bin(), "standalone"], env=env)
+        started: list[subprocess.Popen] = []
 
         def stop(signum: int, _frame: object) -> None:
-            proc.send_signal(signal.SIGINT)  # standalone shuts its components down on KeyboardInterrupt
+            if not started:
+                raise KeyboardInterrupt
+            started[0].send_signal(signal.SIGINT)  # standalone shuts its components down on KeyboardInterrupt
 
+        # Installed before the child starts: a caught signal is reset to its default in the child, but an
+        # ignored one stays ignored (a shell starts background jobs with SIGINT ignored), and standalone
+        # with SIGINT ignored would never stop.
         signal.signal(signal.SIGTERM, stop)
         signal.signal(signal.SIGINT, stop)
-        return proc.wait()
+        started.append(subprocess.Popen([airflow_env.airflow_bin(), "standalone"], env=env))
+        return started[0].wait()
 
 
 def main(argv: list[str] | None = None) -> int:
