@@ -172,8 +172,8 @@ def insert_frames(conn: Connection, table: str, frames: Iterable[pd.DataFrame]) 
     The caller's thread produces the frames (a generator doing CPU work, such as pseudonymisation) and a
     writer thread inserts them: DuckDB and the PostgreSQL driver release the GIL while they work, so the two
     run on two cores. At most one produced frame waits for the writer, so memory stays at about three
-    frames. The writer uses ``conn`` only while the caller is producing, never at the same time as the
-    caller. An error on either side stops both and is raised here (the caller's transaction rolls back)."""
+    frames. Producing a frame must not use ``conn``: the writer thread has it until this function returns.
+    An error on either side stops both and is raised here (the caller's transaction rolls back)."""
     pending: queue.Queue[pd.DataFrame | None] = queue.Queue(maxsize=1)
     failures: list[BaseException] = []
     inserted = 0
