@@ -241,6 +241,11 @@ def test_bsn_normalised():
     assert nz.bsn("123456789") is None
 
 
+def test_bsn_numbers_valid_is_the_11_test_on_whole_arrays():
+    numbers = np.array([111222333, 123456789, 0, 12345684, 12345685], dtype=np.int64)  # 12345684: 8 digits
+    assert nz.bsn_numbers_valid(numbers).tolist() == [True, False, False, True, False]
+
+
 def test_bsn_digits_of_other_scripts_count_like_ascii_digits():
     arabic_indic = "".join(chr(0x0660 + int(d)) for d in "111222333")  # the 11-test on the digits' values
     assert nz.bsn_valid(arabic_indic)

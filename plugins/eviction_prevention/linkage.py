@@ -583,8 +583,7 @@ def _record_posterior(ratio: np.ndarray, ratio_sum: np.ndarray, prior_match: flo
 def _expected_matched(ratio_sums: np.ndarray, prior_match: float, n_other: int) -> float:
     """The expected number of records that have their match among their candidates: the sum over records
     of the posteriors of their candidates (``_record_posterior``), from each record's sum of ratios."""
-    a = prior_match / max(n_other, 1)
-    return float(np.sum(a * ratio_sums / ((1.0 - prior_match) + a * ratio_sums)))
+    return float(np.sum(_record_posterior(ratio_sums, ratio_sums, prior_match, n_other)))
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:

@@ -455,6 +455,17 @@ def _passes_eleven_test(digits: str | None) -> bool:
     return total % 11 == 0
 
 
+def bsn_numbers_valid(numbers: np.ndarray) -> np.ndarray:
+    """``bsn_valid`` on an int64 array of BSNs read as numbers (an 8-digit BSN is the same number as its
+    9 digits with the leading zero), for whole columns at once."""
+    total = np.zeros_like(numbers)
+    rest = numbers
+    for weight in reversed(BSN_WEIGHTS):  # d9 first: the last digit of the number
+        rest, digit = np.divmod(rest, 10)
+        total += weight * digit
+    return (numbers != 0) & (total % 11 == 0)
+
+
 def bsn_valid(value: Any) -> bool:
     """The BSN 11-test on the digits of ``value`` (spaces, dots and dashes ignored).
 

@@ -36,7 +36,7 @@ import numpy as np
 import pandas as pd
 
 from eviction_prevention import settings
-from eviction_prevention.normalize import BSN_WEIGHTS, bsn_valid
+from eviction_prevention.normalize import bsn_numbers_valid, bsn_valid
 from eviction_prevention.parsing import Issue
 from eviction_prevention.settings import EXPECTATIONS_DIR
 
@@ -95,16 +95,6 @@ def bsn_passes_11_test(value: object) -> bool:
 _PLAIN_BSN = r"[0-9]{8,9}"
 
 
-def _eleven_test(numbers: np.ndarray) -> np.ndarray:
-    """normalize.bsn_valid on BSNs read as integers (an 8-digit BSN is the same number as its 9 digits)."""
-    total = np.zeros_like(numbers)
-    rest = numbers
-    for weight in reversed(BSN_WEIGHTS):  # d9 first: the last digit of the number
-        rest, digit = np.divmod(rest, 10)
-        total += weight * digit
-    return (numbers != 0) & (total % 11 == 0)
-
-
 def bsn_column_passes_11_test(column: pd.Series) -> pd.Series:
     """:func:`bsn_passes_11_test` on a whole column, the same True/False for every value.
 
@@ -115,7 +105,7 @@ def bsn_column_passes_11_test(column: pd.Series) -> pd.Series:
         return column.map(bsn_passes_11_test).astype(bool)
     plain = column.str.fullmatch(_PLAIN_BSN).fillna(False).astype(bool)
     passes = pd.Series(False, index=column.index)
-    passes[plain] = _eleven_test(column[plain].astype("int64").to_numpy())
+    passes[plain] = bsn_numbers_valid(column[plain].astype("int64").to_numpy())
     if not plain.all():
         passes[~plain] = column[~plain].map(bsn_passes_11_test).astype(bool)
     return passes
