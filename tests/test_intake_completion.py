@@ -167,7 +167,7 @@ def test_missed_delivery_window_is_in_the_mart_and_warned_in_the_log(
         "partner trivire missed its delivery window: nothing loaded for 2026-08-01 - 2026-08-31 "
         "(due 2026-09-10, 10 days overdue)",
     ]
-    publish.publish(warehouse_url)
+    publish.publish(warehouse_url, reference_date=dt.date(2026, 9, 20))  # the mart: as of the reference date
     with warehouse.connect(warehouse_url) as conn:
         rows = conn.exec_driver_sql(
             "SELECT partner, period_start, due_date, delivered_on, status, days_late FROM mart_delivery_compliance "

@@ -98,7 +98,7 @@ def _build(url: str) -> None:
         [
             {
                 "link_type": "case_social_team",
-                "left_key": f"corpa:tenancy-{lbl}:{c[0]}",
+                "left_key": f"corpa:tenancy-{lbl}:{c[2][0]}",  # case id: the episode's first snapshot
                 "right_key": f"st:case-{lbl}",
                 "match_probability": 0.99,
             }

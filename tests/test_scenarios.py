@@ -2,7 +2,8 @@
 
 Files are rendered in the partners' own layouts (trivire: ;-separated cp1252 with Dutch dates, woonbron:
 UTF-8 with BOM), loaded through the intake (parse, validate, pseudonymise, load) and published. 2024 is a
-leap year; the reference date is the last snapshot, 2024-05-31. Ascension Day is Thursday 2024-05-09.
+leap year; the reference date is the last snapshot, 2024-05-31. Ascension Day is Thursday 2024-05-09, and
+Friday 2024-05-10 is equated with it by decree (Algemene termijnenwet art. 3.3).
 Runs on DuckDB and on PostgreSQL.
 """
 
@@ -40,8 +41,8 @@ EPISODES = [
     ("M", "trivire", "2024-01-31", "2024-03-14", None, SNAPSHOTS[0:4]),  # month end T0, day 43; cleared by May
     ("A", "trivire", "2024-03-01", "2024-04-12", None, SNAPSHOTS[2:]),  # day 42; analysis day 14
     ("B", "trivire", "2024-03-01", "2024-04-13", None, SNAPSHOTS[2:]),  # day 43; analysis day 15
-    ("H", "trivire", "2024-04-01", "2024-05-08", "2024-05-02", SNAPSHOTS[3:]),  # threatened: contact May 14 ok
-    ("K", "trivire", "2024-04-01", "2024-05-08", "2024-05-02", SNAPSHOTS[3:]),  # threatened: contact May 15 late
+    ("H", "trivire", "2024-04-01", "2024-05-08", "2024-04-25", SNAPSHOTS[3:]),  # threatened: contact May 15 ok
+    ("K", "trivire", "2024-04-01", "2024-05-08", "2024-04-25", SNAPSHOTS[3:]),  # threatened: contact May 16 late
     ("R", "trivire", "2024-01-15", "2024-02-10", None, SNAPSHOTS[0:2]),  # first episode, cleared in March
     ("R", "trivire", "2024-04-10", None, None, SNAPSHOTS[3:]),  # reopened: not reported, overdue on May 22
     ("X", "trivire", "2024-01-10", "2024-02-05", None, SNAPSHOTS[0:2]),  # moves out of Trivire ...
@@ -55,8 +56,8 @@ SOCIAL_TEAM = [
     ("M", "trivire", "2024-03-14", "2024-03-20", "2024-03-20"),
     ("A", "trivire", "2024-04-12", "2024-04-26", "2024-04-26"),
     ("B", "trivire", "2024-04-13", "2024-04-28", "2024-04-28"),
-    ("H", "trivire", "2024-05-08", None, "2024-05-14"),
-    ("K", "trivire", "2024-05-08", None, "2024-05-15"),
+    ("H", "trivire", "2024-05-08", None, "2024-05-15"),
+    ("K", "trivire", "2024-05-08", None, "2024-05-16"),
     ("R", "trivire", "2024-02-10", "2024-02-20", "2024-02-20"),
     ("X", "trivire", "2024-02-05", "2024-02-12", "2024-02-12"),
     ("X", "woonbron", "2024-05-01", "2024-05-10", "2024-05-10"),
@@ -157,8 +158,8 @@ def load_scenario(tmp_path: Path, url: str, key: bytes, exports: list[tuple[str,
 def referrals(url: str, key: bytes) -> dict[str, dict]:
     """mart_referrals keyed by '<label><episode no>' (R1, R2, X1, X2, others just the label)."""
     keys = {}
-    for label, corp, t0, *_ in EPISODES:
-        case_id = f"{corp}:{record_key(key, 'corporation', f'{corp[:3].upper()}-{label}')}:{t0}"
+    for label, corp, _t0, _reported, _judgment, listed in EPISODES:
+        case_id = f"{corp}:{record_key(key, 'corporation', f'{corp[:3].upper()}-{label}')}:{listed[0]}"
         keys[case_id] = (
             label if label not in ("R", "X") else f"{label}{1 + sum(k.startswith(label) for k in keys.values())}"
         )
@@ -195,8 +196,10 @@ def test_referral_deadlines(tmp_path, warehouse_url, key) -> None:
     assert got == expected
     assert warehouse.as_date(rows["L"]["report_deadline"]) == D("2024-04-11")  # leap day + 42
     assert warehouse.as_date(rows["M"]["report_deadline"]) == D("2024-03-13")  # month end + 42
-    # Ascension Day (Thu 9 May) is no working day: 3 working days after Wed 8 May is Tue 14 May.
-    assert warehouse.as_date(rows["H"]["first_contact_deadline"]) == D("2024-05-14")
+    # The judgment was shown in the April snapshot, before the report: 3 working days. Ascension Day (Thu 9
+    # May) and the Friday after it (equated by decree, Algemene termijnenwet art. 3.3) are no working days:
+    # 3 working days after Wed 8 May is Wed 15 May.
+    assert warehouse.as_date(rows["H"]["first_contact_deadline"]) == D("2024-05-15")
     assert bool(rows["H"]["eviction_threatens"]) is True
     assert warehouse.as_date(rows["L"]["first_contact_deadline"]) == D("2024-05-09")  # not threatened: 28 days
     # The reopened case is a new case that points to the first episode, which was cleared.

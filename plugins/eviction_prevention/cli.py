@@ -1,4 +1,4 @@
-"""Command line: ``eviction-prevention {generate,sftp-server,demo,report,link}``."""
+"""Command line: ``eviction-prevention {generate,sftp-server,demo,report,ingest,publish,docs,link}``."""
 
 from __future__ import annotations
 
@@ -85,6 +85,41 @@ def _cmd_report(args: argparse.Namespace) -> int:
     return 0 if _report(args.url, truth, key) else 1
 
 
+def _cmd_ingest(args: argparse.Namespace) -> int:
+    from eviction_prevention import dutch_time
+    from eviction_prevention.partners import get_partner
+    from eviction_prevention.replay import ingest_paths
+
+    try:
+        partner = get_partner(args.partner)
+    except KeyError:
+        print(f"unknown partner {args.partner!r} (see config/partners.yaml)", file=sys.stderr)
+        return 2
+    missing = [f for f in args.files if not Path(f).is_file()]
+    if missing:
+        print(f"not a file: {', '.join(missing)}", file=sys.stderr)
+        return 2
+    received = dutch_time.parse_moment(args.received_at) if args.received_at else None
+    outcomes = ingest_paths(partner, [Path(f) for f in args.files], settings.pseudonym_key(), args.url, received)
+    for o in outcomes:
+        print(
+            f"{o['remote_name']}: {o['status']} ({o['rows_loaded']} rows loaded, {o['rows_rejected']} rejected, "
+            f"{o['warnings']} warnings); receipt {o['receipt']}"
+        )
+    return 1 if any(o["status"] == "rejected" for o in outcomes) else 0
+
+
+def _cmd_publish(args: argparse.Namespace) -> int:
+    import datetime as dt
+
+    from eviction_prevention.publish import publish
+
+    reference = dt.date.fromisoformat(args.reference_date) if args.reference_date else None
+    counts = publish(args.url, reference)
+    print(f"published as of {counts['reference_date']}: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+    return 0
+
+
 def _cmd_link(args: argparse.Namespace) -> int:
     from eviction_prevention.linkage import link_csv
 
@@ -129,6 +164,27 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--url", help="warehouse SQLAlchemy URL (default: EVICTION_PREVENTION_WAREHOUSE_URL or var/)")
     rep.add_argument("--truth", help="ground-truth folder to compare with")
     rep.set_defaults(func=_cmd_report)
+
+    ing = sub.add_parser(
+        "ingest",
+        help="load partner files from disk (parse, validate, pseudonymise, load, ledger; receipt next to each file)",
+    )
+    ing.add_argument("partner", help="partner code (config/partners.yaml)")
+    ing.add_argument("files", nargs="+", metavar="FILE")
+    ing.add_argument(
+        "--received-at",
+        help="when the partner delivered the files (ISO-8601; without an offset: Dutch local time; default: now)",
+    )
+    ing.add_argument("--url", help="warehouse SQLAlchemy URL (default: EVICTION_PREVENTION_WAREHOUSE_URL or var/)")
+    ing.set_defaults(func=_cmd_ingest)
+
+    pub = sub.add_parser("publish", help="rebuild the intermediate models, links and marts")
+    pub.add_argument("--url", help="warehouse SQLAlchemy URL (default: EVICTION_PREVENTION_WAREHOUSE_URL or var/)")
+    pub.add_argument(
+        "--reference-date",
+        help="compute every deadline and delivery state as of this date (YYYY-MM-DD; default: the latest snapshot)",
+    )
+    pub.set_defaults(func=_cmd_publish)
 
     docs = sub.add_parser("docs", help="write docs/data_dictionary.md from sql/dictionary.yml")
     docs.set_defaults(func=_cmd_docs)

@@ -54,8 +54,9 @@ def record_key(key: bytes, kind: str, ref: str) -> str:
     return pseudonym(key, REFERENCE_COLUMN[kind], ref.strip())
 
 
-def _case_id(corporation: str, tenancy_ref: str, t0: str, key: bytes) -> str:
-    return f"{corporation}:{record_key(key, 'corporation', tenancy_ref)}:{t0}"
+def _case_id(corporation: str, tenancy_ref: str, first_seen: str, key: bytes) -> str:
+    """The warehouse's case id: an episode is named by its tenancy and its first snapshot."""
+    return f"{corporation}:{record_key(key, 'corporation', tenancy_ref)}:{first_seen}"
 
 
 def linkage_quality(conn: Connection, truth_dir: Path, key: bytes) -> dict[str, dict[str, float]]:
@@ -70,7 +71,7 @@ def linkage_quality(conn: Connection, truth_dir: Path, key: bytes) -> dict[str, 
         if row.social_team_case_ref:
             truth["case_social_team"].add(
                 (
-                    _case_id(row.corporation, row.tenancy_ref, row.t0_date, key),
+                    _case_id(row.corporation, row.tenancy_ref, row.first_seen, key),
                     f"{st_code}:{record_key(key, 'social_team', row.social_team_case_ref)}",
                 )
             )

@@ -46,7 +46,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from eviction_prevention import locks, schema, settings, warehouse
+from eviction_prevention import dutch_time, locks, schema, settings, warehouse
 from eviction_prevention.parsing import Issue, parse_bytes
 from eviction_prevention.partners import Partner
 from eviction_prevention.pseudonymise import pseudonymise_frame
@@ -440,8 +440,8 @@ def _insert_ledger(conn: Connection, partner: Partner, fetched: FetchedFile, out
         sa.text(
             "INSERT INTO meta_file_ledger (partner, file_id, kind, file_name, size_bytes, delivery_seq, "
             "snapshot_date, status, rows_total, rows_loaded, rows_rejected, warnings, reasons, received_at, "
-            "outcome) VALUES (:partner, :file_id, :kind, :file_name, :size, :seq, :as_of, :status, :total, "
-            ":loaded, :rejected, :warnings, :reasons, :received, :outcome)"
+            "received_on, outcome) VALUES (:partner, :file_id, :kind, :file_name, :size, :seq, :as_of, :status, "
+            ":total, :loaded, :rejected, :warnings, :reasons, :received, :received_on, :outcome)"
         ),
         {
             "partner": partner.code,
@@ -458,6 +458,7 @@ def _insert_ledger(conn: Connection, partner: Partner, fetched: FetchedFile, out
             "warnings": outcome.warnings,
             "reasons": "\n".join(outcome.reasons[:50]) or None,
             "received": dt.datetime.fromisoformat(outcome.received_at),
+            "received_on": dutch_time.local_date(dt.datetime.fromisoformat(outcome.received_at)),
             "outcome": json.dumps(asdict(outcome), ensure_ascii=False),
         },
     )
@@ -786,6 +787,22 @@ def refresh_delivery_periods(conn: Connection, partner: Partner, on: dt.date) ->
     return warehouse.insert_rows(conn, "ref_delivery_periods", rows)
 
 
+def fill_received_on(conn: Connection) -> int:
+    """Give ledger rows written before ``received_on`` existed their Dutch local receipt date."""
+    rows = conn.execute(
+        sa.text(
+            "SELECT partner, file_id, received_at FROM meta_file_ledger "
+            "WHERE received_on IS NULL AND received_at IS NOT NULL"
+        )
+    ).all()
+    for partner, file_id, received_at in rows:
+        conn.execute(
+            sa.text("UPDATE meta_file_ledger SET received_on = :d WHERE partner = :p AND file_id = :f"),
+            {"d": dutch_time.local_date(received_at), "p": partner, "f": file_id},
+        )
+    return len(rows)
+
+
 def missed_deliveries(conn: Connection, partner: str) -> list[dict[str, Any]]:
     """Missed periods of a partner, computed by the mart_delivery_compliance model's own SQL."""
     model = (
@@ -803,6 +820,7 @@ def check_delivery_windows(partner: Partner, url: str | None = None, on: dt.date
     on = on or today()
     with warehouse.connect(url) as conn:
         locks.ensure_schema(conn)
+        fill_received_on(conn)
         refresh_delivery_periods(conn, partner, on)
         missed = missed_deliveries(conn, partner.code)
     for row in missed:

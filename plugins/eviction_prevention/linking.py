@@ -81,12 +81,13 @@ def sdd_records(conn: Connection) -> pd.DataFrame:
     return warehouse.read_frame(conn, f"SELECT sdd_record_id AS id, {KEY_LIST} FROM int_sdd_records")
 
 
-def reported_cases(conn: Connection) -> pd.DataFrame:
-    """The arrears cases reported to the social team: only those can have a case link."""
+def arrears_cases(conn: Connection) -> pd.DataFrame:
+    """Every arrears case with what bounds its social-team case: the corporation's report date (if any),
+    the episode's first snapshot, its closing date and the closing date of the tenancy's previous case."""
     return warehouse.read_frame(
         conn,
-        "SELECT case_id, corporation, corporation || ':' || tenancy_key AS tenancy_id, reported_date "
-        "FROM int_arrears_cases WHERE reported_date IS NOT NULL",
+        "SELECT case_id, corporation, corporation || ':' || tenancy_key AS tenancy_id, reported_date, first_seen, "
+        "closed_date, previous_closed_date FROM int_arrears_cases",
     )
 
 
@@ -144,7 +145,25 @@ def min_case_weight(evidence: dict[str, float]) -> float:
     posterior rises with the weight, so pairs below it are left out before any join (slack for rounding)."""
     prior_log2_odds = np.log2(evidence["prior"] / (1 - evidence["prior"]))
     needed = np.log2(LINK_THRESHOLD / (1 - LINK_THRESHOLD))
-    return float(needed - prior_log2_odds - max(_report_date_log2_lr(evidence))) - 1e-6
+    return float(needed - prior_log2_odds - max(*_report_date_log2_lr(evidence), 0.0)) - 1e-6
+
+
+def _in_case_window(pairs: pd.DataFrame) -> pd.Series:
+    """Whether a social-team case can answer the arrears case of a pair (rows: case and social-team fields).
+
+    A report belongs to the episode it was made in: never received on or before the closing date of the
+    tenancy's previous case. With a corporation report date: received within REPORT_MATCH_WINDOW_DAYS of
+    it. Without one (the report may then come from the social team's registration): received during the
+    episode, from REPORT_MATCH_WINDOW_DAYS before its first snapshot up to its closing date."""
+    received = pd.to_datetime(pairs["report_received_date"])
+    after_previous = pairs["previous_closed_date"].isna() | (received > pd.to_datetime(pairs["previous_closed_date"]))
+    reported = pairs["reported_date"].notna()
+    near_report = pairs["gap"] <= REPORT_MATCH_WINDOW_DAYS
+    window = pd.Timedelta(days=REPORT_MATCH_WINDOW_DAYS)
+    during = (received >= pd.to_datetime(pairs["first_seen"]) - window) & (
+        pairs["closed_date"].isna() | (received <= pd.to_datetime(pairs["closed_date"]))
+    )
+    return after_previous & np.where(reported, near_report, during)
 
 
 def assign_cases(
@@ -152,24 +171,30 @@ def assign_cases(
 ) -> pd.DataFrame:
     """From scored tenancy <-> social-team-case pairs to arrears case <-> social-team case, one to one.
 
-    A social-team case can only answer a reported arrears case of the same reporter (when the social team
-    records one) received within the window around the report date. Within that candidate space
+    A social-team case can only answer an arrears case of the same reporter (when the social team records
+    one) received in the case's window (``_in_case_window``). Within that candidate space
     (Fellegi-Sunter): posterior odds = prior odds x person Bayes factor (2 ** match_weight from the person
     model) x report-date likelihood ratio (m assumed in REPORT_DATE_M, u and prior estimated from the
-    data by report_date_evidence). Then greedy one to one by probability, then date gap.
+    data by report_date_evidence; 1 for a case without a corporation report date, which has no date to
+    agree with). Then greedy one to one by probability, then date gap.
     """
     columns = ["left_key", "right_key", "match_probability"]
     if person_pairs.empty or cases.empty:
         return pd.DataFrame(columns=columns)
     evidence = evidence or report_date_evidence(cases, st_cases)
     pairs = person_pairs[person_pairs["match_weight"].to_numpy(dtype=float) >= min_case_weight(evidence)]
-    pairs = pairs.merge(cases[cases["reported_date"].notna()], left_on="left_id", right_on="tenancy_id")
+    pairs = pairs.merge(cases, left_on="left_id", right_on="tenancy_id")
     pairs = pairs.merge(st_cases[["id", "reporter", "report_received_date"]], left_on="right_id", right_on="id")
-    pairs["gap"] = _gap_days(pairs["reported_date"], pairs["report_received_date"])
+    pairs = pairs[pairs["report_received_date"].notna()]
+    anchor = pairs["reported_date"].where(pairs["reported_date"].notna(), pairs["first_seen"])
+    pairs = pairs.assign(gap=_gap_days(anchor, pairs["report_received_date"]))
     reporter_ok = pairs["reporter"].isna() | (pairs["reporter"] == pairs["corporation"])
-    pairs = pairs[(pairs["gap"] <= REPORT_MATCH_WINDOW_DAYS) & reporter_ok].copy()
+    pairs = pairs[reporter_ok & _in_case_window(pairs)].copy()
     log2_close, log2_far = _report_date_log2_lr(evidence)
-    log2_date = np.where(pairs["gap"].to_numpy() <= REPORT_DATE_CLOSE_DAYS, log2_close, log2_far)
+    reported = pairs["reported_date"].notna().to_numpy()
+    log2_date = np.where(
+        reported, np.where(pairs["gap"].to_numpy() <= REPORT_DATE_CLOSE_DAYS, log2_close, log2_far), 0.0
+    )
     log2_odds = np.log2(evidence["prior"] / (1 - evidence["prior"])) + pairs["match_weight"].to_numpy() + log2_date
     pairs["match_probability"] = 1 / (1 + np.exp2(-np.clip(log2_odds, -60, 60)))
     pairs = pairs[pairs["match_probability"] >= LINK_THRESHOLD]
@@ -442,7 +467,7 @@ def _score_sources(conn: Connection) -> _Scored:
     nodes = _nodes({"corporation": tenants["id"], "social_team": st_cases["id"], "sdd": sdd["id"]})
     ten_n, st_n, sdd_n = nodes.numbers["corporation"], nodes.numbers["social_team"], nodes.numbers["sdd"]
     del tenants
-    cases = reported_cases(conn)
+    cases = arrears_cases(conn)
     evidence = report_date_evidence(cases, st_cases)
     scored = linkage.score_records(ten_rec, st_rec, exclusive=False)
     case_candidates = scored[scored["match_weight"] >= min_case_weight(evidence)]

@@ -12,7 +12,8 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from eviction_prevention import access, linking, settings, warehouse
+from eviction_prevention import access, intake, linking, settings, statutory_calendar, warehouse
+from eviction_prevention.partners import load_partners
 
 log = logging.getLogger(__name__)
 
@@ -34,40 +35,26 @@ def seed_reference_data(conn: Connection) -> None:
     warehouse.insert_rows(conn, "ref_municipalities", rows)
 
 
-CALENDAR_YEARS = range(2015, 2036)
-
-
-def working_day_calendar(years: range = CALENDAR_YEARS) -> pd.DataFrame:
-    """Every date in ``years`` with whether it is a working day (no weekend, no Dutch public holiday)."""
-    import holidays
-
-    dutch = dict(holidays.country_holidays("NL", years=list(years)).items())  # a plain dict: fast lookups
-    days = pd.date_range(f"{years.start}-01-01", f"{years.stop - 1}-12-31", freq="D").date
-    working = [d.weekday() < 5 and d not in dutch for d in days]
-    return pd.DataFrame(
-        {
-            "calendar_date": days,
-            "is_working_day": working,
-            "working_day_no": pd.Series(working).cumsum().astype("int64"),
-            "holiday_name": [dutch.get(d) for d in days],
-        }
-    )
-
-
 def seed_calendar(conn: Connection) -> None:
-    days = (dt.date(CALENDAR_YEARS.stop, 1, 1) - dt.date(CALENDAR_YEARS.start, 1, 1)).days
-    if conn.execute(sa.text("SELECT count(*) FROM ref_calendar")).scalar_one() == days:
-        return  # seeded already (computing the holidays of 21 years costs seconds)
-    calendar = working_day_calendar()
+    """Load the working-day calendar of the Algemene termijnenwet rule set into ``ref_calendar``; skipped
+    when the stored calendar has the same days and the same working days (fingerprint)."""
+    calendar = statutory_calendar.working_day_calendar()
+    stored = conn.execute(sa.text("SELECT count(*), sum(working_day_no) FROM ref_calendar")).one()
+    if (stored[0], stored[1]) == (len(calendar), int(calendar["working_day_no"].sum())):
+        return
     conn.execute(sa.text("DELETE FROM ref_calendar"))
     warehouse.insert_rows(conn, "ref_calendar", calendar)
 
 
-def set_reference_date(conn: Connection) -> dt.date | None:
-    """Deadline states are computed as of the override date, or else the latest snapshot date."""
-    override = settings.reference_date_override()
-    if override:
-        reference = dt.date.fromisoformat(override)
+def set_reference_date(conn: Connection, override: dt.date | None = None) -> dt.date | None:
+    """The one reference date of a publish: ``override`` (``--reference-date``), else
+    ``EVICTION_PREVENTION_REFERENCE_DATE``, else the latest snapshot date. Deadline states, delivery states
+    and every "overdue now" are computed as of this date."""
+    configured = settings.reference_date_override()
+    if override is not None:
+        reference: dt.date | None = override
+    elif configured:
+        reference = dt.date.fromisoformat(configured)
     else:
         reference = warehouse.as_date(
             conn.execute(sa.text("SELECT max(snapshot_date) FROM int_arrears_snapshots")).scalar()
@@ -79,14 +66,23 @@ def set_reference_date(conn: Connection) -> dt.date | None:
     return reference
 
 
-def publish(url: str | None = None) -> dict[str, object]:
-    """Rebuild intermediate models, links and marts in one transaction."""
+def refresh_delivery_periods(conn: Connection, reference: dt.date) -> None:
+    """Every partner's expected delivery periods, evaluated as of the reference date."""
+    for partner in load_partners():
+        intake.refresh_delivery_periods(conn, partner, reference)
+
+
+def publish(url: str | None = None, reference_date: dt.date | None = None) -> dict[str, object]:
+    """Rebuild intermediate models, links and marts in one transaction, as of one reference date."""
     with warehouse.connect(url) as conn:
         warehouse.ensure_schema(conn)
         seed_reference_data(conn)
         seed_calendar(conn)
+        intake.fill_received_on(conn)
         counts: dict[str, object] = dict(warehouse.build_models(conn, "before_linkage"))
-        reference = set_reference_date(conn)
+        reference = set_reference_date(conn, reference_date)
+        statutory_calendar.warn_if_uncovered(reference)
+        refresh_delivery_periods(conn, reference or intake.today())
         counts["links"] = linking.link_sources(conn)
         counts.update(warehouse.build_models(conn, "after_linkage"))
         counts["reference_date"] = reference.isoformat() if reference else None

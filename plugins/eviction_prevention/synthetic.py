@@ -451,7 +451,11 @@ def build_episodes(rng: random.Random, households: list[Household], n_episodes: 
         episodes.append(ep)
         again = ep.end is not None and ep.eviction is None and ep.end < date(2026, 9, 15)
         if again and rng.random() < 0.15:
-            episodes.append(make_episode(rng, hh, ep.end + _days(rng.randint(15, 60))))
+            start = ep.end + _days(rng.randint(15, 60))
+            closing = _first_snapshot_on_or_after(ep.end)  # the snapshot that shows the tenancy gone
+            if closing is not None and start <= closing:  # otherwise no delivered snapshot shows the gap
+                start = closing + _days(1)
+            episodes.append(make_episode(rng, hh, start))
     return episodes
 
 
@@ -942,37 +946,67 @@ def write_partner_file(out_dir: Path, partner: Partner, day: date, rows: list[di
 
 @dataclass
 class CaseTruth:
+    """One arrears episode as the pipeline must see it, computed here from the delivered rows alone."""
+
     corporation: str
     tenancy_ref: str
-    t0_date: date
     first_seen: date
+    t0_delivered: date | None = None
+    t0_derived: date | None = None
     closed_date: date | None = None
     reported_date: date | None = None
     judgment_date: date | None = None
     eviction_date: date | None = None
+    previous_closed: date | None = None
+
+    @property
+    def t0_date(self) -> date | None:
+        return self.t0_delivered or self.t0_derived
+
+    def in_window(self, day: date) -> bool:
+        """A report date belongs to this episode: after the previous episode closed, not after this one."""
+        after_previous = self.previous_closed is None or day > self.previous_closed
+        return after_previous and (self.closed_date is None or day <= self.closed_date)
 
 
 def observe_cases(code: str, snapshots: list[tuple[date, list[dict[str, Any]]]]) -> list[CaseTruth]:
-    """Apply the case definition to delivered snapshot rows (what the pipeline sees)."""
-    cases: dict[tuple[str, date], CaseTruth] = {}
-    for snapshot, rows in snapshots:
-        listed = set()
-        for row in rows:
-            if row["t0_date"] is None:
-                continue
-            key = (row["tenancy_ref"], row["t0_date"])
-            listed.add(key)
-            truth = cases.setdefault(key, CaseTruth(code, key[0], key[1], first_seen=snapshot))
-            truth.reported_date = row["reported_date"]
-            truth.judgment_date = row["judgment_date"]
-            truth.eviction_date = row["eviction_date"]
-        for key, truth in cases.items():
-            if key not in listed and truth.closed_date is None and snapshot > truth.first_seen:
-                truth.closed_date = snapshot
-    return list(cases.values())
+    """The case rules applied to one corporation's delivered snapshots, in date order (what the pipeline
+    sees): an episode runs over consecutive snapshots listing the tenancy with arrears; T0 is the latest
+    delivered one, else the first snapshot with arrears >= the monthly rent, else none (below threshold);
+    the episode closes on the first snapshot without it; a report date belongs to the episode whose
+    window (previous episode's closing date, own closing date] holds it, the latest snapshot carrying one
+    winning."""
+    cases: list[CaseTruth] = []
+    open_cases: dict[str, CaseTruth] = {}
+    last_closed: dict[str, date] = {}
+    reports: dict[str, list[tuple[date, date]]] = defaultdict(list)  # tenancy -> (snapshot, report date)
+    for snapshot, rows in sorted(snapshots, key=lambda item: item[0]):
+        in_arrears = {row["tenancy_ref"]: row for row in rows if row["arrears_amount"] > 0}
+        for ref in [r for r in open_cases if r not in in_arrears]:
+            open_cases.pop(ref).closed_date = last_closed[ref] = snapshot
+        for ref, row in in_arrears.items():
+            truth = open_cases.get(ref)
+            if truth is None:
+                truth = CaseTruth(code, ref, first_seen=snapshot, previous_closed=last_closed.get(ref))
+                open_cases[ref] = truth
+                cases.append(truth)
+            if row["t0_date"] is not None:
+                truth.t0_delivered = row["t0_date"]
+            if truth.t0_derived is None and row["arrears_amount"] >= row["monthly_rent"]:
+                truth.t0_derived = snapshot
+            truth.judgment_date = row["judgment_date"] or truth.judgment_date
+            truth.eviction_date = row["eviction_date"] or truth.eviction_date
+            if row["reported_date"] is not None:
+                reports[ref].append((snapshot, row["reported_date"]))
+    for truth in cases:
+        carried = [item for item in reports[truth.tenancy_ref] if truth.in_window(item[1])]
+        truth.reported_date = max(carried)[1] if carried else None
+    return cases
 
 
 def report_state(truth: CaseTruth, reference: date = REFERENCE_DATE) -> str:
+    if truth.t0_date is None:
+        return "not_applicable"
     deadline = truth.t0_date + _days(REPORT_DAYS)
     if truth.reported_date is not None:
         return "met" if truth.reported_date <= deadline else "missed"
@@ -981,12 +1015,16 @@ def report_state(truth: CaseTruth, reference: date = REFERENCE_DATE) -> str:
     return "open_overdue" if reference > deadline else "open_in_time"
 
 
-def analysis_state(reported: date | None, analysis: date | None, reference: date = REFERENCE_DATE) -> str:
+def analysis_state(
+    reported: date | None, analysis: date | None, closed: date | None = None, reference: date = REFERENCE_DATE
+) -> str:
     if reported is None:
         return "not_applicable"
     deadline = reported + _days(ANALYSIS_DAYS)
     if analysis is not None:
         return "met" if analysis <= deadline else "missed"
+    if closed is not None:
+        return "not_required" if closed <= deadline else "missed"
     return "open_overdue" if reference > deadline else "open_in_time"
 
 
@@ -997,6 +1035,7 @@ CASE_COLUMNS: tuple[str, ...] = (
     "municipality",
     "team",
     "t0_date",
+    "t0_source",
     "first_seen",
     "closed_date",
     "reported_date",
@@ -1017,6 +1056,7 @@ COMPLIANCE_COLUMNS: tuple[str, ...] = (
     "team",
     "month",
     "cases",
+    "below_threshold",
     "reported_on_time",
     "reported_late",
     "report_overdue_now",
@@ -1026,14 +1066,19 @@ COMPLIANCE_COLUMNS: tuple[str, ...] = (
 )
 
 
+def _first_listed(ep: Episode) -> date | None:
+    listed = ep.listed_snapshots()
+    return listed[0] if listed else None
+
+
 def case_rows(truths: list[CaseTruth], episodes: list[Episode], sdd_records: list[SddRecord]) -> list[dict[str, Any]]:
-    by_key = {(ep.corporation, ep.household.tenancy_ref, ep.t0): ep for ep in episodes if ep.t0}
+    by_key = {(ep.corporation, ep.household.tenancy_ref, _first_listed(ep)): ep for ep in episodes}
     sdd_by_person: dict[str, list[str]] = defaultdict(list)
     for record in sdd_records:
         sdd_by_person[record.person.person_id].append(record.record_ref)
     rows = []
-    for t in sorted(truths, key=lambda t: (t.corporation, t.tenancy_ref, t.t0_date)):
-        ep = by_key[(t.corporation, t.tenancy_ref, t.t0_date)]
+    for t in sorted(truths, key=lambda t: (t.corporation, t.tenancy_ref, t.first_seen)):
+        ep = by_key[(t.corporation, t.tenancy_ref, t.first_seen)]
         case = ep.st_case if t.reported_date is not None else None
         if t.reported_date is not None and (case is None or case.received != t.reported_date):
             raise AssertionError("reported case without matching social-team case")
@@ -1048,15 +1093,16 @@ def case_rows(truths: list[CaseTruth], episodes: list[Episode], sdd_records: lis
                 "municipality": municipality,
                 "team": _team(municipality),
                 "t0_date": t.t0_date,
+                "t0_source": "delivered" if t.t0_delivered else "derived" if t.t0_derived else "below_threshold",
                 "first_seen": t.first_seen,
                 "closed_date": t.closed_date,
                 "reported_date": t.reported_date,
-                "report_deadline": t.t0_date + _days(REPORT_DAYS),
+                "report_deadline": t.t0_date + _days(REPORT_DAYS) if t.t0_date else None,
                 "report_state": report_state(t),
                 "social_team_case_ref": case.case_ref if case else None,
                 "analysis_sent_date": analysis,
                 "analysis_deadline": t.reported_date + _days(ANALYSIS_DAYS) if t.reported_date else None,
-                "analysis_state": analysis_state(t.reported_date, analysis),
+                "analysis_state": analysis_state(t.reported_date, analysis, t.closed_date),
                 "sdd_record_refs": ";".join(sorted(sdd_by_person.get(person.person_id, []))),
                 "judgment_date": t.judgment_date,
                 "eviction_date": t.eviction_date,
@@ -1067,10 +1113,13 @@ def case_rows(truths: list[CaseTruth], episodes: list[Episode], sdd_records: lis
 
 
 def compliance_rows(cases: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Counts per corporation, team and month of T0 (of the first snapshot for an episode without T0)."""
     groups: dict[tuple[str, str, str], Counter[str]] = defaultdict(Counter)
     for c in cases:
-        counter = groups[(c["corporation"], c["team"], c["t0_date"].replace(day=1).isoformat())]
-        counter["cases"] += 1
+        month = (c["t0_date"] or c["first_seen"]).replace(day=1).isoformat()
+        counter = groups[(c["corporation"], c["team"], month)]
+        counter["cases"] += c["t0_date"] is not None
+        counter["below_threshold"] += c["t0_date"] is None
         counter["reported_on_time"] += c["report_state"] == "met"
         counter["reported_late"] += c["report_state"] == "missed"
         counter["report_overdue_now"] += c["report_state"] == "open_overdue"
@@ -1179,7 +1228,8 @@ def summarise(
         "persons": len(world.persons),
         "households": len(world.households),
         "episodes": len(world.episodes),
-        "cases": len(cases),
+        "cases": sum(1 for c in cases if c["t0_date"] is not None),
+        "below_threshold": sum(1 for c in cases if c["t0_date"] is None),
         "social_team_cases": len(world.st_cases),
         "sdd_records": len(world.sdd_records),
         "files": dict(sorted(files.items())),

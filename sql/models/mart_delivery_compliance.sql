@@ -1,11 +1,14 @@
--- Delivery compliance: one row per partner and expected delivery period (registry cadence, expanded by the
--- intake into ref_delivery_periods). A period is delivered by a loaded file whose as-of date falls in it.
--- status: on_time (first loaded file received by the due date), late, missed (nothing loaded and the due
--- date has passed), open (not yet due).
+-- Delivery compliance: one row per partner and expected delivery period (registry cadence, expanded into
+-- ref_delivery_periods up to the reference date, checked_on). A period is delivered by a loaded file
+-- whose as-of date falls in it. Receipt is judged by the Dutch local date (Europe/Amsterdam, DST included)
+-- of the moment the file was received (meta_file_ledger.received_on): a file received at 23:30 local time
+-- on its due date is on time, at 00:30 the next day late, whatever the UTC date.
+-- status: on_time (first loaded file received on or before the due date), late, missed (nothing loaded and
+-- the reference date is past the due date), open (nothing loaded, not yet due).
 WITH delivered AS (
     SELECT p.partner,
            p.period_start,
-           min(l.received_at) AS first_received_at,
+           min(l.received_on) AS first_received_on,
            count(l.file_id) AS files_loaded
     FROM ref_delivery_periods AS p
     LEFT JOIN meta_file_ledger AS l
@@ -21,17 +24,17 @@ SELECT p.partner,
        p.period_end,
        p.due_date,
        p.checked_on,
-       CAST(d.first_received_at AS DATE) AS delivered_on,
+       d.first_received_on AS delivered_on,
        d.files_loaded,
        CASE
-           WHEN d.first_received_at IS NULL AND p.checked_on > p.due_date THEN 'missed'
-           WHEN d.first_received_at IS NULL THEN 'open'
-           WHEN CAST(d.first_received_at AS DATE) <= p.due_date THEN 'on_time'
+           WHEN d.first_received_on IS NULL AND p.checked_on > p.due_date THEN 'missed'
+           WHEN d.first_received_on IS NULL THEN 'open'
+           WHEN d.first_received_on <= p.due_date THEN 'on_time'
            ELSE 'late'
        END AS status,
        CASE
-           WHEN d.first_received_at IS NULL AND p.checked_on > p.due_date THEN p.checked_on - p.due_date
-           WHEN CAST(d.first_received_at AS DATE) > p.due_date THEN CAST(d.first_received_at AS DATE) - p.due_date
+           WHEN d.first_received_on IS NULL AND p.checked_on > p.due_date THEN p.checked_on - p.due_date
+           WHEN d.first_received_on > p.due_date THEN d.first_received_on - p.due_date
            ELSE 0
        END AS days_late
 FROM ref_delivery_periods AS p

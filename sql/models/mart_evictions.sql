@@ -1,15 +1,30 @@
--- Eviction judgments and executed evictions per municipality, corporation and year (of the judgment or
--- the eviction), with households with children and cases flagged by a municipal policy rule.
-WITH events AS (
+-- Eviction judgments and executed evictions per municipality, corporation and year, counted per event: a
+-- judgment (or eviction) carried by several cases of one tenancy (a reopened episode) is one event, in the
+-- year of its date, with the municipality and household of the latest case carrying it. Policy flags
+-- (e.g. Alblasserdam: no eviction of families with children) count every case with a T0 the rule applies
+-- to, whether or not a judgment is known, in the year of T0.
+WITH judgments AS (
+    SELECT corporation, tenancy_key, judgment_date, municipality, children,
+           row_number() OVER (PARTITION BY corporation, tenancy_key, judgment_date ORDER BY first_seen DESC) AS rn
+    FROM mart_referrals WHERE judgment_date IS NOT NULL
+),
+executed AS (
+    SELECT corporation, tenancy_key, eviction_date, municipality, children,
+           row_number() OVER (PARTITION BY corporation, tenancy_key, eviction_date ORDER BY first_seen DESC) AS rn
+    FROM mart_referrals WHERE evicted
+),
+events AS (
     SELECT municipality, corporation, CAST(EXTRACT(YEAR FROM judgment_date) AS INTEGER) AS year,
            1 AS judgments, 0 AS evictions, CASE WHEN children THEN 1 ELSE 0 END AS judgments_with_children,
-           0 AS evictions_with_children,
-           CASE WHEN policy_flag_children_eviction THEN 1 ELSE 0 END AS policy_flags
-    FROM mart_referrals WHERE judgment_date IS NOT NULL
+           0 AS evictions_with_children, 0 AS policy_flags
+    FROM judgments WHERE rn = 1
     UNION ALL
     SELECT municipality, corporation, CAST(EXTRACT(YEAR FROM eviction_date) AS INTEGER),
            0, 1, 0, CASE WHEN children THEN 1 ELSE 0 END, 0
-    FROM mart_referrals WHERE evicted
+    FROM executed WHERE rn = 1
+    UNION ALL
+    SELECT municipality, corporation, CAST(EXTRACT(YEAR FROM t0_date) AS INTEGER), 0, 0, 0, 0, 1
+    FROM mart_referrals WHERE policy_flag_children_eviction AND t0_date IS NOT NULL
 )
 SELECT municipality, corporation, year,
        sum(judgments) AS eviction_judgments, sum(evictions) AS evictions_executed,

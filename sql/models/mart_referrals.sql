@@ -1,12 +1,21 @@
--- One row per arrears case with every covenant deadline and its state as of the reference date.
---   report:        reported to the social team            <= T0 + 42 days
---   analysis:      analysis fed back to the corporation    <= report + 14 days
---   first contact: first conversation offered              <= report + 28 days, or <= 3 working days
---                  (weekends and Dutch public holidays excluded) when eviction threatens
---                  (a judgment or eviction date is known)
---   rent paid:     during a care trajectory the arrears do not grow in later snapshots
--- States: met / missed / open_in_time / open_overdue; not_required when a case closed before its report
--- deadline without a report; not_applicable when the deadline has no start (no report, no trajectory).
+-- One row per arrears case (episode; see int_arrears_cases) with every covenant deadline and its state as
+-- of the reference date (meta_parameters: the latest snapshot, or the configured date).
+--   report:        reported to the social team          <= T0 + 42 days (a report before T0: on time, 0 days)
+--   analysis:      analysis fed back to the corporation  <= report + 14 days
+--   first contact: first conversation offered            <= report + 28 days; <= 3 working days after the
+--                  report when eviction threatened at the time of the report (the first snapshot showing a
+--                  judgment or eviction date is on or before the report date); a threat that becomes known
+--                  later starts its own clock: <= the earlier of report + 28 days and 3 working days after
+--                  that snapshot. Working days: ref_calendar (Algemene termijnenwet, article 3).
+--   rent paid:     during a care trajectory: the social team's current_rent_paid when delivered, else the
+--                  arrears trend (the arrears do not grow in later snapshots); rent_paid_sources_disagree
+--                  says when both are known and differ.
+-- The report: the corporation's (report_source 'corporation'), else the linked social-team case's
+-- report-received date ('social_team').
+-- States: met / missed (event on / after the deadline); for a case still open without the event:
+-- open_overdue when the reference date is past the deadline ("overdue now"), else open_in_time; for a closed
+-- case without the event: not_required when it closed on or before the deadline, else missed;
+-- not_applicable when the deadline has no start (no T0, no report, no trajectory).
 WITH ref AS (
     SELECT value_date AS reference_date FROM meta_parameters WHERE name = 'reference_date'
 ),
@@ -23,10 +32,14 @@ sdd AS (
     GROUP BY l.left_key
 ),
 base AS (
-    SELECT c.*, ref.reference_date,
+    SELECT c.case_id, c.previous_case_id, c.corporation, c.tenancy_key, c.municipality, c.t0_date,
+           c.t0_source, c.t0_corrected_from, c.first_seen, c.last_seen, c.closed_date, c.close_reason,
+           c.children, c.objection, c.judgment_date, c.eviction_date, c.threat_known_date,
+           ref.reference_date,
+           COALESCE(c.reported_date, stc.report_received_date) AS reported_date,
+           CASE WHEN c.reported_date IS NOT NULL THEN 'corporation'
+                WHEN stc.report_received_date IS NOT NULL THEN 'social_team' END AS report_source,
            CAST(c.t0_date + 42 AS DATE) AS report_deadline,
-           CAST(c.reported_date + 14 AS DATE) AS analysis_deadline,
-           (c.judgment_date IS NOT NULL OR c.eviction_date IS NOT NULL) AS eviction_threatens,
            st.social_team_case_id, st.match_probability AS social_team_match_probability,
            stc.team AS linked_team, stc.report_received_date, stc.analysis_sent_date, stc.first_contact_date,
            stc.trajectory, stc.trajectory_start_date, stc.current_rent_paid,
@@ -40,14 +53,22 @@ base AS (
     LEFT JOIN ref_municipalities AS m ON m.municipality = c.municipality
     LEFT JOIN sdd ON sdd.tenancy_id = c.corporation || ':' || c.tenancy_key
 ),
-contact AS (
-    SELECT b.case_id,
+deadlines AS (
+    SELECT b.*,
+           CAST(b.reported_date + 14 AS DATE) AS analysis_deadline,
+           b.threat_known_date IS NOT NULL AND b.threat_known_date <= b.reported_date AS threatened_at_report,
            CASE WHEN b.reported_date IS NULL THEN NULL
-                WHEN b.eviction_threatens THEN w3.calendar_date
+                WHEN b.threat_known_date <= b.reported_date THEN report_wd3.calendar_date
+                WHEN b.threat_known_date > b.reported_date
+                  THEN LEAST(CAST(b.reported_date + 28 AS DATE), threat_wd3.calendar_date)
                 ELSE CAST(b.reported_date + 28 AS DATE) END AS first_contact_deadline
     FROM base AS b
     LEFT JOIN ref_calendar AS r0 ON r0.calendar_date = b.reported_date
-    LEFT JOIN ref_calendar AS w3 ON w3.working_day_no = r0.working_day_no + 3 AND w3.is_working_day
+    LEFT JOIN ref_calendar AS report_wd3 ON report_wd3.working_day_no = r0.working_day_no + 3
+                                        AND report_wd3.is_working_day
+    LEFT JOIN ref_calendar AS j0 ON j0.calendar_date = b.threat_known_date
+    LEFT JOIN ref_calendar AS threat_wd3 ON threat_wd3.working_day_no = j0.working_day_no + 3
+                                        AND threat_wd3.is_working_day
 ),
 trajectory_rows AS (
     SELECT b.case_id, s.snapshot_date, s.arrears_amount,
@@ -64,53 +85,80 @@ rent AS (
     FROM trajectory_rows AS t
     JOIN trajectory_rows AS first_row ON first_row.case_id = t.case_id AND first_row.n = 1
     GROUP BY t.case_id
+),
+states AS (
+    SELECT d.*,
+           CASE
+             WHEN d.t0_date IS NULL THEN 'not_applicable'
+             WHEN d.reported_date IS NOT NULL AND d.reported_date <= d.report_deadline THEN 'met'
+             WHEN d.reported_date IS NOT NULL THEN 'missed'
+             WHEN d.closed_date IS NOT NULL AND d.closed_date <= d.report_deadline THEN 'not_required'
+             WHEN d.closed_date IS NOT NULL THEN 'missed'
+             WHEN d.reference_date > d.report_deadline THEN 'open_overdue'
+             ELSE 'open_in_time'
+           END AS report_state,
+           CASE
+             WHEN d.reported_date IS NULL THEN 'not_applicable'
+             WHEN d.analysis_sent_date IS NOT NULL AND d.analysis_sent_date <= d.analysis_deadline THEN 'met'
+             WHEN d.analysis_sent_date IS NOT NULL THEN 'missed'
+             WHEN d.closed_date IS NOT NULL AND d.closed_date <= d.analysis_deadline THEN 'not_required'
+             WHEN d.closed_date IS NOT NULL THEN 'missed'
+             WHEN d.reference_date > d.analysis_deadline THEN 'open_overdue'
+             ELSE 'open_in_time'
+           END AS analysis_state,
+           CASE
+             WHEN d.reported_date IS NULL THEN 'not_applicable'
+             WHEN d.first_contact_date IS NOT NULL AND d.first_contact_date <= d.first_contact_deadline THEN 'met'
+             WHEN d.first_contact_date IS NOT NULL THEN 'missed'
+             WHEN d.closed_date IS NOT NULL AND d.closed_date <= d.first_contact_deadline THEN 'not_required'
+             WHEN d.closed_date IS NOT NULL THEN 'missed'
+             WHEN d.reference_date > d.first_contact_deadline THEN 'open_overdue'
+             ELSE 'open_in_time'
+           END AS first_contact_state,
+           CASE
+             WHEN NOT COALESCE(d.trajectory, FALSE) OR d.trajectory_start_date IS NULL THEN NULL
+             WHEN rent.arrears_grew = 1 THEN 'missed'
+             WHEN rent.snapshots_in_trajectory > 1 OR d.close_reason = 'cleared' THEN 'met'
+             ELSE 'open_in_time'
+           END AS rent_trend_state,
+           d.analysis_sent_date < d.reported_date AS analysis_before_report
+    FROM deadlines AS d
+    LEFT JOIN rent ON rent.case_id = d.case_id
 )
-SELECT b.case_id, b.previous_case_id, p.person_id, b.corporation, b.municipality,
-       COALESCE(b.linked_team, b.municipality_team) AS team,
-       b.t0_date, b.t0_source, b.first_seen, b.last_seen, b.closed_date, b.close_reason, b.reference_date,
-       CAST(date_trunc('month', b.t0_date) AS DATE) AS t0_month,
-       b.reported_date, b.report_deadline,
-       CASE
-         WHEN b.reported_date IS NOT NULL AND b.reported_date <= b.report_deadline THEN 'met'
-         WHEN b.reported_date IS NOT NULL THEN 'missed'
-         WHEN b.closed_date IS NOT NULL AND b.closed_date <= b.report_deadline THEN 'not_required'
-         WHEN b.closed_date IS NOT NULL THEN 'missed'
-         WHEN b.reference_date > b.report_deadline THEN 'open_overdue'
-         ELSE 'open_in_time'
-       END AS report_state,
-       b.reported_date - b.t0_date AS days_to_report,
-       b.social_team_case_id, b.social_team_match_probability, b.report_received_date,
-       b.analysis_sent_date, b.analysis_deadline,
-       CASE
-         WHEN b.reported_date IS NULL THEN 'not_applicable'
-         WHEN b.analysis_sent_date IS NOT NULL AND b.analysis_sent_date <= b.analysis_deadline THEN 'met'
-         WHEN b.analysis_sent_date IS NOT NULL THEN 'missed'
-         WHEN b.reference_date > b.analysis_deadline THEN 'open_overdue'
-         ELSE 'open_in_time'
-       END AS analysis_state,
-       b.analysis_sent_date - b.reported_date AS days_to_analysis,
-       b.eviction_threatens, b.first_contact_date, ct.first_contact_deadline,
-       CASE
-         WHEN b.reported_date IS NULL THEN 'not_applicable'
-         WHEN b.first_contact_date IS NOT NULL AND b.first_contact_date <= ct.first_contact_deadline THEN 'met'
-         WHEN b.first_contact_date IS NOT NULL THEN 'missed'
-         WHEN b.reference_date > ct.first_contact_deadline THEN 'open_overdue'
-         ELSE 'open_in_time'
-       END AS first_contact_state,
-       b.trajectory, b.trajectory_start_date, b.current_rent_paid,
-       CASE
-         WHEN NOT COALESCE(b.trajectory, FALSE) OR b.trajectory_start_date IS NULL THEN 'not_applicable'
-         WHEN rent.arrears_grew = 1 THEN 'missed'
-         WHEN rent.snapshots_in_trajectory > 1 OR b.close_reason = 'cleared' THEN 'met'
-         ELSE 'open_in_time'
-       END AS rent_paid_state,
-       b.referral_sdd, b.referral_veilig_thuis, b.social_team_closed_date, b.outcome,
-       b.sdd_records > 0 AS sdd_involved, b.sdd_debt_counselling > 0 AS sdd_debt_counselling,
-       b.children, b.objection, b.judgment_date, b.eviction_date,
-       b.eviction_date IS NOT NULL AND b.eviction_date <= b.reference_date AS evicted,
-       COALESCE(b.no_eviction_families_with_children, FALSE) AND COALESCE(b.children, FALSE)
-         AND (b.judgment_date IS NOT NULL OR b.eviction_date IS NOT NULL) AS policy_flag_children_eviction
-FROM base AS b
-LEFT JOIN contact AS ct ON ct.case_id = b.case_id
-LEFT JOIN rent ON rent.case_id = b.case_id
-LEFT JOIN int_persons AS p ON p.record_id = b.corporation || ':' || b.tenancy_key
+SELECT s.case_id, s.previous_case_id, p.person_id, s.corporation, s.tenancy_key, s.municipality,
+       COALESCE(s.linked_team, s.municipality_team) AS team,
+       s.t0_date, s.t0_source, s.t0_corrected_from, s.first_seen, s.last_seen, s.closed_date, s.close_reason,
+       s.reference_date,
+       CAST(date_trunc('month', s.t0_date) AS DATE) AS t0_month,
+       s.reported_date, s.report_source, s.report_deadline, s.report_state,
+       CASE WHEN s.reported_date < s.t0_date THEN 0 ELSE s.reported_date - s.t0_date END AS days_to_report,
+       s.social_team_case_id, s.social_team_match_probability, s.report_received_date,
+       s.analysis_sent_date, s.analysis_deadline, s.analysis_state,
+       CASE WHEN NOT s.analysis_before_report THEN s.analysis_sent_date - s.reported_date END AS days_to_analysis,
+       s.judgment_date IS NOT NULL OR s.eviction_date IS NOT NULL AS eviction_threatens,
+       s.threat_known_date, s.threatened_at_report,
+       s.first_contact_date, s.first_contact_deadline, s.first_contact_state,
+       s.trajectory, s.trajectory_start_date, s.current_rent_paid,
+       CASE WHEN s.rent_trend_state IS NULL THEN 'not_applicable'
+            WHEN s.current_rent_paid THEN 'met'
+            WHEN NOT s.current_rent_paid THEN 'missed'
+            ELSE s.rent_trend_state END AS rent_paid_state,
+       CASE WHEN s.rent_trend_state IS NULL THEN NULL
+            WHEN s.current_rent_paid IS NOT NULL THEN 'social_team'
+            ELSE 'arrears_trend' END AS rent_paid_source,
+       s.rent_trend_state AS rent_paid_trend_state,
+       COALESCE(s.current_rent_paid IS NOT NULL AND s.rent_trend_state IN ('met', 'missed')
+                AND s.current_rent_paid <> (s.rent_trend_state = 'met'), FALSE) AS rent_paid_sources_disagree,
+       s.referral_sdd, s.referral_veilig_thuis, s.social_team_closed_date, s.outcome,
+       s.sdd_records > 0 AS sdd_involved, s.sdd_debt_counselling > 0 AS sdd_debt_counselling,
+       s.children, s.objection, s.judgment_date, s.eviction_date,
+       COALESCE(s.eviction_date <= s.reference_date, FALSE) AS evicted,
+       COALESCE(s.no_eviction_families_with_children, FALSE) AND COALESCE(s.children, FALSE)
+         AS policy_flag_children_eviction,
+       NULLIF(CONCAT_WS(';',
+           CASE WHEN s.analysis_before_report THEN 'analysis_before_report' END,
+           CASE WHEN s.current_rent_paid IS NOT NULL AND s.rent_trend_state IN ('met', 'missed')
+                 AND s.current_rent_paid <> (s.rent_trend_state = 'met') THEN 'rent_paid_sources_disagree' END
+       ), '') AS data_quality
+FROM states AS s
+LEFT JOIN int_persons AS p ON p.record_id = s.corporation || ':' || s.tenancy_key

@@ -18,6 +18,7 @@ CREATE TABLE IF NOT EXISTS meta_file_ledger (
     warnings       INTEGER NOT NULL,
     reasons        VARCHAR,            -- Dutch reasons for a rejection, never personal data
     received_at    TIMESTAMP,          -- when the pipeline downloaded it (UTC)
+    received_on    DATE,               -- the Dutch local date (Europe/Amsterdam) of received_at: delivery deadlines
     settled_at     TIMESTAMP,          -- when it was moved out of the inbox and the receipt was written
     superseded_by  VARCHAR,            -- file_id of the corrected re-delivery that replaced it
     outcome        VARCHAR,            -- the receipt's data as JSON (counts, Dutch messages; no personal data)
@@ -29,6 +30,7 @@ ALTER TABLE meta_file_ledger ADD COLUMN IF NOT EXISTS received_at TIMESTAMP;
 ALTER TABLE meta_file_ledger ADD COLUMN IF NOT EXISTS settled_at TIMESTAMP;
 ALTER TABLE meta_file_ledger ADD COLUMN IF NOT EXISTS superseded_by VARCHAR;
 ALTER TABLE meta_file_ledger ADD COLUMN IF NOT EXISTS outcome VARCHAR;
+ALTER TABLE meta_file_ledger ADD COLUMN IF NOT EXISTS received_on DATE;
 
 -- Every delivery (a file name arriving in an inbox), including repeats of bytes already in the ledger.
 CREATE TABLE IF NOT EXISTS meta_file_deliveries (
@@ -48,7 +50,7 @@ CREATE TABLE IF NOT EXISTS ref_delivery_periods (
     period_start  DATE NOT NULL,
     period_end    DATE NOT NULL,
     due_date      DATE NOT NULL,       -- period_end + window_days
-    checked_on    DATE NOT NULL,       -- the date the periods were evaluated (intake run date)
+    checked_on    DATE NOT NULL,       -- the date the periods are evaluated on: the publish's reference date
     PRIMARY KEY (partner, period_start)
 );
 

@@ -1,0 +1,26 @@
+"""Dutch local time (Europe/Amsterdam, DST included) for delivery deadlines.
+
+The warehouse stores moments as naive UTC timestamps; a delivery deadline is a Dutch calendar date, so a
+moment is judged by its local date: 23:30 on the due date is on time, 00:30 the next day is late.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from zoneinfo import ZoneInfo
+
+AMSTERDAM = ZoneInfo("Europe/Amsterdam")
+
+
+def local_date(utc: dt.datetime) -> dt.date:
+    """The Dutch calendar date of a moment given as naive UTC (or timezone-aware)."""
+    aware = utc if utc.tzinfo is not None else utc.replace(tzinfo=dt.UTC)
+    return aware.astimezone(AMSTERDAM).date()
+
+
+def parse_moment(text: str) -> dt.datetime:
+    """An ISO-8601 moment as naive UTC. Without an offset it is Dutch local time (what an operator means)."""
+    moment = dt.datetime.fromisoformat(text.strip())
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=AMSTERDAM)
+    return moment.astimezone(dt.UTC).replace(tzinfo=None)
