@@ -121,48 +121,45 @@ def nl_amount(value: float) -> str:
     return f"{value:,.2f}".replace(",", "X").replace(".", ",").replace("X", ".")
 
 
-def person_cells(label: str) -> tuple[str, str, str, str, str, int, str, str]:
-    return PEOPLE[label]
+def csv_file(path: Path, header: list[str], lines: list[list], delimiter: str, encoding: str) -> Path:
+    out = io.StringIO()
+    writer = csv.writer(out, delimiter=delimiter, lineterminator="\r\n")
+    writer.writerows([header, *lines])
+    path.write_bytes(out.getvalue().encode(encoding))
+    return path
 
 
 def trivire_file(path: Path, rows: list[Listed]) -> Path:
+    """Trivire: ;-separated Windows-1252, Dutch dates, decimal commas, J/N."""
     header = [
         "Contractnummer", "Voorletters", "Tussenvoegsel", "Achternaam", "Geboortedatum", "Straat", "Huisnummer",
         "Postcode", "Plaats", "Maandhuur", "Achterstand", "Datum 1 maand achterstand", "Datum melding sociaal team",
         "Kinderen in huishouden", "Datum vonnis", "Peildatum",
     ]  # fmt: skip
-    out = io.StringIO()
-    writer = csv.writer(out, delimiter=";", lineterminator="\r\n")
-    writer.writerow(header)
+    lines = []
     for r in rows:
-        initials, prefix, surname, birth, street, number, postcode, city = person_cells(r.person)
-        writer.writerow(
+        initials, prefix, surname, birth, street, number, postcode, city = PEOPLE[r.person]
+        lines.append(
             [r.ref, initials, prefix, surname, nl_date(birth), street, number, postcode, city, nl_amount(r.rent),
              nl_amount(r.arrears), nl_date(r.t0), nl_date(r.reported), "J" if r.children else "N",
              nl_date(r.judgment), nl_date(r.snapshot)]
         )  # fmt: skip
-    path.write_bytes(out.getvalue().encode("cp1252"))
-    return path
+    return csv_file(path, header, lines, ";", "cp1252")
 
 
 def woonbron_file(path: Path, rows: list[Listed]) -> Path:
+    """Woonbron: ,-separated UTF-8 with BOM, ISO dates, decimal points, ja/nee."""
     header = [
         "huurovereenkomst_id", "voorletters", "voorvoegsel", "achternaam", "geboortedatum", "straatnaam", "huisnr",
         "postcode", "woonplaats", "huur_per_maand", "openstaand_bedrag", "maand_achterstand_op", "gemeld_op",
         "gezin_met_kinderen", "vonnis_op", "peildatum",
     ]  # fmt: skip
-    out = io.StringIO()
-    writer = csv.writer(out, delimiter=",", lineterminator="\n")
-    writer.writerow(header)
-    for r in rows:
-        initials, prefix, surname, birth, street, number, postcode, city = person_cells(r.person)
-        writer.writerow(
-            [r.ref, initials, prefix, surname, birth, street, number, postcode, city, f"{r.rent:.2f}",
-             f"{r.arrears:.2f}", r.t0 or "", r.reported or "", "ja" if r.children else "nee", r.judgment or "",
-             r.snapshot]
-        )  # fmt: skip
-    path.write_bytes(out.getvalue().encode("utf-8-sig"))
-    return path
+    lines = [
+        [r.ref, *PEOPLE[r.person], f"{r.rent:.2f}", f"{r.arrears:.2f}", r.t0 or "", r.reported or "",
+         "ja" if r.children else "nee", r.judgment or "", r.snapshot]
+        for r in rows
+    ]  # fmt: skip
+    return csv_file(path, header, lines, ",", "utf-8-sig")
 
 
 def tablis_file(path: Path, rows: list[Listed]) -> Path:
@@ -179,7 +176,7 @@ def tablis_file(path: Path, rows: list[Listed]) -> Path:
         return dt.datetime.combine(D(value), dt.time()) if value else None
 
     for r in rows:
-        initials, prefix, surname, birth, street, number, postcode, city = person_cells(r.person)
+        initials, prefix, surname, birth, street, number, postcode, city = PEOPLE[r.person]
         sheet.append(
             [r.ref, initials, prefix or None, surname, cell(birth), street, number, postcode, city, r.rent, r.arrears,
              cell(r.t0), cell(r.reported), "Ja" if r.children else "Nee", cell(r.judgment), cell(r.snapshot)]
@@ -199,18 +196,15 @@ def social_team_file(path: Path, export: str, cases: list[StCase]) -> Path:
     def yes_no(value: bool | None) -> str:
         return "" if value is None else "ja" if value else "nee"
 
-    out = io.StringIO()
-    writer = csv.writer(out, delimiter=";", lineterminator="\n")
-    writer.writerow(header)
+    lines = []
     for c in cases:
-        initials, prefix, surname, birth, street, number, postcode, city = person_cells(c.person)
-        writer.writerow(
+        initials, prefix, surname, birth, street, number, postcode, city = PEOPLE[c.person]
+        lines.append(
             [teams[city], c.case_ref, initials, prefix, surname, nl_date(birth), street, number, postcode, city,
              c.reporter or "", nl_date(c.received), nl_date(c.analysis), nl_date(c.contact), yes_no(c.trajectory),
              nl_date(c.trajectory_start), yes_no(c.rent_paid), nl_date(export)]
         )  # fmt: skip
-    path.write_bytes(out.getvalue().encode("utf-8"))
-    return path
+    return csv_file(path, header, lines, ";", "utf-8")
 
 
 def snapshots_of(rows: list[Listed]) -> list[str]:

@@ -86,35 +86,42 @@ rent AS (
     JOIN trajectory_rows AS first_row ON first_row.case_id = t.case_id AND first_row.n = 1
     GROUP BY t.case_id
 ),
+deadline_events AS (
+    -- every covenant deadline of a case as (start applies, due date, event date), to give them one state rule
+    SELECT case_id, 'report' AS deadline, t0_date IS NOT NULL AS applies, report_deadline AS due_date,
+           reported_date AS event_date, closed_date, reference_date
+    FROM deadlines
+    UNION ALL
+    SELECT case_id, 'analysis', reported_date IS NOT NULL, analysis_deadline, analysis_sent_date, closed_date,
+           reference_date
+    FROM deadlines
+    UNION ALL
+    SELECT case_id, 'first_contact', reported_date IS NOT NULL, first_contact_deadline, first_contact_date,
+           closed_date, reference_date
+    FROM deadlines
+),
+deadline_states AS (
+    SELECT case_id,
+           max(CASE WHEN deadline = 'report' THEN state END) AS report_state,
+           max(CASE WHEN deadline = 'analysis' THEN state END) AS analysis_state,
+           max(CASE WHEN deadline = 'first_contact' THEN state END) AS first_contact_state
+    FROM (
+        SELECT case_id, deadline,
+               CASE
+                 WHEN NOT applies THEN 'not_applicable'
+                 WHEN event_date IS NOT NULL AND event_date <= due_date THEN 'met'
+                 WHEN event_date IS NOT NULL THEN 'missed'
+                 WHEN closed_date IS NOT NULL AND closed_date <= due_date THEN 'not_required'
+                 WHEN closed_date IS NOT NULL THEN 'missed'
+                 WHEN reference_date > due_date THEN 'open_overdue'
+                 ELSE 'open_in_time'
+               END AS state
+        FROM deadline_events
+    ) AS e
+    GROUP BY case_id
+),
 states AS (
-    SELECT d.*,
-           CASE
-             WHEN d.t0_date IS NULL THEN 'not_applicable'
-             WHEN d.reported_date IS NOT NULL AND d.reported_date <= d.report_deadline THEN 'met'
-             WHEN d.reported_date IS NOT NULL THEN 'missed'
-             WHEN d.closed_date IS NOT NULL AND d.closed_date <= d.report_deadline THEN 'not_required'
-             WHEN d.closed_date IS NOT NULL THEN 'missed'
-             WHEN d.reference_date > d.report_deadline THEN 'open_overdue'
-             ELSE 'open_in_time'
-           END AS report_state,
-           CASE
-             WHEN d.reported_date IS NULL THEN 'not_applicable'
-             WHEN d.analysis_sent_date IS NOT NULL AND d.analysis_sent_date <= d.analysis_deadline THEN 'met'
-             WHEN d.analysis_sent_date IS NOT NULL THEN 'missed'
-             WHEN d.closed_date IS NOT NULL AND d.closed_date <= d.analysis_deadline THEN 'not_required'
-             WHEN d.closed_date IS NOT NULL THEN 'missed'
-             WHEN d.reference_date > d.analysis_deadline THEN 'open_overdue'
-             ELSE 'open_in_time'
-           END AS analysis_state,
-           CASE
-             WHEN d.reported_date IS NULL THEN 'not_applicable'
-             WHEN d.first_contact_date IS NOT NULL AND d.first_contact_date <= d.first_contact_deadline THEN 'met'
-             WHEN d.first_contact_date IS NOT NULL THEN 'missed'
-             WHEN d.closed_date IS NOT NULL AND d.closed_date <= d.first_contact_deadline THEN 'not_required'
-             WHEN d.closed_date IS NOT NULL THEN 'missed'
-             WHEN d.reference_date > d.first_contact_deadline THEN 'open_overdue'
-             ELSE 'open_in_time'
-           END AS first_contact_state,
+    SELECT d.*, ds.report_state, ds.analysis_state, ds.first_contact_state,
            CASE
              WHEN NOT COALESCE(d.trajectory, FALSE) OR d.trajectory_start_date IS NULL THEN NULL
              WHEN rent.arrears_grew = 1 THEN 'missed'
@@ -123,7 +130,14 @@ states AS (
            END AS rent_trend_state,
            d.analysis_sent_date < d.reported_date AS analysis_before_report
     FROM deadlines AS d
+    JOIN deadline_states AS ds ON ds.case_id = d.case_id
     LEFT JOIN rent ON rent.case_id = d.case_id
+),
+flagged AS (
+    SELECT s.*,
+           COALESCE(s.current_rent_paid IS NOT NULL AND s.rent_trend_state IN ('met', 'missed')
+                    AND s.current_rent_paid <> (s.rent_trend_state = 'met'), FALSE) AS rent_paid_sources_disagree
+    FROM states AS s
 )
 SELECT s.case_id, s.previous_case_id, p.person_id, s.corporation, s.tenancy_key, s.municipality,
        COALESCE(s.linked_team, s.municipality_team) AS team,
@@ -147,8 +161,7 @@ SELECT s.case_id, s.previous_case_id, p.person_id, s.corporation, s.tenancy_key,
             WHEN s.current_rent_paid IS NOT NULL THEN 'social_team'
             ELSE 'arrears_trend' END AS rent_paid_source,
        s.rent_trend_state AS rent_paid_trend_state,
-       COALESCE(s.current_rent_paid IS NOT NULL AND s.rent_trend_state IN ('met', 'missed')
-                AND s.current_rent_paid <> (s.rent_trend_state = 'met'), FALSE) AS rent_paid_sources_disagree,
+       s.rent_paid_sources_disagree,
        s.referral_sdd, s.referral_veilig_thuis, s.social_team_closed_date, s.outcome,
        s.sdd_records > 0 AS sdd_involved, s.sdd_debt_counselling > 0 AS sdd_debt_counselling,
        s.children, s.objection, s.judgment_date, s.eviction_date,
@@ -157,8 +170,7 @@ SELECT s.case_id, s.previous_case_id, p.person_id, s.corporation, s.tenancy_key,
          AS policy_flag_children_eviction,
        NULLIF(CONCAT_WS(';',
            CASE WHEN s.analysis_before_report THEN 'analysis_before_report' END,
-           CASE WHEN s.current_rent_paid IS NOT NULL AND s.rent_trend_state IN ('met', 'missed')
-                 AND s.current_rent_paid <> (s.rent_trend_state = 'met') THEN 'rent_paid_sources_disagree' END
+           CASE WHEN s.rent_paid_sources_disagree THEN 'rent_paid_sources_disagree' END
        ), '') AS data_quality
-FROM states AS s
+FROM flagged AS s
 LEFT JOIN int_persons AS p ON p.record_id = s.corporation || ':' || s.tenancy_key
