@@ -93,12 +93,19 @@ class PartnerSFTP:
     def root(self):
         return self.server.root
 
-    def upload(self, code: str, local, remote_dir: str = "inbox") -> str:
+    def upload(self, code: str, local, remote_dir: str = "inbox", mtime: float | None = None) -> str:
         from eviction_prevention.sftp_server import upload
 
         keys = self.server.keys
         return upload(
-            "127.0.0.1", self.server.port, code, keys.client_key_paths[code], keys.host_public_key, local, remote_dir
+            "127.0.0.1",
+            self.server.port,
+            code,
+            keys.client_key_paths[code],
+            keys.host_public_key,
+            local,
+            remote_dir,
+            mtime,
         )
 
     @contextmanager

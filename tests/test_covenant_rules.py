@@ -30,9 +30,10 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 from eviction_prevention import cli, statutory_calendar, warehouse
+from eviction_prevention.dutch_time import AMSTERDAM
 from eviction_prevention.evaluation import record_key
 
-from tests.conftest import TEST_KEY, schema_url, scratch_schema, unavailable
+from tests.conftest import TEST_KEY, run_intake, schema_url, scratch_schema, unavailable
 
 D = dt.date.fromisoformat
 BACKENDS = ["duckdb", "postgres"]
@@ -60,6 +61,11 @@ PEOPLE: dict[str, tuple[str, str, str, str, str, int, str, str]] = {
     "P19": ("S.", "", "Smeets", "1979-07-29", "Nieuwstraat", 19, "3311 AT", "Dordrecht"),
     "P20": ("T.", "", "Timmermans", "1980-08-30", "Riedijk", 20, "3311 AV", "Dordrecht"),
     "P21": ("U.", "", "Uiterwijk", "1981-09-01", "Steegoversloot", 21, "3311 AW", "Dordrecht"),
+    "P22": ("A.C.", "", "Adriaanse", "1960-02-01", "Varkenmarkt", 22, "3311 BA", "Dordrecht"),
+    "P23": ("B.C.", "", "Brouwer", "1961-03-02", "Vest", 23, "3311 BB", "Dordrecht"),
+    "P24": ("C.E.", "", "Cornelissen", "1962-04-03", "Visstraat", 24, "3311 BC", "Dordrecht"),
+    "P43": ("D.E.", "", "Dijkstra", "1963-05-04", "Veerplein", 43, "3331 BA", "Zwijndrecht"),
+    "P44": ("E.G.", "", "Everts", "1964-06-05", "Develsingel", 44, "3331 BB", "Zwijndrecht"),
     "P31": ("V.", "", "Verbeek", "1982-10-02", "Stationsweg", 31, "3331 AA", "Zwijndrecht"),
     "P32": ("W.", "", "Willems", "1983-11-03", "Burgemeester Jansenlaan", 32, "3331 AB", "Zwijndrecht"),
     "P33": ("X.", "", "Xavier", "1984-12-04", "Kerkhoek", 33, "3331 AC", "Zwijndrecht"),
@@ -86,6 +92,7 @@ class Listed:
     t0: str | None = None
     reported: str | None = None
     judgment: str | None = None
+    eviction: str | None = None
     children: bool = False
     rent: float = 600.0
 
@@ -134,7 +141,7 @@ def trivire_file(path: Path, rows: list[Listed]) -> Path:
     header = [
         "Contractnummer", "Voorletters", "Tussenvoegsel", "Achternaam", "Geboortedatum", "Straat", "Huisnummer",
         "Postcode", "Plaats", "Maandhuur", "Achterstand", "Datum 1 maand achterstand", "Datum melding sociaal team",
-        "Kinderen in huishouden", "Datum vonnis", "Peildatum",
+        "Kinderen in huishouden", "Datum vonnis", "Datum ontruiming", "Peildatum",
     ]  # fmt: skip
     lines = []
     for r in rows:
@@ -142,7 +149,7 @@ def trivire_file(path: Path, rows: list[Listed]) -> Path:
         lines.append(
             [r.ref, initials, prefix, surname, nl_date(birth), street, number, postcode, city, nl_amount(r.rent),
              nl_amount(r.arrears), nl_date(r.t0), nl_date(r.reported), "J" if r.children else "N",
-             nl_date(r.judgment), nl_date(r.snapshot)]
+             nl_date(r.judgment), nl_date(r.eviction), nl_date(r.snapshot)]
         )  # fmt: skip
     return csv_file(path, header, lines, ";", "cp1252")
 
@@ -310,11 +317,19 @@ TRIVIRE_ROWS: list[Listed] = [
     *episode("TRI-15", "P15", [S1], 1500.0, t0="2026-01-05"),
     *episode("TRI-15", "P15", [S2], 1500.0, t0="2026-01-05", judgment="2026-02-20"),
     *episode("TRI-15", "P15", [S4, S5, S6], 1500.0, t0="2026-04-05", judgment="2026-02-20"),
+    # a judgment date corrected (01-20 -> 01-15) and carried into the reopened episode: still one judgment.
+    *episode("TRI-16", "P22", [S1], 1500.0, t0="2026-01-05", judgment="2026-01-20"),
+    *episode("TRI-16", "P22", [S2], 1500.0, t0="2026-01-05", judgment="2026-01-15"),
+    *episode("TRI-16", "P22", [S4, S5, S6], 1500.0, t0="2026-04-05", judgment="2026-01-15"),
+    # rule 6: evicted on 04-20 but still listed for the remaining debt: its deadlines end with the eviction.
+    *episode("TRI-17", "P23", [S3], 1500.0, t0="2026-03-01"),
+    *episode("TRI-17", "P23", [S4, S5, S6], 1500.0, t0="2026-03-01", judgment="2026-04-01", eviction="2026-04-20"),
     # rule 7: rent paid during a trajectory (started 2026-03-15: snapshots S3..S6).
     *episode("TRI-19", "P19", [S2, S3, S4, S5, S6], 1200.0, t0="2026-02-01", reported="2026-02-20"),
     *episode("TRI-20", "P20", [S2, S3, S4, S5, S6], [1200.0, 1300.0, 1400.0, 1500.0, 1600.0], t0="2026-02-01",
              reported="2026-02-20"),
     *episode("TRI-21", "P21", [S2, S3, S4, S5, S6], 1200.0, t0="2026-02-01", reported="2026-02-20"),
+    *episode("TRI-22", "P24", [S2, S3, S4, S5, S6], 1200.0, t0="2026-02-01", reported="2026-02-20"),
 ]  # fmt: skip
 # Alblasserdam: no eviction of families with children (config/municipalities.yaml).
 TABLIS_ROWS: list[Listed] = [
@@ -327,13 +342,14 @@ CASES_EXPORT = [
     StCase("ST-08", "P08", "trivire", "2026-02-10", "2026-02-20", "2026-02-15"),
     StCase("ST-09", "P09", "trivire", "2026-02-05", "2026-02-12", "2026-02-10"),
     StCase("ST-10", "P10", "trivire", "2026-03-10", "2026-03-05", "2026-03-12"),
-    StCase("ST-11", "P11", "trivire", "2026-03-01", "2026-03-12", "2026-03-05"),
+    StCase("ST-11", "P11", "Trivire", "2026-03-01", "2026-03-12", "2026-03-05"),  # the social team writes the name
     StCase("ST-12", "P12", None, "2026-05-20"),
     StCase("ST-13", "P13", "trivire", "2026-05-25"),
     StCase("ST-14", "P14", "trivire", "2026-03-10"),
     StCase("ST-19", "P19", "trivire", "2026-02-20", "2026-03-01", "2026-02-25", True, "2026-03-15", False),
     StCase("ST-20", "P20", "trivire", "2026-02-20", "2026-03-01", "2026-02-25", True, "2026-03-15", None),
     StCase("ST-21", "P21", "trivire", "2026-02-20", "2026-03-01", "2026-02-25", True, "2026-03-15", True),
+    StCase("ST-22", "P24", "trivire", "2026-02-20", "2026-03-01", "2026-02-25", True, None, False),  # no start date
 ]
 
 
@@ -385,6 +401,10 @@ WOONBRON_ROWS: list[Listed] = [
     *listed_from(N2, "WB-38", "P38", "2025-12-20", "2026-02-02", ("2026-02-25", N4)),  # later judgment
     *listed_from(N3, "WB-39", "P39", "2026-01-20", "2026-02-20", ("2026-02-25", N4)),  # later judgment
     *listed_from(N3, "WB-40", "P40", "2026-01-20", "2026-02-10", ("2026-02-05", N4)),  # dated before, shown after
+    *listed_from(N5, "WB-43", "P43", "2026-03-05", "2026-03-30"),  # 4 weeks end on King's Day (Mon 04-27)
+    # a judgment first shown in an earlier episode (12-31), carried into the episode of the report (03-02)
+    *[r for r in listed_from(N1, "WB-44", "P44", "2025-11-20", None, ("2025-12-15", N2)) if r.snapshot in (N1, N2)],
+    *[r for r in listed_from(N5, "WB-44", "P44", "2026-02-20", "2026-03-02", ("2025-12-15", N1))],
 ]
 TERMS_EXPORT = [
     StCase("ST-31", "P31", "woonbron", "2025-12-22", "2026-01-05", "2025-12-29"),
@@ -397,6 +417,8 @@ TERMS_EXPORT = [
     StCase("ST-38", "P38", "woonbron", "2026-02-02", "2026-02-10", "2026-02-20"),
     StCase("ST-39", "P39", "woonbron", "2026-02-20", "2026-03-02", "2026-03-06"),
     StCase("ST-40", "P40", "woonbron", "2026-02-10", "2026-02-20", "2026-02-16"),
+    StCase("ST-43", "P43", "woonbron", "2026-03-30", "2026-04-08", "2026-04-28"),
+    StCase("ST-44", "P44", "woonbron", "2026-03-02", "2026-03-10", "2026-03-06"),
 ]
 
 
@@ -425,6 +447,7 @@ DELIVERIES = [  # snapshot, --received-at (naive = Dutch local time)
     ("2026-09-30", "2026-10-10T23:30:00+02:00"),  # on time
     ("2026-10-31", "2026-11-11T00:30:00+01:00"),  # CET (after the DST change): 23:30 UTC on the due date: late
 ]
+DELIVERY_REFERENCE = "2026-11-30"  # after every receipt: each one is known on the reference date
 DELIVERY_ROWS: list[Listed] = [
     *episode("TRI-42", "P42", ["2026-05-31", "2026-06-30"], 900.0, t0="2026-05-10", reported="2026-05-20"),
     *episode("TRI-41", "P41", ["2026-08-31", "2026-09-30", "2026-10-31"], 900.0, t0="2026-08-01"),
@@ -438,7 +461,7 @@ def deliveries_world(request, tmp_path_factory) -> Iterator[World]:
         for snapshot, received in DELIVERIES:
             rows = [r for r in DELIVERY_ROWS if r.snapshot == snapshot]
             ingest(url, "trivire", [trivire_file(tmp / f"huurachterstand_{snapshot}.csv", rows)], received)
-        publish(url)
+        publish(url, DELIVERY_REFERENCE)
         world = World(url)
         world.reload()
         yield world
@@ -497,12 +520,13 @@ def test_rule1_below_threshold_is_counted_not_lost(cases_world: World) -> None:
         "WHERE corporation = 'trivire' AND below_threshold > 0 GROUP BY month ORDER BY month"
     )
     # 2026-02: TRI-05 below; cases with T0 in February: TRI-01 (derived 02-28), TRI-09, TRI-10, TRI-11, TRI-14,
-    # TRI-19, TRI-20, TRI-21. 2026-04: TRI-04 below; T0 in April: TRI-08 (2nd episode), TRI-15 (2nd episode).
-    assert [(m, int(c), int(b)) for m, c, b in below] == [("2026-02-01", 8, 1), ("2026-04-01", 2, 1)]
-    # every tenancy in arrears is a row of mart_referrals: 21 trivire episodes + 3 tablis
+    # TRI-19, TRI-20, TRI-21, TRI-22. 2026-04: TRI-04 below; T0 in April: the second episodes of TRI-08, TRI-15
+    # and TRI-16.
+    assert [(m, int(c), int(b)) for m, c, b in below] == [("2026-02-01", 9, 1), ("2026-04-01", 3, 1)]
+    # every tenancy in arrears is a row of mart_referrals: 25 trivire episodes + 3 tablis
     assert w.query("SELECT corporation, count(*) FROM mart_referrals GROUP BY corporation ORDER BY 1") == [
         ("tablis", 3),
-        ("trivire", 21),
+        ("trivire", 25),
     ]
 
 
@@ -564,13 +588,13 @@ def test_rule3_report_before_t0_and_analysis_before_report(cases_world: World) -
     assert states(w.case("trivire", "TRI-10", S2), "analysis_state", "days_to_analysis", "data_quality") == (
         "met", None, "analysis_before_report"
     )  # fmt: skip
-    # February's Dordrecht analyses: TRI-09 7 days, TRI-11 11, TRI-19/20/21 9 each (TRI-10 left out): median 9;
+    # February's Dordrecht analyses: TRI-09 7 days, TRI-11 11, TRI-19/20/21/22 9 each (TRI-10 left out): median 9;
     # with TRI-10's -5 days it would still be 9, so check the count of days instead of trusting the median.
     days = w.query(
         "SELECT days_to_analysis FROM mart_referrals WHERE corporation = 'trivire' AND t0_month = DATE '2026-02-01' "
         "AND days_to_analysis IS NOT NULL ORDER BY days_to_analysis"
     )
-    assert [int(d[0]) for d in days] == [7, 9, 9, 9, 11]
+    assert [int(d[0]) for d in days] == [7, 9, 9, 9, 9, 11]
     median = w.query(
         "SELECT median_days_to_analysis, data_quality_issues FROM mart_compliance_monthly "
         "WHERE corporation = 'trivire' AND month = DATE '2026-02-01'"
@@ -616,6 +640,10 @@ def test_rule6_a_closed_case_closes_its_pending_deadlines(cases_world: World) ->
     # TRI-14: reported 03-10, analysis due 03-24, conversation due 04-07, closed 05-31 without either: missed
     assert states(w.case("trivire", "TRI-14", S2), "closed_date", "report_state", "analysis_state",
                   "first_contact_state") == ("2026-05-31", "met", "missed", "missed")  # fmt: skip
+    # TRI-17: T0 03-01, report due 04-12; evicted 04-20 while still listed: not closed, but no longer overdue
+    evicted = w.case("trivire", "TRI-17", S3)
+    assert states(evicted, "closed_date", "evicted", "report_state") == (None, True, "missed")
+    assert worklist(w, evicted["case_id"]) == []
     closed_open = [
         r["case_id"]
         for r in w.referrals.values()
@@ -628,9 +656,9 @@ def test_rule6_a_closed_case_closes_its_pending_deadlines(cases_world: World) ->
 
 
 def test_rule6_compliance_and_worklist_agree_cases(cases_world: World) -> None:
-    # report: TRI-03, TRI-07 and TRI-08 and TRI-15 (second episodes), TAB-16, TAB-17; analysis and first
+    # report: TRI-03, the second episodes of TRI-07, TRI-08, TRI-15 and TRI-16, TAB-16, TAB-17; analysis and first
     # conversation: TRI-12
-    assert_compliance_equals_worklist(cases_world, 8)
+    assert_compliance_equals_worklist(cases_world, 9)
 
 
 def test_rule6_compliance_and_worklist_agree_terms(terms_world: World) -> None:
@@ -675,11 +703,13 @@ def test_rule7_rent_paid_uses_the_social_teams_answer(cases_world: World) -> Non
     assert states(w.case("trivire", "TRI-20", S2), *columns) == ("missed", "arrears_trend", "missed", False)
     # both say paid
     assert states(w.case("trivire", "TRI-21", S2), *columns) == ("met", "social_team", "met", False)
+    # a trajectory without a start date: no trend to read, the social team's answer still counts
+    assert states(w.case("trivire", "TRI-22", S2), *columns) == ("missed", "social_team", None, False)
     monthly = w.query(
         "SELECT sum(trajectories), sum(trajectories_rent_paid), sum(trajectories_rent_not_paid) "
         "FROM mart_compliance_monthly WHERE corporation = 'trivire'"
     )
-    assert [tuple(int(v) for v in r) for r in monthly] == [(3, 1, 2)]
+    assert [tuple(int(v) for v in r) for r in monthly] == [(4, 1, 3)]
 
 
 # ------------------------------------------------------------------------------------------ rule 9
@@ -693,8 +723,12 @@ def test_rule9_evictions_per_event_and_policy_flags_per_case(cases_world: World)
     )
     assert [tuple(as_plain(v) for v in r) for r in rows] == [
         ("Alblasserdam", "tablis", 2026, 1, 0, 1, 2),  # TAB-17's judgment; TAB-16 and TAB-17 flagged
-        ("Dordrecht", "trivire", 2026, 1, 0, 0, 0),  # TRI-15: one judgment carried by two cases
+        # TRI-15: one judgment carried by two cases; TRI-16: one judgment, corrected and carried; TRI-17: judged
+        # and evicted
+        ("Dordrecht", "trivire", 2026, 3, 1, 0, 0),
     ]
+    monthly = w.query("SELECT sum(evictions) FROM mart_compliance_monthly WHERE corporation = 'trivire'")
+    assert [int(r[0]) for r in monthly] == [1]
     flags = {
         r["case_id"]: r["policy_flag_children_eviction"] for r in w.referrals.values() if r["corporation"] == "tablis"
     }
@@ -741,6 +775,11 @@ def test_rule8_fifth_of_may_every_year_and_decree_days(terms_world: World) -> No
     assert states(w.case("woonbron", "WB-37", N6), "first_contact_deadline", "first_contact_state") == (
         "2026-05-20", "met"
     )  # fmt: skip
+    # The 4 weeks of the Wgs are a statutory term: report Mon 03-30 + 28 days = Mon 04-27, King's Day; the
+    # term runs to Tue 04-28 (Atw art. 1), so the conversation that day is on time.
+    assert states(w.case("woonbron", "WB-43", N5), "first_contact_deadline", "first_contact_state") == (
+        "2026-04-28", "met"
+    )  # fmt: skip
 
 
 def test_rule5_a_later_judgment_starts_its_own_clock(terms_world: World) -> None:
@@ -759,6 +798,12 @@ def test_rule5_a_later_judgment_starts_its_own_clock(terms_world: World) -> None
     # of 02-16 (4 working days) is on time; due the earlier of 03-10 and 03-04.
     assert states(w.case("woonbron", "WB-40", N3), "threatened_at_report", "first_contact_deadline",
                   "first_contact_state") == (False, "2026-03-04", "met")  # fmt: skip
+    # A judgment first shown on 2025-12-31 in an earlier episode and carried into this one: known before the
+    # report of Mon 03-02, so 3 working days (Thu 03-05); the conversation of 03-06 is late.
+    assert states(w.case("woonbron", "WB-44", N5), "threatened_at_report", "threat_known_date",
+                  "first_contact_deadline", "first_contact_state") == (
+        True, "2025-12-31", "2026-03-05", "missed"
+    )  # fmt: skip
 
 
 def test_rule8_rule_set_is_the_algemene_termijnenwet() -> None:
@@ -786,50 +831,87 @@ def test_rule8_rule_set_is_the_algemene_termijnenwet() -> None:
 # ------------------------------------------------------------------------------------------ rules 10 and 11
 
 
-def test_rule10_deliveries_are_judged_by_dutch_local_time(deliveries_world: World) -> None:
-    rows = deliveries_world.query(
-        "SELECT CAST(period_start AS VARCHAR), CAST(due_date AS VARCHAR), CAST(delivered_on AS VARCHAR), status, "
-        "days_late, CAST(checked_on AS VARCHAR) FROM mart_delivery_compliance WHERE partner = 'trivire' "
-        "ORDER BY period_start"
+def delivery_rows(w: World) -> list[tuple]:
+    rows = w.query(
+        "SELECT CAST(period_start AS VARCHAR), CAST(delivered_on AS VARCHAR), status, days_late, "
+        "CAST(checked_on AS VARCHAR) FROM mart_delivery_compliance WHERE partner = 'trivire' ORDER BY period_start"
     )
-    assert [tuple(as_plain(v) for v in r) for r in rows] == [
-        ("2026-05-01", "2026-06-10", "2026-06-10", "on_time", 0, "2026-10-31"),
-        ("2026-06-01", "2026-07-10", "2026-07-11", "late", 1, "2026-10-31"),
-        ("2026-07-01", "2026-08-10", None, "missed", 82, "2026-10-31"),  # 08-10 .. 10-31
-        ("2026-08-01", "2026-09-10", "2026-09-10", "on_time", 0, "2026-10-31"),
-        ("2026-09-01", "2026-10-10", "2026-10-10", "on_time", 0, "2026-10-31"),
-        ("2026-10-01", "2026-11-10", "2026-11-11", "late", 1, "2026-10-31"),
+    return [tuple(as_plain(v) for v in r) for r in rows]
+
+
+def test_rule10_deliveries_are_judged_by_dutch_local_time(deliveries_world: World) -> None:
+    # due: the 10th of the next month; reference date 2026-11-30
+    assert delivery_rows(deliveries_world) == [
+        ("2026-05-01", "2026-06-10", "on_time", 0, "2026-11-30"),  # 23:30 CEST on the due date
+        ("2026-06-01", "2026-07-11", "late", 1, "2026-11-30"),  # 00:30 CEST the day after (22:30 UTC on the 10th)
+        ("2026-07-01", None, "missed", 112, "2026-11-30"),  # due 08-10 .. 11-30
+        ("2026-08-01", "2026-09-10", "on_time", 0, "2026-11-30"),  # 21:45 UTC = 23:45 CEST on the due date
+        ("2026-09-01", "2026-10-10", "on_time", 0, "2026-11-30"),
+        ("2026-10-01", "2026-11-11", "late", 1, "2026-11-30"),  # 00:30 CET after the DST change (23:30 UTC)
+        ("2026-11-01", None, "open", 0, "2026-11-30"),  # due 12-10
     ]
 
 
 def test_rule11_one_reference_date_for_every_state(deliveries_world: World) -> None:
     w = deliveries_world
-    # default: the latest snapshot (2026-10-31). TRI-41: T0 08-01, deadline 09-12: 49 days overdue.
+    # TRI-41: T0 08-01, report due 09-12. As of 2026-11-30: 79 days overdue.
     assert states(w.case("trivire", "TRI-41", "2026-08-31"), "reference_date", "report_state") == (
-        "2026-10-31", "open_overdue"
+        "2026-11-30", "open_overdue"
     )  # fmt: skip
-    assert w.query("SELECT deadline, days_overdue FROM mart_worklist_overdue") == [("report", 49)]
-    publish(w.url, "2026-09-05")
+    assert w.query("SELECT deadline, days_overdue FROM mart_worklist_overdue") == [("report", 79)]
     try:
+        publish(w.url)  # the default: the latest snapshot, 2026-10-31
+        w.reload()
+        assert states(w.case("trivire", "TRI-41", "2026-08-31"), "reference_date", "report_state") == (
+            "2026-10-31", "open_overdue"
+        )  # fmt: skip
+        assert w.query("SELECT deadline, days_overdue FROM mart_worklist_overdue") == [("report", 49)]
+        # the October file arrived on 11-11, after the reference date: as of 10-31 nothing is known of it
+        assert delivery_rows(w)[-2:] == [
+            ("2026-09-01", "2026-10-10", "on_time", 0, "2026-10-31"),
+            ("2026-10-01", None, "open", 0, "2026-10-31"),
+        ]
+        publish(w.url, "2026-09-05")
         w.reload()
         assert states(w.case("trivire", "TRI-41", "2026-08-31"), "reference_date", "report_state") == (
             "2026-09-05", "open_in_time"
         )  # fmt: skip
         assert w.query("SELECT count(*) FROM mart_worklist_overdue") == [(0,)]
-        rows = w.query(
-            "SELECT CAST(period_start AS VARCHAR), status, days_late, CAST(checked_on AS VARCHAR) "
-            "FROM mart_delivery_compliance WHERE partner = 'trivire' ORDER BY period_start"
-        )
-        assert [tuple(as_plain(v) for v in r) for r in rows] == [
-            ("2026-05-01", "on_time", 0, "2026-09-05"),
-            ("2026-06-01", "late", 1, "2026-09-05"),
-            ("2026-07-01", "missed", 26, "2026-09-05"),  # 08-10 .. 09-05
-            ("2026-08-01", "on_time", 0, "2026-09-05"),
-            ("2026-09-01", "on_time", 0, "2026-09-05"),
+        assert delivery_rows(w) == [
+            ("2026-05-01", "2026-06-10", "on_time", 0, "2026-09-05"),
+            ("2026-06-01", "2026-07-11", "late", 1, "2026-09-05"),
+            ("2026-07-01", None, "missed", 26, "2026-09-05"),  # 08-10 .. 09-05
+            ("2026-08-01", None, "open", 0, "2026-09-05"),  # received 09-10, after the reference date
+            ("2026-09-01", None, "open", 0, "2026-09-05"),
         ]
+        # snapshots after the reference date are not read: the September and October ones are not there
+        assert as_plain(w.case("trivire", "TRI-41", "2026-08-31")["last_seen"]) == "2026-08-31"
     finally:
-        publish(w.url)
+        publish(w.url, DELIVERY_REFERENCE)
         w.reload()
+
+
+def test_rule10_over_sftp_the_upload_time_counts_not_the_poll(
+    tmp_path: Path, partner_sftp, warehouse_url: str, key: bytes
+) -> None:
+    """The intake polls hourly on weekdays: a file uploaded on Friday 2026-07-10 at 23:30 (its due date) is
+    downloaded on Monday, but the server's record of the upload (the file's time) is what counts."""
+    rows = [Listed("TRI-42", "P42", "2026-06-30", 900.0, t0="2026-05-10")]
+    path = trivire_file(tmp_path / "huurachterstand_2026-06-30.csv", rows)
+    uploaded = dt.datetime(2026, 7, 10, 23, 30, tzinfo=AMSTERDAM).timestamp()
+    partner_sftp.upload("trivire", path, mtime=uploaded)
+    with partner_sftp.client("trivire") as client:
+        outcomes = run_intake("trivire", client, warehouse_url, key, on=dt.date(2026, 7, 13))
+    assert [o["status"] for o in outcomes] == ["loaded"]
+    publish(warehouse_url, "2026-07-31")
+    with warehouse.connect(warehouse_url) as conn:
+        rows_ = conn.execute(
+            sa.text(
+                "SELECT CAST(delivered_on AS VARCHAR), status FROM mart_delivery_compliance "
+                "WHERE partner = 'trivire' AND period_start = DATE '2026-06-01'"
+            )
+        ).all()
+    assert [tuple(r) for r in rows_] == [("2026-07-10", "on_time")]
 
 
 def test_ingest_writes_the_receipt_next_to_the_file_and_keeps_personal_data_out(
@@ -847,3 +929,19 @@ def test_ingest_writes_the_receipt_next_to_the_file_and_keeps_personal_data_out(
     with warehouse.connect(duckdb_url) as conn:
         ledger = conn.execute(sa.text("SELECT status, CAST(received_on AS VARCHAR) FROM meta_file_ledger")).all()
     assert [tuple(r) for r in ledger] == [("loaded", "2026-06-01")]
+
+
+def test_ingest_never_shows_a_mailed_files_own_name(
+    tmp_path: Path, duckdb_url: str, capsys: pytest.CaptureFixture
+) -> None:
+    rows = [Listed("TRI-42", "P42", "2026-05-31", 900.0, t0="2026-05-10")]
+    path = trivire_file(tmp_path / "achterstand N.O. Ouwehand mei.csv", rows)  # as a partner mailed it
+    ingest(duckdb_url, "trivire", [path], "2026-06-01T09:00")
+    printed = capsys.readouterr().out
+    assert "Ouwehand" not in printed and "trivire_" in printed
+    receipts = [p.name for p in tmp_path.glob("*.ontvangstbevestiging.txt")]
+    assert len(receipts) == 1 and receipts[0].startswith("trivire_") and "Ouwehand" not in receipts[0]
+    assert "Ontvangen: 01-06-2026 09:00 (Nederlandse tijd)" in (tmp_path / receipts[0]).read_text(encoding="utf-8")
+    with warehouse.connect(duckdb_url) as conn:
+        names = conn.execute(sa.text("SELECT file_name FROM meta_file_ledger")).scalars().all()
+    assert len(names) == 1 and names[0].startswith("trivire_") and "Ouwehand" not in names[0]

@@ -113,8 +113,8 @@ def _build(url: str) -> None:
         warehouse.insert_rows(conn, "stg_social_team_cases", pd.DataFrame(st_rows))
         publish.seed_reference_data(conn)
         publish.seed_calendar(conn)
-        warehouse.build_models(conn, "before_linkage")
         publish.set_reference_date(conn)
+        warehouse.build_models(conn, "before_linkage")
         warehouse.insert_rows(conn, "int_links", links)
         warehouse.build_models(conn, "after_linkage")
 

@@ -201,7 +201,9 @@ def test_referral_deadlines(tmp_path, warehouse_url, key) -> None:
     # 3 working days after Wed 8 May is Wed 15 May.
     assert warehouse.as_date(rows["H"]["first_contact_deadline"]) == D("2024-05-15")
     assert bool(rows["H"]["eviction_threatens"]) is True
-    assert warehouse.as_date(rows["L"]["first_contact_deadline"]) == D("2024-05-09")  # not threatened: 28 days
+    # not threatened: 28 days, 2024-05-09, is Ascension Day and the Friday after it is equated by decree: the
+    # statutory term runs to Monday 2024-05-13 (Algemene termijnenwet art. 1)
+    assert warehouse.as_date(rows["L"]["first_contact_deadline"]) == D("2024-05-13")
     # The reopened case is a new case that points to the first episode, which was cleared.
     assert rows["R2"]["previous_case_id"] == rows["R1"]["case_id"]
     assert (warehouse.as_date(rows["R1"]["closed_date"]), rows["R1"]["close_reason"]) == (D("2024-03-31"), "cleared")

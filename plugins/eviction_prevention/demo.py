@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
+import re
 import secrets
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
 from eviction_prevention import airflow_env, progress, settings
+from eviction_prevention.dutch_time import AMSTERDAM
 
 log = logging.getLogger(__name__)
 
@@ -61,8 +64,24 @@ def drop_partner_files(data_dir: Path, host: str, port: int, keys: object) -> in
     paths = [path for folder in sorted((data_dir / "partners").iterdir()) for path in sorted(folder.iterdir())]
     for path in progress.counted(paths, "files uploaded", total=len(paths), every=5):
         partner = path.parent.name
-        upload(host, port, partner, keys.client_key_paths[partner], keys.host_public_key, path)
+        delivered = simulated_delivery(path.name)
+        upload(host, port, partner, keys.client_key_paths[partner], keys.host_public_key, path, mtime=delivered)
     return len(paths)
+
+
+DELIVERY_DELAY = dt.timedelta(days=3, hours=10)  # the partner uploads at 10:00, three days after the as-of date
+
+
+def simulated_delivery(name: str) -> float | None:
+    """When a partner of the synthetic world delivered the file named ``name`` (its as-of date is in the
+    name): the demo drops six months of files at once, and keeps each file's own delivery moment as its
+    modification time, as a client preserving times would, so delivery compliance follows the world's
+    timeline rather than the moment the demo ran."""
+    found = re.search(r"\d{4}-\d{2}-\d{2}", name)
+    if found is None:
+        return None
+    local = dt.datetime.combine(dt.date.fromisoformat(found.group()), dt.time()) + DELIVERY_DELAY
+    return local.replace(tzinfo=AMSTERDAM).timestamp()
 
 
 def run_pipeline(paths: DemoPaths, scale: float, seed: int, url: str | None = None) -> dict[str, object]:

@@ -79,6 +79,10 @@ class FetchedFile:
     received_at: str = ""  # ISO timestamp (UTC)
     refusal: str | None = None  # Dutch reason the file is refused before parsing (name, size)
     marker: str | None = None  # the done-marker file that belongs to it
+    # When the partner delivered it (ISO, UTC): the upload's completion as the SFTP server recorded it (the
+    # file's modification time, at most the download time), or the --received-at of a replayed file. Delivery
+    # deadlines are judged by its Dutch date: the hourly weekday poll must not make a Friday 23:30 file late.
+    delivered_at: str = ""
 
 
 @dataclass
@@ -257,13 +261,23 @@ def fetch_new_files(
     fetched: list[FetchedFile] = []
     for name in sorted(found):
         size, mtime = listing[name]
-        received = utcnow().isoformat()
+        now = utcnow()
+        received = now.isoformat()
+        delivered = min(now, dt.datetime.fromtimestamp(mtime, dt.UTC).replace(tzinfo=None)).isoformat()
         if size > partner.max_file_bytes:
             limit = partner.max_file_bytes // (1024 * 1024)
             refusal = f"het bestand is te groot ({size / 1024 / 1024:.0f} MB; maximaal {limit} MB) en is niet gelezen"
             fetched.append(
                 FetchedFile(
-                    partner.code, name, unread_file_id(name, size, mtime), "", size, received, refusal, found[name]
+                    partner.code,
+                    name,
+                    unread_file_id(name, size, mtime),
+                    "",
+                    size,
+                    received,
+                    refusal,
+                    found[name],
+                    delivered,
                 )
             )
             continue
@@ -272,7 +286,9 @@ def fetch_new_files(
             continue
         file_id, target = downloaded
         refusal = name_refusal(name, partner)
-        fetched.append(FetchedFile(partner.code, name, file_id, str(target), size, received, refusal, found[name]))
+        fetched.append(
+            FetchedFile(partner.code, name, file_id, str(target), size, received, refusal, found[name], delivered)
+        )
     log.info("partner %s: %d new file(s) downloaded", partner.code, len(fetched))
     return fetched
 
@@ -458,7 +474,9 @@ def _insert_ledger(conn: Connection, partner: Partner, fetched: FetchedFile, out
             "warnings": outcome.warnings,
             "reasons": "\n".join(outcome.reasons[:50]) or None,
             "received": dt.datetime.fromisoformat(outcome.received_at),
-            "received_on": dutch_time.local_date(dt.datetime.fromisoformat(outcome.received_at)),
+            "received_on": dutch_time.local_date(
+                dt.datetime.fromisoformat(fetched.delivered_at or outcome.received_at)
+            ),
             "outcome": json.dumps(asdict(outcome), ensure_ascii=False),
         },
     )
@@ -602,7 +620,11 @@ _VERDICT = {
 
 
 def _dutch_timestamp(iso: str) -> str:
-    return dt.datetime.fromisoformat(iso).strftime("%d-%m-%Y %H:%M") + " (UTC)" if iso else "onbekend"
+    """A stored UTC moment as the partner reads it: Dutch local time (the time delivery deadlines use)."""
+    if not iso:
+        return "onbekend"
+    local = dt.datetime.fromisoformat(iso).replace(tzinfo=dt.UTC).astimezone(dutch_time.AMSTERDAM)
+    return local.strftime("%d-%m-%Y %H:%M") + " (Nederlandse tijd)"
 
 
 def receipt_text(outcome: dict, partner_name: str = "") -> str:

@@ -35,6 +35,7 @@ import pyarrow.compute as pc
 from sqlalchemy.engine import Connection
 
 from eviction_prevention import linkage, warehouse
+from eviction_prevention.partners import load_partners
 from eviction_prevention.pseudonymise import PERSON_PSEUDONYMS
 
 log = logging.getLogger(__name__)
@@ -71,10 +72,22 @@ def tenancies(conn: Connection) -> pd.DataFrame:
 
 
 def social_team_cases(conn: Connection) -> pd.DataFrame:
-    return warehouse.read_frame(
+    frame = warehouse.read_frame(
         conn,
         f"SELECT social_team_case_id AS id, reporter, report_received_date, {KEY_LIST} FROM int_social_team_cases",
     )
+    return frame.assign(reporter=corporation_reporters(frame["reporter"]))
+
+
+def corporation_reporters(reporters: pd.Series) -> pd.Series:
+    """Who reported a social-team case, as a corporation code when it names a corporation of the registry (by
+    code or by name, whatever the case or spacing: 'Trivire', 'trivire', 'TRIVIRE '), else empty: a
+    self-report, a GP or no reporter says nothing about which tenancy the case answers."""
+    known = {
+        key: p.code for p in load_partners() if p.kind == "corporation" for key in (p.code.lower(), p.name.lower())
+    }
+    codes = reporters.astype("string").str.strip().str.lower().map(known)
+    return codes.astype(object).where(codes.notna(), None)
 
 
 def sdd_records(conn: Connection) -> pd.DataFrame:
@@ -171,8 +184,8 @@ def assign_cases(
 ) -> pd.DataFrame:
     """From scored tenancy <-> social-team-case pairs to arrears case <-> social-team case, one to one.
 
-    A social-team case can only answer an arrears case of the same reporter (when the social team records
-    one) received in the case's window (``_in_case_window``). Within that candidate space
+    A social-team case can only answer an arrears case that no other corporation reported
+    (``corporation_reporters``), received in the case's window (``_in_case_window``). Within that candidate space
     (Fellegi-Sunter): posterior odds = prior odds x person Bayes factor (2 ** match_weight from the person
     model) x report-date likelihood ratio (m assumed in REPORT_DATE_M, u and prior estimated from the
     data by report_date_evidence; 1 for a case without a corporation report date, which has no date to
@@ -188,7 +201,7 @@ def assign_cases(
     pairs = pairs[pairs["report_received_date"].notna()]
     anchor = pairs["reported_date"].where(pairs["reported_date"].notna(), pairs["first_seen"])
     pairs = pairs.assign(gap=_gap_days(anchor, pairs["report_received_date"]))
-    reporter_ok = pairs["reporter"].isna() | (pairs["reporter"] == pairs["corporation"])
+    reporter_ok = pairs["reporter"].isna() | (pairs["reporter"] == pairs["corporation"])  # another corporation: no
     pairs = pairs[reporter_ok & _in_case_window(pairs)].copy()
     log2_close, log2_far = _report_date_log2_lr(evidence)
     reported = pairs["reported_date"].notna().to_numpy()

@@ -57,7 +57,11 @@ def set_reference_date(conn: Connection, override: dt.date | None = None) -> dt.
         reference = dt.date.fromisoformat(configured)
     else:
         reference = warehouse.as_date(
-            conn.execute(sa.text("SELECT max(snapshot_date) FROM int_arrears_snapshots")).scalar()
+            conn.execute(
+                sa.text(
+                    "SELECT max(snapshot_date) FROM meta_file_ledger WHERE kind = 'corporation' AND status = 'loaded'"
+                )
+            ).scalar()
         )
     conn.execute(sa.text("DELETE FROM meta_parameters WHERE name = 'reference_date'"))
     conn.execute(
@@ -79,9 +83,9 @@ def publish(url: str | None = None, reference_date: dt.date | None = None) -> di
         seed_reference_data(conn)
         seed_calendar(conn)
         intake.fill_received_on(conn)
-        counts: dict[str, object] = dict(warehouse.build_models(conn, "before_linkage"))
         reference = set_reference_date(conn, reference_date)
         statutory_calendar.warn_if_uncovered(reference)
+        counts: dict[str, object] = dict(warehouse.build_models(conn, "before_linkage"))
         refresh_delivery_periods(conn, reference or intake.today())
         counts["links"] = linking.link_sources(conn)
         counts.update(warehouse.build_models(conn, "after_linkage"))

@@ -4,8 +4,9 @@ The same path as the intake DAG's load step, without SFTP: each file is archived
 by its checksum, then parsed, validated, pseudonymised, loaded and written to the ledger in one
 transaction (exactly once per file, as from the inbox), under the partner's lock. The Dutch receipt is
 written next to the file. ``received_at`` is the moment the partner delivered it (default: now); delivery
-compliance judges it by its Dutch local date. File names are not held to the partner's inbox patterns:
-the operator chose the partner (a mailed file keeps whatever name it had).
+compliance judges it by its Dutch local date. File names are not held to the partner's inbox patterns
+(the operator chose the partner), but a name outside them is replaced by a neutral one
+(``<partner>_<checksum>.<ext>``) wherever it would be stored or shown.
 """
 
 from __future__ import annotations
@@ -21,6 +22,15 @@ from eviction_prevention.partners import Partner
 log = logging.getLogger(__name__)
 
 
+def delivered_name(path: Path, partner: Partner, file_id: str) -> str:
+    """The name the file is known by in the ledger, receipts and output: its own when it follows the partner's
+    agreed pattern, else a neutral one (a mailed file may be named after the tenant it is about)."""
+    if intake.name_refusal(path.name, partner) is None:
+        return path.name
+    suffix = path.suffix.lower() if path.suffix.lower() in (".csv", ".xlsx", ".txt") else ".bin"
+    return f"{partner.code}_{file_id[:12]}{suffix}"
+
+
 def land_local_file(partner: Partner, path: Path, received_at: dt.datetime) -> intake.FetchedFile:
     """Archive a local file in the landing folder (``<sha256><ext>``) as a download would."""
     file_id = intake.sha256_file(path)
@@ -31,7 +41,9 @@ def land_local_file(partner: Partner, path: Path, received_at: dt.datetime) -> i
         shutil.copyfile(path, tmp)
         tmp.replace(target)
     size = target.stat().st_size
-    return intake.FetchedFile(partner.code, path.name, file_id, str(target), size, received_at.isoformat())
+    moment = received_at.isoformat()
+    name = delivered_name(path, partner, file_id)
+    return intake.FetchedFile(partner.code, name, file_id, str(target), size, moment, delivered_at=moment)
 
 
 def ingest_paths(

@@ -344,7 +344,8 @@ class JailedSFTPInterface(paramiko.SFTPServerInterface):
         """Only times and size may change; ownership and permission bits stay server-controlled."""
         target = self._resolve_entry(path)
         attr._flags &= ~(attr.FLAG_UIDGID | attr.FLAG_PERMISSIONS)
-        return paramiko.SFTPServer.set_file_attr(str(target), attr)
+        paramiko.SFTPServer.set_file_attr(str(target), attr)  # returns nothing; an OSError is the failure
+        return SFTP_OK
 
     def readlink(self, path: str) -> int:
         return SFTP_OP_UNSUPPORTED
@@ -655,11 +656,13 @@ def upload(
     host_public_key: str,
     local_path: Path,
     remote_dir: str = "inbox",
+    mtime: float | None = None,
 ) -> str:
     """Upload ``local_path`` as partner ``user`` into ``remote_dir``; returns the remote path.
 
     The file is written as a hidden ``.part`` file first and then atomically renamed, so the pipeline
-    never sees a half-written delivery.
+    never sees a half-written delivery. ``mtime`` sets the file's modification time, as a client that
+    preserves times (``put -p``) does.
     """
     local_path = Path(local_path)
     remote_path = f"{remote_dir.rstrip('/')}/{local_path.name}"
@@ -667,6 +670,8 @@ def upload(
     with partner_session(host, port, user, key_file, host_public_key) as sftp:
         try:
             sftp.put(str(local_path), partial, confirm=True)
+            if mtime is not None:
+                sftp.utime(partial, (mtime, mtime))
             sftp.posix_rename(partial, remote_path)
         except BaseException:
             with contextlib.suppress(OSError, paramiko.SSHException):

@@ -963,6 +963,12 @@ class CaseTruth:
     def t0_date(self) -> date | None:
         return self.t0_delivered or self.t0_derived
 
+    @property
+    def ended_date(self) -> date | None:
+        """When the case ended for its deadlines: closed, or evicted while still listed."""
+        evicted = self.eviction_date if self.eviction_date and self.eviction_date <= REFERENCE_DATE else None
+        return self.closed_date or evicted
+
     def in_window(self, day: date) -> bool:
         """A report date belongs to this episode: after the previous episode closed, not after this one."""
         after_previous = self.previous_closed is None or day > self.previous_closed
@@ -1010,8 +1016,8 @@ def report_state(truth: CaseTruth, reference: date = REFERENCE_DATE) -> str:
     deadline = truth.t0_date + _days(REPORT_DAYS)
     if truth.reported_date is not None:
         return "met" if truth.reported_date <= deadline else "missed"
-    if truth.closed_date is not None:
-        return "not_required" if truth.closed_date <= deadline else "missed"
+    if truth.ended_date is not None:
+        return "not_required" if truth.ended_date <= deadline else "missed"
     return "open_overdue" if reference > deadline else "open_in_time"
 
 
@@ -1102,7 +1108,7 @@ def case_rows(truths: list[CaseTruth], episodes: list[Episode], sdd_records: lis
                 "social_team_case_ref": case.case_ref if case else None,
                 "analysis_sent_date": analysis,
                 "analysis_deadline": t.reported_date + _days(ANALYSIS_DAYS) if t.reported_date else None,
-                "analysis_state": analysis_state(t.reported_date, analysis, t.closed_date),
+                "analysis_state": analysis_state(t.reported_date, analysis, t.ended_date),
                 "sdd_record_refs": ";".join(sorted(sdd_by_person.get(person.person_id, []))),
                 "judgment_date": t.judgment_date,
                 "eviction_date": t.eviction_date,

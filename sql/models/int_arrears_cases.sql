@@ -11,22 +11,44 @@
 -- (closing date of the previous case, own closing date] contains it; from all the tenancy's rows, the
 -- latest snapshot carrying a date in the window wins. A report on or before the previous case's closing
 -- date belongs to that previous case, whichever later snapshot still carries it.
--- threat_known_date: the first snapshot of the episode showing a judgment or eviction date.
-WITH cases AS (
+-- Judgment and eviction dates: the latest value a snapshot of the episode carries (a correction wins).
+-- threat_known_date: the first snapshot of the tenancy (this episode or an earlier one it was carried from)
+-- showing the case's judgment or eviction date.
+WITH marked AS (
+    SELECT r.*,
+           max(r.snapshot_date) OVER episode AS episode_last_seen,
+           max(CASE WHEN r.t0_date IS NOT NULL THEN r.snapshot_date END) OVER episode AS last_t0_snapshot,
+           max(CASE WHEN r.judgment_date IS NOT NULL THEN r.snapshot_date END) OVER episode AS last_judgment_snapshot,
+           max(CASE WHEN r.eviction_date IS NOT NULL THEN r.snapshot_date END) OVER episode AS last_eviction_snapshot
+    FROM int_arrears_case_snapshots AS r
+    WINDOW episode AS (PARTITION BY r.case_id)
+),
+cases AS (
     SELECT case_id, corporation, tenancy_key,
            min(snapshot_date) AS first_seen,
            max(snapshot_date) AS last_seen,
            max(snapshot_no) AS last_seen_no,
            count(*) AS snapshots_listed,
-           max(judgment_date) AS judgment_date,
-           max(eviction_date) AS eviction_date,
+           max(CASE WHEN snapshot_date = last_t0_snapshot THEN t0_date END) AS delivered_t0,
+           max(CASE WHEN snapshot_date = last_judgment_snapshot THEN judgment_date END) AS judgment_date,
+           max(CASE WHEN snapshot_date = last_eviction_snapshot THEN eviction_date END) AS eviction_date,
            max(arrears_amount) AS max_arrears_amount,
            min(CASE WHEN arrears_amount >= monthly_rent THEN snapshot_date END) AS derived_t0,
-           max(CASE WHEN t0_date IS NOT NULL THEN snapshot_date END) AS last_t0_snapshot,
-           min(CASE WHEN judgment_date IS NOT NULL OR eviction_date IS NOT NULL THEN snapshot_date END)
-             AS threat_known_date
-    FROM int_arrears_case_snapshots
+           max(CASE WHEN snapshot_date = episode_last_seen THEN city END) AS municipality,
+           bool_or(CASE WHEN snapshot_date = episode_last_seen THEN children END) AS children,
+           bool_or(CASE WHEN snapshot_date = episode_last_seen THEN objection END) AS objection,
+           max(CASE WHEN snapshot_date = episode_last_seen THEN monthly_rent END) AS monthly_rent,
+           max(CASE WHEN snapshot_date = episode_last_seen THEN arrears_amount END) AS last_arrears_amount
+    FROM marked
     GROUP BY case_id, corporation, tenancy_key
+),
+threats AS (
+    SELECT c.case_id, min(r.snapshot_date) AS threat_known_date
+    FROM cases AS c
+    JOIN int_arrears_case_snapshots AS r
+      ON r.corporation = c.corporation AND r.tenancy_key = c.tenancy_key AND r.snapshot_date <= c.last_seen
+     AND (r.judgment_date = c.judgment_date OR r.eviction_date = c.eviction_date)
+    GROUP BY c.case_id
 ),
 sequenced AS (
     SELECT c.*, d.snapshot_date AS closed_date,
@@ -40,21 +62,11 @@ windowed AS (
              AS previous_closed_date
     FROM sequenced AS s
 ),
-latest AS (
-    SELECT r.case_id, r.city, r.children, r.objection, r.arrears_amount, r.monthly_rent
-    FROM int_arrears_case_snapshots AS r
-    JOIN cases AS c ON c.case_id = r.case_id AND r.snapshot_date = c.last_seen
-),
-delivered_t0 AS (
-    SELECT r.case_id, r.t0_date
-    FROM int_arrears_case_snapshots AS r
-    JOIN cases AS c ON c.case_id = r.case_id AND r.snapshot_date = c.last_t0_snapshot
-),
 t0_corrections AS (
     SELECT r.case_id, r.t0_date,
            row_number() OVER (PARTITION BY r.case_id ORDER BY r.snapshot_date DESC) AS rn
     FROM int_arrears_case_snapshots AS r
-    JOIN delivered_t0 AS d ON d.case_id = r.case_id AND r.t0_date <> d.t0_date
+    JOIN cases AS c ON c.case_id = r.case_id AND r.t0_date <> c.delivered_t0
 ),
 reports AS (
     SELECT w.case_id, r.reported_date,
@@ -65,9 +77,9 @@ reports AS (
      AND (w.previous_closed_date IS NULL OR r.reported_date > w.previous_closed_date)
      AND (w.closed_date IS NULL OR r.reported_date <= w.closed_date)
 )
-SELECT w.case_id, w.corporation, w.tenancy_key, l.city AS municipality,
-       COALESCE(d.t0_date, w.derived_t0) AS t0_date,
-       CASE WHEN d.t0_date IS NOT NULL THEN 'delivered'
+SELECT w.case_id, w.corporation, w.tenancy_key, w.municipality,
+       COALESCE(w.delivered_t0, w.derived_t0) AS t0_date,
+       CASE WHEN w.delivered_t0 IS NOT NULL THEN 'delivered'
             WHEN w.derived_t0 IS NOT NULL THEN 'derived'
             ELSE 'below_threshold' END AS t0_source,
        tc.t0_date AS t0_corrected_from,
@@ -76,10 +88,9 @@ SELECT w.case_id, w.corporation, w.tenancy_key, l.city AS municipality,
             WHEN w.eviction_date IS NOT NULL AND w.eviction_date <= w.closed_date THEN 'evicted'
             ELSE 'cleared' END AS close_reason,
        w.previous_case_id, w.previous_closed_date,
-       rp.reported_date, l.children, l.objection, l.monthly_rent, l.arrears_amount AS last_arrears_amount,
-       w.max_arrears_amount, w.judgment_date, w.eviction_date, w.threat_known_date
+       rp.reported_date, w.children, w.objection, w.monthly_rent, w.last_arrears_amount,
+       w.max_arrears_amount, w.judgment_date, w.eviction_date, th.threat_known_date
 FROM windowed AS w
-JOIN latest AS l ON l.case_id = w.case_id
-LEFT JOIN delivered_t0 AS d ON d.case_id = w.case_id
+LEFT JOIN threats AS th ON th.case_id = w.case_id
 LEFT JOIN t0_corrections AS tc ON tc.case_id = w.case_id AND tc.rn = 1
 LEFT JOIN reports AS rp ON rp.case_id = w.case_id AND rp.rn = 1

@@ -23,7 +23,7 @@ SELECT corporation, municipality, team,
        sum(CASE WHEN trajectory THEN 1 ELSE 0 END) AS trajectories,
        sum(CASE WHEN rent_paid_state = 'met' THEN 1 ELSE 0 END) AS trajectories_rent_paid,
        sum(CASE WHEN rent_paid_state = 'missed' THEN 1 ELSE 0 END) AS trajectories_rent_not_paid,
-       sum(CASE WHEN evicted THEN 1 ELSE 0 END) AS evictions,
+       sum(CASE WHEN eviction_event THEN 1 ELSE 0 END) AS evictions,
        sum(CASE WHEN data_quality IS NOT NULL THEN 1 ELSE 0 END) AS data_quality_issues
 FROM mart_referrals
 GROUP BY corporation, municipality, team, COALESCE(t0_month, CAST(date_trunc('month', first_seen) AS DATE))

@@ -3,8 +3,9 @@
 -- whose as-of date falls in it. Receipt is judged by the Dutch local date (Europe/Amsterdam, DST included)
 -- of the moment the file was received (meta_file_ledger.received_on): a file received at 23:30 local time
 -- on its due date is on time, at 00:30 the next day late, whatever the UTC date.
--- status: on_time (first loaded file received on or before the due date), late, missed (nothing loaded and
--- the reference date is past the due date), open (nothing loaded, not yet due).
+-- As of the reference date: a file received after it is not known yet.
+-- status: on_time (first loaded file received on or before the due date), late, missed (nothing received by
+-- the reference date, which is past the due date), open (nothing received yet, not yet due).
 WITH delivered AS (
     SELECT p.partner,
            p.period_start,
@@ -15,6 +16,7 @@ WITH delivered AS (
       ON l.partner = p.partner
      AND l.status IN ('loaded', 'superseded')
      AND l.snapshot_date BETWEEN p.period_start AND p.period_end
+     AND l.received_on <= p.checked_on
     GROUP BY p.partner, p.period_start
 )
 SELECT p.partner,

@@ -2,19 +2,24 @@
 -- of the reference date (meta_parameters: the latest snapshot, or the configured date).
 --   report:        reported to the social team          <= T0 + 42 days (a report before T0: on time, 0 days)
 --   analysis:      analysis fed back to the corporation  <= report + 14 days
---   first contact: first conversation offered            <= report + 28 days; <= 3 working days after the
+--   first contact: first conversation offered            <= report + 28 days (a statutory term: ending on a
+--                  non-working day it runs to the next working day); <= 3 working days after the
 --                  report when eviction threatened at the time of the report (the first snapshot showing a
 --                  judgment or eviction date is on or before the report date); a threat that becomes known
 --                  later starts its own clock: <= the earlier of report + 28 days and 3 working days after
 --                  that snapshot. Working days: ref_calendar (Algemene termijnenwet, article 3).
 --   rent paid:     during a care trajectory: the social team's current_rent_paid when delivered, else the
---                  arrears trend (the arrears do not grow in later snapshots); rent_paid_sources_disagree
---                  says when both are known and differ.
+--                  arrears trend (the arrears do not grow in snapshots after the trajectory's start);
+--                  rent_paid_sources_disagree says when both are known and differ.
+-- As of the reference date: snapshots after it are not read (int_arrears_snapshot_dates), and social-team
+-- dates after it (report received, analysis, first conversation, trajectory start) have not happened yet.
+-- A case whose eviction was executed (eviction date on or before the reference date) ends then for its
+-- deadlines, even while the corporation still lists it (ended_date).
 -- The report: the corporation's (report_source 'corporation'), else the linked social-team case's
 -- report-received date ('social_team').
 -- States: met / missed (event on / after the deadline); for a case still open without the event:
 -- open_overdue when the reference date is past the deadline ("overdue now"), else open_in_time; for a closed
--- case without the event: not_required when it closed on or before the deadline, else missed;
+-- (ended) case without the event: not_required when it ended on or before the deadline, else missed;
 -- not_applicable when the deadline has no start (no T0, no report, no trajectory).
 WITH ref AS (
     SELECT value_date AS reference_date FROM meta_parameters WHERE name = 'reference_date'
@@ -31,16 +36,33 @@ sdd AS (
     WHERE l.link_type = 'tenancy_sdd'
     GROUP BY l.left_key
 ),
+social_team AS (
+    -- the linked social-team case as known on the reference date
+    SELECT st.case_id, st.social_team_case_id, st.match_probability, stc.team, stc.trajectory,
+           stc.current_rent_paid, stc.referral_sdd, stc.referral_veilig_thuis, stc.outcome,
+           CASE WHEN stc.report_received_date <= ref.reference_date THEN stc.report_received_date END
+             AS report_received_date,
+           CASE WHEN stc.analysis_sent_date <= ref.reference_date THEN stc.analysis_sent_date END AS analysis_sent_date,
+           CASE WHEN stc.first_contact_date <= ref.reference_date THEN stc.first_contact_date END AS first_contact_date,
+           CASE WHEN stc.trajectory_start_date <= ref.reference_date THEN stc.trajectory_start_date END
+             AS trajectory_start_date,
+           CASE WHEN stc.closed_date <= ref.reference_date THEN stc.closed_date END AS closed_date
+    FROM st_link AS st
+    CROSS JOIN ref
+    JOIN int_social_team_cases AS stc ON stc.social_team_case_id = st.social_team_case_id
+),
 base AS (
     SELECT c.case_id, c.previous_case_id, c.corporation, c.tenancy_key, c.municipality, c.t0_date,
            c.t0_source, c.t0_corrected_from, c.first_seen, c.last_seen, c.closed_date, c.close_reason,
            c.children, c.objection, c.judgment_date, c.eviction_date, c.threat_known_date,
            ref.reference_date,
+           COALESCE(c.closed_date, CASE WHEN c.eviction_date <= ref.reference_date THEN c.eviction_date END)
+             AS ended_date,
            COALESCE(c.reported_date, stc.report_received_date) AS reported_date,
            CASE WHEN c.reported_date IS NOT NULL THEN 'corporation'
                 WHEN stc.report_received_date IS NOT NULL THEN 'social_team' END AS report_source,
            CAST(c.t0_date + 42 AS DATE) AS report_deadline,
-           st.social_team_case_id, st.match_probability AS social_team_match_probability,
+           stc.social_team_case_id, stc.match_probability AS social_team_match_probability,
            stc.team AS linked_team, stc.report_received_date, stc.analysis_sent_date, stc.first_contact_date,
            stc.trajectory, stc.trajectory_start_date, stc.current_rent_paid,
            stc.referral_sdd, stc.referral_veilig_thuis, stc.closed_date AS social_team_closed_date,
@@ -48,8 +70,7 @@ base AS (
            COALESCE(sdd.sdd_records, 0) AS sdd_records, COALESCE(sdd.sdd_debt_counselling, 0) AS sdd_debt_counselling
     FROM int_arrears_cases AS c
     CROSS JOIN ref
-    LEFT JOIN st_link AS st ON st.case_id = c.case_id
-    LEFT JOIN int_social_team_cases AS stc ON stc.social_team_case_id = st.social_team_case_id
+    LEFT JOIN social_team AS stc ON stc.case_id = c.case_id
     LEFT JOIN ref_municipalities AS m ON m.municipality = c.municipality
     LEFT JOIN sdd ON sdd.tenancy_id = c.corporation || ':' || c.tenancy_key
 ),
@@ -59,10 +80,16 @@ deadlines AS (
            b.threat_known_date IS NOT NULL AND b.threat_known_date <= b.reported_date AS threatened_at_report,
            CASE WHEN b.reported_date IS NULL THEN NULL
                 WHEN b.threat_known_date <= b.reported_date THEN report_wd3.calendar_date
-                WHEN b.threat_known_date > b.reported_date
-                  THEN LEAST(CAST(b.reported_date + 28 AS DATE), threat_wd3.calendar_date)
-                ELSE CAST(b.reported_date + 28 AS DATE) END AS first_contact_deadline
+                WHEN b.threat_known_date > b.reported_date THEN LEAST(four_weeks.due_date, threat_wd3.calendar_date)
+                ELSE four_weeks.due_date END AS first_contact_deadline
     FROM base AS b
+    LEFT JOIN (
+        -- report + 28 days, extended to the next working day (Algemene termijnenwet art. 1)
+        SELECT d.calendar_date AS day, CASE WHEN d.is_working_day THEN d.calendar_date ELSE nxt.calendar_date END
+                 AS due_date
+        FROM ref_calendar AS d
+        LEFT JOIN ref_calendar AS nxt ON nxt.working_day_no = d.working_day_no + 1 AND nxt.is_working_day
+    ) AS four_weeks ON four_weeks.day = CAST(b.reported_date + 28 AS DATE)
     LEFT JOIN ref_calendar AS r0 ON r0.calendar_date = b.reported_date
     LEFT JOIN ref_calendar AS report_wd3 ON report_wd3.working_day_no = r0.working_day_no + 3
                                         AND report_wd3.is_working_day
@@ -89,15 +116,15 @@ rent AS (
 deadline_events AS (
     -- every covenant deadline of a case as (start applies, due date, event date), to give them one state rule
     SELECT case_id, 'report' AS deadline, t0_date IS NOT NULL AS applies, report_deadline AS due_date,
-           reported_date AS event_date, closed_date, reference_date
+           reported_date AS event_date, ended_date, reference_date
     FROM deadlines
     UNION ALL
-    SELECT case_id, 'analysis', reported_date IS NOT NULL, analysis_deadline, analysis_sent_date, closed_date,
+    SELECT case_id, 'analysis', reported_date IS NOT NULL, analysis_deadline, analysis_sent_date, ended_date,
            reference_date
     FROM deadlines
     UNION ALL
     SELECT case_id, 'first_contact', reported_date IS NOT NULL, first_contact_deadline, first_contact_date,
-           closed_date, reference_date
+           ended_date, reference_date
     FROM deadlines
 ),
 deadline_states AS (
@@ -111,8 +138,8 @@ deadline_states AS (
                  WHEN NOT applies THEN 'not_applicable'
                  WHEN event_date IS NOT NULL AND event_date <= due_date THEN 'met'
                  WHEN event_date IS NOT NULL THEN 'missed'
-                 WHEN closed_date IS NOT NULL AND closed_date <= due_date THEN 'not_required'
-                 WHEN closed_date IS NOT NULL THEN 'missed'
+                 WHEN ended_date IS NOT NULL AND ended_date <= due_date THEN 'not_required'
+                 WHEN ended_date IS NOT NULL THEN 'missed'
                  WHEN reference_date > due_date THEN 'open_overdue'
                  ELSE 'open_in_time'
                END AS state
@@ -153,19 +180,22 @@ SELECT s.case_id, s.previous_case_id, p.person_id, s.corporation, s.tenancy_key,
        s.threat_known_date, s.threatened_at_report,
        s.first_contact_date, s.first_contact_deadline, s.first_contact_state,
        s.trajectory, s.trajectory_start_date, s.current_rent_paid,
-       CASE WHEN s.rent_trend_state IS NULL THEN 'not_applicable'
+       CASE WHEN NOT COALESCE(s.trajectory, FALSE) THEN 'not_applicable'
             WHEN s.current_rent_paid THEN 'met'
             WHEN NOT s.current_rent_paid THEN 'missed'
-            ELSE s.rent_trend_state END AS rent_paid_state,
-       CASE WHEN s.rent_trend_state IS NULL THEN NULL
+            ELSE COALESCE(s.rent_trend_state, 'not_applicable') END AS rent_paid_state,
+       CASE WHEN NOT COALESCE(s.trajectory, FALSE) THEN NULL
             WHEN s.current_rent_paid IS NOT NULL THEN 'social_team'
-            ELSE 'arrears_trend' END AS rent_paid_source,
+            WHEN s.rent_trend_state IS NOT NULL THEN 'arrears_trend' END AS rent_paid_source,
        s.rent_trend_state AS rent_paid_trend_state,
        s.rent_paid_sources_disagree,
        s.referral_sdd, s.referral_veilig_thuis, s.social_team_closed_date, s.outcome,
        s.sdd_records > 0 AS sdd_involved, s.sdd_debt_counselling > 0 AS sdd_debt_counselling,
        s.children, s.objection, s.judgment_date, s.eviction_date,
        COALESCE(s.eviction_date <= s.reference_date, FALSE) AS evicted,
+       COALESCE(s.eviction_date <= s.reference_date, FALSE)
+         AND row_number() OVER (PARTITION BY s.corporation, s.tenancy_key, s.eviction_date ORDER BY s.first_seen DESC) = 1
+         AS eviction_event,
        COALESCE(s.no_eviction_families_with_children, FALSE) AND COALESCE(s.children, FALSE)
          AS policy_flag_children_eviction,
        NULLIF(CONCAT_WS(';',
