@@ -35,10 +35,10 @@ def seed_reference_data(conn: Connection) -> None:
     warehouse.insert_rows(conn, "ref_municipalities", rows)
 
 
-def seed_calendar(conn: Connection) -> None:
+def seed_calendar(conn: Connection, rules: statutory_calendar.RuleSet | None = None) -> None:
     """Load the working-day calendar of the Algemene termijnenwet rule set into ``ref_calendar``; skipped
     when the stored calendar has the same days and the same working days (fingerprint)."""
-    calendar = statutory_calendar.working_day_calendar()
+    calendar = statutory_calendar.working_day_calendar(rules)
     stored = conn.execute(sa.text("SELECT count(*), sum(working_day_no) FROM ref_calendar")).one()
     if (stored[0], stored[1]) == (len(calendar), int(calendar["working_day_no"].sum())):
         return
@@ -81,10 +81,11 @@ def publish(url: str | None = None, reference_date: dt.date | None = None) -> di
     with warehouse.connect(url) as conn:
         warehouse.ensure_schema(conn)
         seed_reference_data(conn)
-        seed_calendar(conn)
+        rules = statutory_calendar.load_rules()
+        seed_calendar(conn, rules)
         intake.fill_received_on(conn)
         reference = set_reference_date(conn, reference_date)
-        statutory_calendar.warn_if_uncovered(reference)
+        statutory_calendar.warn_if_uncovered(reference, rules)
         counts: dict[str, object] = dict(warehouse.build_models(conn, "before_linkage"))
         refresh_delivery_periods(conn, reference or intake.today())
         counts["links"] = linking.link_sources(conn)

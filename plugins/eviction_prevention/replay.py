@@ -12,14 +12,11 @@ compliance judges it by its Dutch local date. File names are not held to the par
 from __future__ import annotations
 
 import datetime as dt
-import logging
 import shutil
 from pathlib import Path
 
 from eviction_prevention import dutch_time, intake, locks, warehouse
 from eviction_prevention.partners import Partner
-
-log = logging.getLogger(__name__)
 
 
 def delivered_name(path: Path, partner: Partner, file_id: str) -> str:

@@ -963,10 +963,9 @@ class CaseTruth:
     def t0_date(self) -> date | None:
         return self.t0_delivered or self.t0_derived
 
-    @property
-    def ended_date(self) -> date | None:
-        """When the case ended for its deadlines: closed, or evicted while still listed."""
-        evicted = self.eviction_date if self.eviction_date and self.eviction_date <= REFERENCE_DATE else None
+    def ended_on(self, reference: date = REFERENCE_DATE) -> date | None:
+        """When the case ended for its deadlines: closed, or evicted (by ``reference``) while still listed."""
+        evicted = self.eviction_date if self.eviction_date and self.eviction_date <= reference else None
         return self.closed_date or evicted
 
     def in_window(self, day: date) -> bool:
@@ -1010,28 +1009,28 @@ def observe_cases(code: str, snapshots: list[tuple[date, list[dict[str, Any]]]])
     return cases
 
 
-def report_state(truth: CaseTruth, reference: date = REFERENCE_DATE) -> str:
-    if truth.t0_date is None:
+def deadline_state(due: date | None, event: date | None, ended: date | None, reference: date) -> str:
+    """The state of one deadline: met / missed by its event; for a case without it, not_required or missed
+    once the case has ended, else open_overdue or open_in_time; not_applicable without a start."""
+    if due is None:
         return "not_applicable"
-    deadline = truth.t0_date + _days(REPORT_DAYS)
-    if truth.reported_date is not None:
-        return "met" if truth.reported_date <= deadline else "missed"
-    if truth.ended_date is not None:
-        return "not_required" if truth.ended_date <= deadline else "missed"
-    return "open_overdue" if reference > deadline else "open_in_time"
+    if event is not None:
+        return "met" if event <= due else "missed"
+    if ended is not None:
+        return "not_required" if ended <= due else "missed"
+    return "open_overdue" if reference > due else "open_in_time"
+
+
+def report_state(truth: CaseTruth, reference: date = REFERENCE_DATE) -> str:
+    due = truth.t0_date + _days(REPORT_DAYS) if truth.t0_date else None
+    return deadline_state(due, truth.reported_date, truth.ended_on(reference), reference)
 
 
 def analysis_state(
-    reported: date | None, analysis: date | None, closed: date | None = None, reference: date = REFERENCE_DATE
+    reported: date | None, analysis: date | None, ended: date | None = None, reference: date = REFERENCE_DATE
 ) -> str:
-    if reported is None:
-        return "not_applicable"
-    deadline = reported + _days(ANALYSIS_DAYS)
-    if analysis is not None:
-        return "met" if analysis <= deadline else "missed"
-    if closed is not None:
-        return "not_required" if closed <= deadline else "missed"
-    return "open_overdue" if reference > deadline else "open_in_time"
+    due = reported + _days(ANALYSIS_DAYS) if reported else None
+    return deadline_state(due, analysis, ended, reference)
 
 
 CASE_COLUMNS: tuple[str, ...] = (
@@ -1108,7 +1107,7 @@ def case_rows(truths: list[CaseTruth], episodes: list[Episode], sdd_records: lis
                 "social_team_case_ref": case.case_ref if case else None,
                 "analysis_sent_date": analysis,
                 "analysis_deadline": t.reported_date + _days(ANALYSIS_DAYS) if t.reported_date else None,
-                "analysis_state": analysis_state(t.reported_date, analysis, t.ended_date),
+                "analysis_state": analysis_state(t.reported_date, analysis, t.ended_on()),
                 "sdd_record_refs": ";".join(sorted(sdd_by_person.get(person.person_id, []))),
                 "judgment_date": t.judgment_date,
                 "eviction_date": t.eviction_date,

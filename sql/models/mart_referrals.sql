@@ -56,6 +56,7 @@ base AS (
            c.t0_source, c.t0_corrected_from, c.first_seen, c.last_seen, c.closed_date, c.close_reason,
            c.children, c.objection, c.judgment_date, c.eviction_date, c.threat_known_date,
            ref.reference_date,
+           COALESCE(c.eviction_date <= ref.reference_date, FALSE) AS evicted,
            COALESCE(c.closed_date, CASE WHEN c.eviction_date <= ref.reference_date THEN c.eviction_date END)
              AS ended_date,
            COALESCE(c.reported_date, stc.report_received_date) AS reported_date,
@@ -192,8 +193,8 @@ SELECT s.case_id, s.previous_case_id, p.person_id, s.corporation, s.tenancy_key,
        s.referral_sdd, s.referral_veilig_thuis, s.social_team_closed_date, s.outcome,
        s.sdd_records > 0 AS sdd_involved, s.sdd_debt_counselling > 0 AS sdd_debt_counselling,
        s.children, s.objection, s.judgment_date, s.eviction_date,
-       COALESCE(s.eviction_date <= s.reference_date, FALSE) AS evicted,
-       COALESCE(s.eviction_date <= s.reference_date, FALSE)
+       s.evicted,
+       s.evicted
          AND row_number() OVER (PARTITION BY s.corporation, s.tenancy_key, s.eviction_date ORDER BY s.first_seen DESC) = 1
          AS eviction_event,
        COALESCE(s.no_eviction_families_with_children, FALSE) AND COALESCE(s.children, FALSE)
