@@ -18,6 +18,7 @@ COPY --chown=airflow:root config /opt/airflow/config
 COPY --chown=airflow:root sql /opt/airflow/sql
 COPY --chown=airflow:root expectations /opt/airflow/expectations
 COPY --chown=airflow:root --chmod=0755 docker/airflow-entrypoint.sh /opt/eviction-prevention/entrypoint.sh
+COPY --chown=airflow:root --chmod=0755 docker/read-secret.sh /opt/eviction-prevention/read-secret
 
 ENTRYPOINT ["/usr/bin/dumb-init", "--", "/opt/eviction-prevention/entrypoint.sh"]
 CMD []

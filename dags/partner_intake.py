@@ -1,10 +1,15 @@
-"""Partner intake: per partner, fetch new files over SFTP, validate, pseudonymise, load, settle.
+"""Partner intake: per partner, fetch new files over SFTP, validate, pseudonymise, load, settle; then announce.
 
-One mapped task instance per partner and step, so one partner's failure never blocks the others.
+Each partner is one mapped instance of the ``partner`` task group (fetch -> load -> settle): a partner's
+settle waits only for its own load, so one slow or failed partner never holds back another's receipts.
 fetch, load and settle are retried with exponential backoff on infrastructure errors (SFTP or warehouse
-connection lost); a changed host key or refused login fails at once. Validation problems are never raised,
-so never retried: they are reported in the partner's receipt and the file is quarantined. load also logs a
-warning for every missed delivery window.
+connection lost, a worker lost mid-task); a changed host key or refused login fails at once. Validation
+problems are never raised, so never retried: they are reported in the partner's receipt and the file is
+quarantined. load also logs a warning for every missed delivery window.
+
+``announce`` runs once every partner's load has ended (loaded, failed or retried to the end) and emits the
+staging Asset events that start ``publish_referrals``, so a publish never builds on a partner batch that
+is still in flight; with no new or rejected file it emits nothing, and nothing is published.
 Each task holds the partner's lock while it runs (two runs of one partner take turns) and is safe to clear
 and rerun after any failure: see RECOVERY in the README.
 """
@@ -13,7 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from airflow.sdk import dag, task
+from airflow.sdk import TriggerRule, dag, task, task_group
 from eviction_prevention import alerts, tasks
 from eviction_prevention.assets import STAGING
 
@@ -45,7 +50,7 @@ def partner_intake() -> None:
     def fetch(partner: str) -> dict:
         return tasks.fetch(partner)
 
-    @task(outlets=STAGING, **RETRY_ON_INFRASTRUCTURE_ERRORS)
+    @task(**RETRY_ON_INFRASTRUCTURE_ERRORS)
     def load(fetched: dict) -> dict:
         return tasks.load(fetched)
 
@@ -53,7 +58,17 @@ def partner_intake() -> None:
     def settle(loaded: dict) -> dict:
         return tasks.settle(loaded)
 
-    settle.expand(loaded=load.expand(fetched=fetch.expand(partner=partners())))
+    @task_group(group_id="partner")
+    def per_partner(partner: str):  # noqa: ANN202 (the load task's output, as Airflow's XComArg)
+        loaded = load(fetch(partner))
+        settle(loaded)
+        return loaded
+
+    @task(outlets=STAGING, trigger_rule=TriggerRule.ALL_DONE)
+    def announce(loaded: list[dict | None]) -> dict[str, dict[str, int]]:
+        return tasks.announce(loaded)
+
+    announce(per_partner.expand(partner=partners()))
 
 
 partner_intake()

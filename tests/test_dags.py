@@ -27,17 +27,44 @@ def test_dagbag_imports_without_errors() -> None:
 def test_intake_tasks_and_retries() -> None:
     bag = DagBag(dag_folder=str(DAGS))
     intake = bag.dags["partner_intake"]
-    assert sorted(t.task_id for t in intake.tasks) == ["fetch", "load", "partners", "settle"]
+    assert sorted(t.task_id for t in intake.tasks) == [
+        "announce",
+        "partner.fetch",
+        "partner.load",
+        "partner.settle",
+        "partners",
+    ]
     # Infrastructure errors are retried with backoff; validation errors are never raised (receipt + quarantine).
-    assert [intake.get_task(t).retries for t in ("fetch", "load", "settle")] == [3, 3, 3]
-    assert intake.get_task("load").retry_exponential_backoff
-    assert {a.name for a in intake.get_task("load").outlets} == {
-        "stg_arrears_snapshots",
-        "stg_social_team_cases",
-        "stg_sdd_records",
-    }
+    steps = [intake.get_task(f"partner.{t}") for t in ("fetch", "load", "settle")]
+    assert [t.retries for t in steps] == [3, 3, 3]
+    assert steps[1].retry_exponential_backoff
+    # fetch -> load -> settle per partner (one mapped task group), announce after every partner's load only
+    assert steps[0].task_group.group_id == "partner" and type(steps[0].task_group).__name__ == "MappedTaskGroup"
+    assert steps[1].upstream_task_ids == {"partner.fetch"}
+    assert steps[2].upstream_task_ids == {"partner.load"}
+    announce = intake.get_task("announce")
+    assert announce.upstream_task_ids == {"partner.load"}
+    assert announce.trigger_rule == "all_done"
+    assert steps[1].outlets == []
+    assert {a.name for a in announce.outlets} == {"stg_arrears_snapshots", "stg_social_team_cases", "stg_sdd_records"}
     publish = bag.dags["publish_referrals"]
     assert {a.name for a in publish.get_task("publish").outlets} == {"mart_referrals", "mart_compliance_monthly"}
+
+
+def test_announce_counts_the_files_that_changed_the_warehouse_and_skips_without_them() -> None:
+    import pytest
+    from airflow.sdk.exceptions import AirflowSkipException
+    from eviction_prevention import tasks
+
+    loaded = [
+        {"partner": "woonbron", "outcomes": [{"status": "loaded"}, {"status": "duplicate"}, {"status": "rejected"}]},
+        None,  # a load that failed to the end: no result
+        {"partner": "sdd", "outcomes": [{"status": "duplicate"}]},
+        {"partner": "trivire", "outcomes": [{"status": "loaded"}, {"status": "loaded"}]},
+    ]
+    assert tasks.announce(loaded) == {"trivire": {"loaded": 2, "rejected": 0}, "woonbron": {"loaded": 1, "rejected": 1}}
+    with pytest.raises(AirflowSkipException):
+        tasks.announce([None, {"partner": "sdd", "outcomes": [{"status": "duplicate"}]}, {"partner": "x", "outcomes": []}])
 
 
 def test_deadlines_on_scheduled_runs_and_off_for_dags_test(monkeypatch) -> None:

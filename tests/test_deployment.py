@@ -71,10 +71,43 @@ def test_separate_databases_for_airflow_metadata_and_warehouse() -> None:
     mounted = SERVICES["postgres"]["volumes"]
     assert "./docker/postgres/init-databases.sh:/docker-entrypoint-initdb.d/10-init-databases.sh:ro" in mounted
     env = SERVICES["airflow-scheduler"]["environment"]
-    assert env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN_CMD"] == "cat /run/secrets/airflow_db_url"
+    assert env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN_CMD"] == f"{READ_SECRET} /run/secrets/airflow_db_url"
+    assert env["EVICTION_PREVENTION_WAREHOUSE_URL_FILE"] == "/run/secrets/warehouse_url"
     secrets = COMPOSE["secrets"]
     assert secrets["airflow_db_url"]["file"] != secrets["warehouse_url"]["file"]
     assert "warehouse_url" in SERVICES["airflow-worker"]["secrets"]
+
+
+READ_SECRET = "/opt/eviction-prevention/read-secret"
+
+
+def test_secret_files_are_read_without_their_trailing_newline(tmp_path) -> None:
+    """Airflow uses a `*_CMD` command's output as it is: `cat` of a secret ending in a newline gave
+    `database "airflow\\n" does not exist`. Every `*_CMD` reads through docker/read-secret.sh, which the
+    image installs at READ_SECRET."""
+    commands = {k: v for k, v in SERVICES["airflow-scheduler"]["environment"].items() if k.endswith("_CMD")}
+    assert len(commands) == 4
+    assert all(v.startswith(f"{READ_SECRET} /run/secrets/") for v in commands.values()), commands
+    assert f"COPY --chown=airflow:root --chmod=0755 docker/read-secret.sh {READ_SECRET}" in (
+        ROOT / "Dockerfile"
+    ).read_text(encoding="utf-8")
+    secret = tmp_path / "airflow_db_url"
+    secret.write_text("postgresql+psycopg2://airflow:pw@postgres/airflow\n\n")
+    out = subprocess.run([ROOT / "docker" / "read-secret.sh", secret], capture_output=True, check=True).stdout
+    assert out == b"postgresql+psycopg2://airflow:pw@postgres/airflow"
+
+
+def test_the_lock_holds_what_the_compose_topology_runs() -> None:
+    """CeleryExecutor needs the Celery provider with celery and redis (celery 5.7 breaks the provider's import:
+    `cannot import name 'retry' from 'celery.backends.database'`); the FAB auth manager needs its provider."""
+    env = SERVICES["airflow-scheduler"]["environment"]
+    assert env["AIRFLOW__CORE__AUTH_MANAGER"].startswith("airflow.providers.fab.")
+    lock = (ROOT / "uv.lock").read_text(encoding="utf-8")
+    versions = dict(re.findall(r'^name = "([^"]+)"\nversion = "([^"]+)"', lock, flags=re.M))
+    for package in ("apache-airflow-providers-celery", "apache-airflow-providers-fab", "celery", "redis", "kombu"):
+        assert package in versions, package
+    assert tuple(int(x) for x in versions["celery"].split(".")[:2]) < (5, 7)
+    assert SERVICES["airflow-worker"]["deploy"]["replicas"] == 2
 
 
 SECRET_NAME = re.compile(r"PASSWORD|TOKEN|FERNET|JWT|SECRET_KEY|PSEUDONYM|_KEY(_CMD)?$", re.I)
@@ -93,7 +126,7 @@ def test_no_secret_is_written_in_the_compose_file() -> None:
         assert not re.search(r"://[^/\s:@]+:[^/\s@]+@", value), f"{path}: credentials in a URL"
         key = path.rsplit(".", 1)[-1]
         if SECRET_NAME.search(key) and ".environment." in f"{path}.":
-            assert value.startswith(("/run/secrets/", "cat /run/secrets/")), f"{path}: secret value inline"
+            assert value.startswith(("/run/secrets/", f"{READ_SECRET} /run/secrets/")), f"{path}: secret value inline"
     for name, spec in COMPOSE["secrets"].items():
         assert spec["file"].startswith("./secrets/"), name
     ignored = (ROOT / "secrets" / ".gitignore").read_text(encoding="utf-8").split()
@@ -150,5 +183,6 @@ def test_sftp_server_has_one_chrooted_key_only_account_per_partner() -> None:
     ).stdout.split()  # fmt: skip
     assert codes == [p.code for p in load_partners()]
     entrypoint = (ROOT / "docker" / "sftp" / "entrypoint.sh").read_text(encoding="utf-8")
-    assert 'install -d -o root -g root -m 0755 "/srv/sftp/$code"' in entrypoint  # chroot must be root-owned
+    assert 'install -d -o root -g root -m 0755 "$sftp_root/$code"' in entrypoint  # chroot must be root-owned
+    assert 'sftp_root="${SFTP_ROOT:-/srv/sftp}"' in entrypoint
     assert "--shell /usr/sbin/nologin" in entrypoint

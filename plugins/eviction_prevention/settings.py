@@ -30,7 +30,11 @@ def landing_dir() -> Path:
 
 
 def warehouse_url() -> str:
+    """``EVICTION_PREVENTION_WAREHOUSE_URL``, else the file named by ``EVICTION_PREVENTION_WAREHOUSE_URL_FILE``
+    (a Docker secret; it holds a password, so it is not put in the environment), else the embedded DuckDB."""
     url = os.environ.get("EVICTION_PREVENTION_WAREHOUSE_URL")
+    if not url and os.environ.get("EVICTION_PREVENTION_WAREHOUSE_URL_FILE"):
+        url = Path(os.environ["EVICTION_PREVENTION_WAREHOUSE_URL_FILE"]).read_text(encoding="utf-8").strip()
     return url or f"duckdb:///{home() / 'warehouse.duckdb'}"
 
 

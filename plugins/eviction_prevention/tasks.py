@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
 from typing import Any
@@ -82,6 +82,32 @@ def load(fetched: dict[str, Any]) -> dict[str, Any]:
         outcomes = intake.ingest_files(partner, files, settings.pseudonym_key(), data_docs=True)
         missed = intake.check_delivery_windows(partner)
     return {"partner": partner.code, "outcomes": outcomes, "missed_periods": [str(m["period_start"]) for m in missed]}
+
+
+def staged_changes(loaded: Iterable[dict[str, Any] | None]) -> dict[str, dict[str, int]]:
+    """Per partner, how many files its load loaded or rejected (the files that change the warehouse).
+
+    ``loaded``: the results of every partner's load; a load that failed to the end has none (``None``).
+    Duplicates change nothing and are not counted; partners without changes are left out."""
+    changes: dict[str, dict[str, int]] = {}
+    for result in loaded:
+        for outcome in (result or {}).get("outcomes", []):
+            if outcome["status"] in ("loaded", "rejected"):
+                counts = changes.setdefault(result["partner"], {"loaded": 0, "rejected": 0})
+                counts[outcome["status"]] += 1
+    return dict(sorted(changes.items()))
+
+
+def announce(loaded: Iterable[dict[str, Any] | None]) -> dict[str, dict[str, int]]:
+    """Emit the staging Asset events (by returning) only when a load changed the warehouse; else skip, so
+    ``publish_referrals`` does not run for an intake that brought nothing."""
+    from airflow.sdk.exceptions import AirflowSkipException
+
+    changes = staged_changes(loaded)
+    if not changes:
+        raise AirflowSkipException("geen nieuwe of afgewezen bestanden: niets te publiceren")
+    log.info("staging changed: %s", changes)
+    return changes
 
 
 def settle(loaded: dict[str, Any]) -> dict[str, int]:
