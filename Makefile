@@ -41,6 +41,14 @@ clean:
 bench-linkage: install
 	$(VENV)/bin/python -m eviction_prevention.bench_linkage --scale 1.0 --seeds 1,2
 
+.PHONY: production
+## The production topology of docker-compose.yml run natively, without Docker (needs root): PostgreSQL, Redis,
+## OpenSSH, the Airflow API server, scheduler, DAG processor, triggerer and two Celery workers. Drops the
+## demo's files over SFTP, triggers the intake through the REST API, checks the marts against the ground
+## truth, then kills a worker during a load and checks the marts come out the same. State in var/production.
+production: install
+	$(VENV)/bin/python -m eviction_prevention.production $(PRODUCTION_ARGS)
+
 .PHONY: airflow
 ## Serve the real Airflow UI on http://127.0.0.1:8080 (airflow standalone with the project's DAGs, the
 ## embedded SFTP server on port 2222 and the DuckDB warehouse under var/). Log in as admin; the password

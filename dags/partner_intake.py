@@ -21,6 +21,7 @@ import datetime as dt
 from airflow.sdk import TriggerRule, dag, task, task_group
 from eviction_prevention import alerts, tasks
 from eviction_prevention.assets import STAGING
+from eviction_prevention.tasks import PARTNER
 
 RETRY_ON_INFRASTRUCTURE_ERRORS = {
     "retries": 3,
@@ -46,16 +47,19 @@ def partner_intake() -> None:
     def partners() -> list[str]:
         return tasks.partner_codes()
 
-    @task(**RETRY_ON_INFRASTRUCTURE_ERRORS)
+    @task(map_index_template=PARTNER, **RETRY_ON_INFRASTRUCTURE_ERRORS)
     def fetch(partner: str) -> dict:
+        tasks.name_map_index(partner)
         return tasks.fetch(partner)
 
-    @task(**RETRY_ON_INFRASTRUCTURE_ERRORS)
+    @task(map_index_template=PARTNER, **RETRY_ON_INFRASTRUCTURE_ERRORS)
     def load(fetched: dict) -> dict:
+        tasks.name_map_index(fetched["partner"])
         return tasks.load(fetched)
 
-    @task(**RETRY_ON_INFRASTRUCTURE_ERRORS)
+    @task(map_index_template=PARTNER, **RETRY_ON_INFRASTRUCTURE_ERRORS)
     def settle(loaded: dict) -> dict:
+        tasks.name_map_index(loaded["partner"])
         return tasks.settle(loaded)
 
     @task_group(group_id="partner")

@@ -38,6 +38,7 @@ def test_intake_tasks_and_retries() -> None:
     steps = [intake.get_task(f"partner.{t}") for t in ("fetch", "load", "settle")]
     assert [t.retries for t in steps] == [3, 3, 3]
     assert steps[1].retry_exponential_backoff
+    assert {t.map_index_template for t in steps} == {"{{ partner_code }}"}  # instances named by partner
     # fetch -> load -> settle per partner (one mapped task group), announce after every partner's load only
     assert steps[0].task_group.group_id == "partner" and type(steps[0].task_group).__name__ == "MappedTaskGroup"
     assert steps[1].upstream_task_ids == {"partner.fetch"}

@@ -26,8 +26,18 @@ from eviction_prevention.partners import Partner, get_partner, load_partners
 log = logging.getLogger(__name__)
 
 
+PARTNER = "{{ partner_code }}"  # map_index_template: mapped task instances are named by their partner
+
+
 def partner_codes() -> list[str]:
     return [p.code for p in load_partners()]
+
+
+def name_map_index(partner_code: str) -> None:
+    """Name the running mapped task instance by its partner (the ``PARTNER`` map_index_template)."""
+    from airflow.sdk import get_current_context
+
+    get_current_context()["partner_code"] = partner_code  # type: ignore[typeddict-unknown-key]
 
 
 @contextmanager

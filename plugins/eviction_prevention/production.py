@@ -1,0 +1,253 @@
+"""``make production``: the demo's partner files through the production topology, run natively, checked.
+
+Starts docker-compose.yml's services without Docker (``native_stack``), drops the synthetic world's files
+into the partners' OpenSSH inboxes, unpauses the DAGs and triggers ``partner_intake`` through the REST
+API, waits for the ``publish_referrals`` run it starts, and checks: the compliance mart equals the
+generator's ground truth, every delivered file has its receipt in the partner's outbox, and tasks ran
+on both Celery workers. Then the same deliveries again on an emptied warehouse, this time with one worker
+killed (``kill -9`` of all its processes, as ``docker kill``) halfway through a partner's load: the marts
+must end with the same checksums as the clean run, ``person_id`` included.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import shutil
+import signal
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+
+from eviction_prevention import evaluation, settings, warehouse
+from eviction_prevention.airflow_api import AirflowAPI
+from eviction_prevention.intake import RECEIPT_SUFFIX
+from eviction_prevention.native_stack import ADMIN_USER, NativeStack, start_stack, wait_for
+
+log = logging.getLogger(__name__)
+
+DAGS = ("partner_intake", "publish_referrals")
+RUN_TIMEOUT = 1200.0
+SFTP_FOLDERS = ("inbox", "outbox", "processed", "quarantine")
+
+
+@dataclass
+class RunResult:
+    intake_run: str
+    publish_run: str
+    intake_state: str
+    publish_state: str
+    publish_runs: int  # publish_referrals runs this intake started (one, when nothing is published early)
+    workers: dict[str, int]  # host name -> task instances it ran
+    load_seconds: dict[str, float]  # partner -> duration of its load task
+    load_tries: dict[str, int]  # partner -> attempts its load task took
+    receipts: dict[str, int]  # partner -> receipts in its outbox
+    delivered: dict[str, int]  # partner -> files dropped
+    checksums: dict[str, str]  # mart -> checksum of its rows
+    compliance_differences: int
+    killed: dict[str, Any] = field(default_factory=dict)
+
+
+def api_for(stack: NativeStack) -> AirflowAPI:
+    return AirflowAPI(stack.api_url, ADMIN_USER, stack.secrets.admin_password)
+
+
+def drop_files(stack: NativeStack, data_dir: Path) -> dict[str, int]:
+    """Upload the world's files as each partner would (atomic rename, the delivery moment as mtime)."""
+    from eviction_prevention.demo import simulated_delivery
+    from eviction_prevention.sftp_server import upload
+
+    host_key = (stack.paths.ssh / "host" / "ssh_host_ed25519_key.pub").read_text().split()
+    delivered: dict[str, int] = {}
+    for folder in sorted((data_dir / "partners").iterdir()):
+        key = stack.paths.secrets / "sftp-client-keys" / f"{folder.name}_ed25519"
+        for path in sorted(folder.iterdir()):
+            upload("127.0.0.1", stack.ports.sftp, folder.name, key, " ".join(host_key[:2]), path,
+                   mtime=simulated_delivery(path.name))  # fmt: skip
+            delivered[folder.name] = delivered.get(folder.name, 0) + 1
+    return delivered
+
+
+def receipts(stack: NativeStack) -> dict[str, int]:
+    return {
+        code: len(list((stack.paths.sftp_root / code / "outbox").glob(f"*{RECEIPT_SUFFIX}")))
+        for code in stack.partners
+        if (stack.paths.sftp_root / code / "outbox").is_dir()
+    }
+
+
+def mart_checksums(url: str) -> dict[str, str]:
+    """md5 of every mart's rows in a fixed order (PostgreSQL): equal checksums, equal marts."""
+    with warehouse.connect(url) as conn:
+        tables = conn.execute(sa.text(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema() "
+            "AND table_name LIKE 'mart\\_%' AND table_type = 'BASE TABLE' ORDER BY table_name"
+        )).scalars().all()  # fmt: skip
+        return {
+            t: conn.execute(
+                sa.text(f"SELECT md5(coalesce(string_agg(r::text, E'\\n' ORDER BY r::text), '')) FROM {t} r")
+            ).scalar_one()
+            for t in tables
+        }
+
+
+def compliance_differences(url: str, truth_dir: Path) -> int:
+    with warehouse.connect(url) as conn:
+        published = evaluation.published_compliance(conn)
+    return len(evaluation.compliance_differences(published, evaluation.truth_compliance(truth_dir)))
+
+
+def reset(stack: NativeStack) -> None:
+    """An empty warehouse, empty partner folders and no landed files: the state before the first delivery."""
+    with warehouse.connect(stack.secrets.superuser_url.replace("/postgres?", "/warehouse?")) as conn:
+        conn.execute(sa.text("DROP SCHEMA IF EXISTS public, staging, intermediate, marts, reference, meta CASCADE"))
+        conn.execute(sa.text("CREATE SCHEMA public AUTHORIZATION warehouse"))
+    for code in stack.partners:
+        for folder in SFTP_FOLDERS:
+            for path in (stack.paths.sftp_root / code / folder).glob("*"):
+                path.unlink()
+    shutil.rmtree(stack.paths.home / "landing", ignore_errors=True)
+
+
+def _seconds(ti: dict[str, Any]) -> float:
+    from datetime import datetime
+
+    if not ti.get("start_date") or not ti.get("end_date"):
+        return 0.0
+    return (datetime.fromisoformat(ti["end_date"]) - datetime.fromisoformat(ti["start_date"])).total_seconds()
+
+
+def _partner_of(ti: dict[str, Any], partners: list[str]) -> str:
+    rendered = ti.get("rendered_map_index")
+    return rendered if rendered in partners else partners[ti["map_index"]]
+
+
+def kill_during_load(stack: NativeStack, api: AirflowAPI, run_id: str, partner: str, after: float) -> dict[str, Any]:
+    """Wait until ``partner``'s load has run ``after`` seconds, then kill -9 the worker running it."""
+
+    def running_load() -> dict[str, Any] | None:
+        for ti in api.task_instances("partner_intake", run_id):
+            if (
+                ti["task_id"] == "partner.load"
+                and _partner_of(ti, stack.partners) == partner
+                and ti["state"] == "running"
+            ):
+                return ti if ti.get("hostname") else None
+        return None
+
+    ti = wait_for(running_load, f"the load of {partner}", RUN_TIMEOUT, every=0.2)
+    time.sleep(after)
+    worker = stack.worker(ti["hostname"])
+    pids = worker.pids()
+    worker.kill(signal.SIGKILL)
+    log.warning("killed %s (%d processes) %.1f s into the load of %s", ti["hostname"], len(pids), after, partner)
+    return {"worker": ti["hostname"], "partner": partner, "after_seconds": after, "processes": len(pids)}
+
+
+def run_once(stack: NativeStack, data_dir: Path, kill: tuple[str, float] | None = None) -> RunResult:
+    api = api_for(stack)
+    delivered = drop_files(stack, data_dir)
+    publish_before = {r["dag_run_id"] for r in api.runs("publish_referrals")}
+    run_id = api.trigger("partner_intake")
+    killed: dict[str, Any] = {}
+    if kill:
+        killer = threading.Thread(target=lambda: killed.update(kill_during_load(stack, api, run_id, *kill)))
+        killer.start()
+    intake = api.wait_for_run("partner_intake", run_id, RUN_TIMEOUT)
+    if kill:
+        killer.join()
+
+    def publish_finished() -> list[dict[str, Any]]:
+        new = [r for r in api.runs("publish_referrals") if r["dag_run_id"] not in publish_before]
+        return new if new and all(r["state"] in ("success", "failed") for r in new) else []
+
+    publishes = wait_for(publish_finished, "publish_referrals", RUN_TIMEOUT, every=2.0)
+    time.sleep(5)  # a second, early publish would have been created by now
+    publishes = publish_finished() or publishes
+    tis = api.task_instances("partner_intake", run_id)
+    workers: dict[str, int] = {}
+    for ti in tis:
+        if ti.get("hostname"):
+            workers[ti["hostname"]] = workers.get(ti["hostname"], 0) + 1
+    loads = [ti for ti in tis if ti["task_id"] == "partner.load"]
+    url = stack.secrets.warehouse_url
+    return RunResult(
+        intake_run=run_id,
+        publish_run=publishes[-1]["dag_run_id"],
+        intake_state=intake["state"],
+        publish_state=publishes[-1]["state"],
+        publish_runs=len(publishes),
+        workers=dict(sorted(workers.items())),
+        load_seconds={_partner_of(ti, stack.partners): _seconds(ti) for ti in loads},
+        load_tries={_partner_of(ti, stack.partners): ti["try_number"] for ti in loads},
+        receipts=receipts(stack),
+        delivered=delivered,
+        checksums=mart_checksums(url),
+        compliance_differences=compliance_differences(url, data_dir / "ground_truth"),
+        killed=killed,
+    )
+
+
+def prepare(stack: NativeStack) -> None:
+    api = api_for(stack)
+    wait_for(lambda: set(DAGS) <= set(api.dag_ids()), "the DAGs parsed", 180, every=2.0)
+    for dag_id in DAGS:
+        api.unpause(dag_id)
+
+
+def run(state: Path, scale: float, seed: int, kill_check: bool = True) -> tuple[RunResult, RunResult | None]:
+    """The clean run and (``kill_check``) the run with a worker killed during the longest load."""
+    from eviction_prevention.synthetic import generate
+
+    data_dir = state.parent / f"{state.name}-data"
+    shutil.rmtree(data_dir, ignore_errors=True)
+    generate(data_dir, scale=scale, seed=seed)
+    with start_stack(state) as stack:
+        prepare(stack)
+        clean = run_once(stack, data_dir)
+        report("clean run", clean)
+        if not kill_check:
+            return clean, None
+        partner, seconds = max(clean.load_seconds.items(), key=lambda kv: kv[1])
+        reset(stack)
+        killed = run_once(stack, data_dir, kill=(partner, seconds / 2))
+        report("run with a worker killed during a load", killed)
+        return clean, killed
+
+
+def report(title: str, result: RunResult) -> None:
+    print(f"\n== {title} ==", flush=True)
+    print(f"partner_intake {result.intake_run}: {result.intake_state}; "
+          f"publish_referrals runs started: {result.publish_runs}, last {result.publish_state}")  # fmt: skip
+    print(f"task instances per worker: {result.workers}")
+    print(f"receipts / files delivered: {result.receipts} / {result.delivered}")
+    print(f"compliance equals ground truth: {'yes' if result.compliance_differences == 0 else 'NO'}")
+    if result.killed:
+        print(f"killed: {result.killed}")
+    print("mart checksums: " + ", ".join(f"{t} {c[:12]}" for t, c in result.checksums.items()), flush=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--state", type=Path, default=settings.home() / "production")
+    parser.add_argument("--scale", type=float, default=1.0)
+    parser.add_argument("--seed", type=int, default=2026)
+    parser.add_argument("--no-kill-check", action="store_true")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    clean, killed = run(args.state, args.scale, args.seed, kill_check=not args.no_kill_check)
+    ok = clean.compliance_differences == 0 and clean.intake_state == clean.publish_state == "success"
+    ok &= len(clean.workers) >= 2 and clean.receipts == clean.delivered
+    if killed is not None:
+        ok &= killed.checksums == clean.checksums and killed.publish_state == "success"
+    print(f"\nproduction topology: {'OK' if ok else 'FAILED'} (logs in {args.state / 'logs'})")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
