@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from airflow.sdk import TriggerRule, dag, task, task_group
+from airflow.sdk import TriggerRule, XComArg, dag, task, task_group
 from eviction_prevention import alerts, tasks
 from eviction_prevention.assets import STAGING
 from eviction_prevention.tasks import PARTNER
@@ -63,7 +63,7 @@ def partner_intake() -> None:
         return tasks.settle(loaded)
 
     @task_group(group_id="partner")
-    def per_partner(partner: str):  # noqa: ANN202 (the load task's output, as Airflow's XComArg)
+    def per_partner(partner: str) -> XComArg:  # the load task's output, which announce takes
         loaded = load(fetch(partner))
         settle(loaded)
         return loaded

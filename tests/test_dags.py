@@ -65,7 +65,12 @@ def test_announce_counts_the_files_that_changed_the_warehouse_and_skips_without_
     ]
     assert tasks.announce(loaded) == {"trivire": {"loaded": 2, "rejected": 0}, "woonbron": {"loaded": 1, "rejected": 1}}
     with pytest.raises(AirflowSkipException):
-        tasks.announce([None, {"partner": "sdd", "outcomes": [{"status": "duplicate"}]}, {"partner": "x", "outcomes": []}])
+        nothing_new = [
+            None,
+            {"partner": "sdd", "outcomes": [{"status": "duplicate"}]},
+            {"partner": "x", "outcomes": []},
+        ]
+        tasks.announce(nothing_new)
 
 
 def test_deadlines_on_scheduled_runs_and_off_for_dags_test(monkeypatch) -> None:
