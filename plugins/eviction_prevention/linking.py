@@ -22,7 +22,10 @@ persons merge, the one seen first keeps its id; a part split off gets the id of 
 ``first_seen`` is stored in ``int_persons`` and each publish takes the earlier of the stored and the
 current date: retention deletes old staging rows, which would otherwise make a record look newer (a
 minimum of minima is still order-independent). Only a person whose anchor record is deleted altogether
-(no staging rows left) changes id: to that of its next anchor.
+(no staging rows left) changes id: to that of its next anchor. Person ids derive from record pseudonyms,
+so a key rotation of the stored pseudonyms (``pseudonymise.rotate_frame``) changes every one of them, as it
+should (the old key no longer reproduces them); ``int_persons.record_id`` must then be rotated like the
+staging tables' ``record_key`` for the stored first_seen to be found again.
 
 Scale (a million arrears rows: over a million records, millions of candidate pairs): the sources are
 read and encoded for linkage one at a time (``linkage.Encoder``), scored as row numbers two pairs of
