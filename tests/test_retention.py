@@ -60,13 +60,13 @@ def seed(url: str) -> None:
         )
         persons = pd.DataFrame(
             [
-                (f"trivire:{OLD_TENANT}", "corporation", "p1"),
-                (f"trivire:{MOVER}", "corporation", "p2"),
-                (f"trivire:{CURRENT}", "corporation", "p3"),
-                (f"sociale_teams:{OLD_CASE}", "social_team", "p1"),
-                (f"sdd:{SDD}", "sdd", "p2"),
+                (f"trivire:{OLD_TENANT}", "corporation", "p1", OLD),
+                (f"trivire:{MOVER}", "corporation", "p2", OLD),
+                (f"trivire:{CURRENT}", "corporation", "p3", KEPT),
+                (f"sociale_teams:{OLD_CASE}", "social_team", "p1", OLD),
+                (f"sdd:{SDD}", "sdd", "p2", RECENT),
             ],
-            columns=["record_id", "source_kind", "person_id"],
+            columns=["record_id", "source_kind", "person_id", "first_seen"],
         )
         warehouse.insert_rows(conn, "int_persons", persons)
         links = pd.DataFrame(

@@ -10,14 +10,18 @@ Runs on DuckDB and on PostgreSQL.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import pandas as pd
 import sqlalchemy as sa
-from eviction_prevention import intake, publish, warehouse
+from eviction_prevention import intake, linking, publish, retention, warehouse
 from eviction_prevention.evaluation import record_key
 from eviction_prevention.partners import get_partner
 from eviction_prevention.synthetic import write_csv
+
+from tests.conftest import schema_url, scratch_schema
 
 D = dt.date.fromisoformat
 SNAPSHOTS = ["2024-01-31", "2024-02-29", "2024-03-31", "2024-04-30", "2024-05-31"]
@@ -286,10 +290,16 @@ def test_publish_drops_the_primary_keys_of_an_older_linkage_schema(tmp_path, war
                 "person_id VARCHAR NOT NULL)"
             )
         )
+        conn.execute(sa.text("INSERT INTO int_persons VALUES ('trivire:gone', 'corporation', 'pOLD')"))
     assert primary_keys(warehouse_url) == ["int_links", "int_persons"]
     load_scenario(tmp_path, warehouse_url, key, [("2024-05-31", True)])
     assert primary_keys(warehouse_url) == []
-    assert len(mart_contents(warehouse_url)["int_links"]) == 9
+    contents = mart_contents(warehouse_url)
+    assert len(contents["int_links"]) == 9
+    # an int_persons from before first_seen is read (no earlier dates) and recreated with the column
+    with warehouse.connect(warehouse_url) as conn:
+        assert warehouse.table_columns(conn, "int_persons") == ["record_id", "source_kind", "person_id", "first_seen"]
+    assert len(contents["int_persons"]) == 19 and "pOLD" not in {row[2] for row in contents["int_persons"]}
 
 
 def primary_keys(url: str) -> list[str]:
@@ -319,3 +329,145 @@ def mart_contents(url: str) -> dict[str, list[tuple]]:
             frame = warehouse.read_frame(conn, f"SELECT * FROM {table}")
             contents[table] = sorted(tuple(str(v) for v in row) for row in frame.itertuples(index=False))
     return contents
+
+
+# ---------------------------------------------------------------------------------- person ids and batching
+
+# Social-team exports of the person-id tests: an early one (cases received by March) and the complete one.
+EXPORTS = [("2024-03-31", False), ("2024-05-31", True)]
+
+
+def scenario_files(tmp: Path) -> dict[str, intake.FetchedFile]:
+    """Every delivery of the scenario by a short name ('trivire 2024-01-31', 'st 2024-05-31')."""
+    files = {
+        f"trivire {s}": land(tmp, "trivire", f"huurachterstand_{s}.csv", arrears_rows("trivire", s)) for s in SNAPSHOTS
+    }
+    files |= {
+        f"woonbron {s}": land(tmp, "woonbron", f"arrears_{s}.csv", arrears_rows("woonbron", s)) for s in SNAPSHOTS[3:]
+    }
+    files |= {
+        f"st {e}": land(tmp, "sociale_teams", f"casussen_{e}.csv", social_team_rows(e, analyses))
+        for e, analyses in EXPORTS
+    }
+    return files
+
+
+def publish_in_batches(url: str, key: bytes, files: dict[str, intake.FetchedFile], batches: list[list[str]]) -> None:
+    """Load each batch of deliveries, then publish: a publish runs on the data of the batches so far."""
+    assert sorted(n for batch in batches for n in batch) == sorted(files)  # every delivery, once
+    for batch in batches:
+        outcomes = load([files[name] for name in batch], url, key)
+        assert [o["status"] for o in outcomes] == ["loaded"] * len(batch), [o["reasons"] for o in outcomes]
+        publish.publish(url)
+
+
+def person_ids(url: str) -> dict[str, list[tuple]]:
+    with warehouse.connect(url) as conn:
+        return {
+            "int_persons": [
+                tuple(r)
+                for r in conn.execute(sa.text("SELECT record_id, person_id FROM int_persons ORDER BY record_id"))
+            ],
+            "mart_referrals": [
+                tuple(r)
+                for r in conn.execute(sa.text("SELECT case_id, person_id FROM mart_referrals ORDER BY case_id"))
+            ],
+        }
+
+
+@contextmanager
+def another_warehouse(like: str, path: Path) -> Iterator[str]:
+    """A fresh warehouse on the engine of ``like``: a DuckDB file at ``path`` or a scratch PostgreSQL schema."""
+    if like.startswith("duckdb"):
+        yield f"duckdb:///{path}"
+    else:
+        with scratch_schema() as schema:
+            yield schema_url(schema)
+
+
+def tenancy_id(key: bytes, corporation: str, label: str) -> str:
+    return f"{corporation}:{record_key(key, 'corporation', f'{corporation[:3].upper()}-{label}')}"
+
+
+def case_id(key: bytes, label: str, reporter: str | None) -> str:
+    reference = f"ST-{label}-{reporter or 'self'}"
+    return f"sociale_teams:{record_key(key, 'social_team', reference)}"
+
+
+CLEAN = [
+    [
+        *(f"trivire {s}" for s in ["2024-01-31", "2024-02-29", "2024-03-31", "2024-05-31", "2024-04-30"]),
+        *(f"woonbron {s}" for s in SNAPSHOTS[3:]),
+        *(f"st {e}" for e, _ in EXPORTS),
+    ]
+]
+BATCHINGS = {
+    # the newer deliveries first: woonbron's and the complete export, then trivire's history and the early export
+    "newest first": [
+        ["woonbron 2024-04-30", "woonbron 2024-05-31", "st 2024-05-31"],
+        [*(f"trivire {s}" for s in SNAPSHOTS), "st 2024-03-31"],
+    ],
+    # in time, three publishes
+    "in time": [
+        ["trivire 2024-01-31", "trivire 2024-02-29", "st 2024-03-31"],
+        ["trivire 2024-03-31", "trivire 2024-05-31", "woonbron 2024-05-31"],
+        ["trivire 2024-04-30", "woonbron 2024-04-30", "st 2024-05-31"],
+    ],
+}
+
+
+def test_person_ids_do_not_depend_on_how_deliveries_were_published(tmp_path, warehouse_url, key) -> None:
+    """(Issue 14) The same deliveries published in one batch or in several, in other orders: the same
+    int_persons and the same mart_referrals.person_id."""
+    files = scenario_files(tmp_path / "files")
+    publish_in_batches(warehouse_url, key, files, CLEAN)
+    clean = person_ids(warehouse_url)
+    # X's records are one person, anchored on the record seen first: the Trivire tenancy (January), not the
+    # record with the smallest id (a social-team case)
+    x_records = [
+        tenancy_id(key, "trivire", "X"),
+        tenancy_id(key, "woonbron", "X"),
+        case_id(key, "X", "trivire"),
+        case_id(key, "X", "woonbron"),
+    ]
+    persons = dict(clean["int_persons"])
+    assert {persons[r] for r in x_records} == {linking.anchor_person_id(tenancy_id(key, "trivire", "X"))}
+    assert min(x_records) == case_id(key, "X", "trivire")
+    assert len(clean["mart_referrals"]) == 10 and all(pid for _, pid in clean["mart_referrals"])
+    with ExitStack() as stack:
+        for n, (name, batches) in enumerate(BATCHINGS.items()):
+            url = stack.enter_context(another_warehouse(warehouse_url, tmp_path / f"batched{n}.duckdb"))
+            publish_in_batches(url, key, files, batches)
+            assert person_ids(url) == clean, name
+
+
+def test_person_ids_survive_retention_of_the_anchors_oldest_rows(tmp_path, warehouse_url, key) -> None:
+    """Retention deletes the arrears rows before 2024-04-15: tenant M's tenancy now looks first seen on
+    2024-04-30, after M's social-team case (export of 2024-03-31); the stored first_seen keeps the tenancy
+    the anchor, so M's person id stays. Only persons whose anchor record is gone altogether get the id of
+    their next anchor (X: the Trivire tenancy had rows in January and February only)."""
+    publish_in_batches(warehouse_url, key, scenario_files(tmp_path / "files"), CLEAN)
+    before = dict(person_ids(warehouse_url)["int_persons"])
+    m_tenancy, m_case = tenancy_id(key, "trivire", "M"), case_id(key, "M", "trivire")
+    assert before[m_tenancy] == before[m_case] == linking.anchor_person_id(m_tenancy)
+
+    rule = retention.StagingRule("stg_arrears_snapshots", "snapshot_date", 1)
+    counts = retention.purge_warehouse(warehouse_url, today=D("2024-04-16"), rules=[rule])
+    assert counts["int_persons"] == 1  # X's Trivire tenancy
+    publish.publish(warehouse_url)
+
+    after = dict(person_ids(warehouse_url)["int_persons"])
+    with warehouse.connect(warehouse_url) as conn:
+        seen = dict(conn.execute(sa.text("SELECT record_id, first_seen FROM int_persons")).all())
+        staged = conn.execute(
+            sa.text("SELECT min(snapshot_date) FROM stg_arrears_snapshots WHERE partner || ':' || record_key = :r"),
+            {"r": m_tenancy},
+        ).scalar_one()
+    assert warehouse.as_date(staged) == D("2024-04-30") > warehouse.as_date(seen[m_case]) == D("2024-03-31")
+    assert warehouse.as_date(seen[m_tenancy]) == D("2024-01-31")
+    assert after[m_tenancy] == after[m_case] == before[m_tenancy]
+    anchors_kept = {pid for pid in before.values() if any(linking.anchor_person_id(r) == pid for r in after)}
+    assert {r: pid for r, pid in after.items() if before[r] in anchors_kept} == {
+        r: pid for r, pid in before.items() if r in after and pid in anchors_kept
+    }
+    assert set(after) == set(before) - {tenancy_id(key, "trivire", "X")}

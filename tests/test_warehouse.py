@@ -17,6 +17,7 @@ def _persons(start: int, count: int) -> pd.DataFrame:
             "record_id": [f"corp:{i:05d}" for i in range(start, start + count)],
             "source_kind": "corporation",
             "person_id": [f"p{i % 7}" for i in range(start, start + count)],
+            "first_seen": dt.date(2026, 1, 1),
         }
     )
 

@@ -11,9 +11,21 @@ source that share a BSN pseudonym are one person. The link probability is the be
 these two-step paths, accepted at LINK_THRESHOLD.
 
 ``int_persons`` gives every tenancy, social-team case and SDD record a pseudonymous ``person_id``: the
-connected components of the accepted links. An id, once given, is kept: a component that contains
-records of an earlier run keeps the id most of those records had, so a person keeps their id when new
-records arrive; a new component gets ``"p" + sha256(smallest member record id)[:20]``.
+connected components of the accepted links. The id is a function of the data, with no memory of which
+deliveries were published when (a publish on partial data, say between two batches of a backfill, leaves
+no trace): each record's ``first_seen`` is its earliest snapshot date (tenancy) or export date
+(social-team case, SDD record) over every file loaded (also one a correction superseded later): a
+minimum over a set of rows that only grows, so the same whatever the batching. A person's *anchor* is its
+member with the smallest (first_seen, record id), and its id is ``"p" + sha256("person" 0x1F anchor
+record id)[:20]``. So a record that arrives later joins a person without changing its id; when two
+persons merge, the one seen first keeps its id; a part split off gets the id of its own anchor.
+``first_seen`` is stored in ``int_persons`` and each publish takes the earlier of the stored and the
+current date: retention deletes old staging rows, which would otherwise make a record look newer (a
+minimum of minima is still order-independent). Only a person whose anchor record is deleted altogether
+(no staging rows left) changes id: to that of its next anchor. Person ids derive from record pseudonyms,
+so a key rotation of the stored pseudonyms (``pseudonymise.rotate_frame``) changes every one of them, as it
+should (the old key no longer reproduces them); ``int_persons.record_id`` must then be rotated like the
+staging tables' ``record_key`` for the stored first_seen to be found again.
 
 Scale (a million arrears rows: over a million records, millions of candidate pairs): the sources are
 read and encoded for linkage one at a time (``linkage.Encoder``), scored as row numbers two pairs of
@@ -358,88 +370,102 @@ def components(nodes: Iterable[str], edges: Iterable[tuple[str, str]]) -> list[l
     return [list(group) for group in np.split(ids[order], starts[1:])] if len(ids) else []
 
 
-def new_person_id(members: Sequence[str]) -> str:
-    """A person id from the smallest member record id (record ids are pseudonyms, so is this)."""
-    return _new_person_ids([min(members)])[0]
+def anchor_person_id(anchor: str) -> str:
+    """The person id of a person anchored on the record ``anchor`` (record ids are pseudonyms, so is this)."""
+    return _anchor_person_ids([anchor])[0]
 
 
-def _new_person_ids(smallest_members: Iterable[str]) -> list[str]:
-    """``new_person_id`` of many groups at once, from each group's smallest member."""
+def _anchor_person_ids(anchors: Iterable[str]) -> list[str]:
+    """``anchor_person_id`` of many anchors at once."""
     sha256 = hashlib.sha256
-    return ["p" + sha256(b"person\x1f" + rid.encode()).hexdigest()[:20] for rid in smallest_members]
+    return ["p" + sha256(b"person\x1f" + rid.encode()).hexdigest()[:20] for rid in anchors]
 
 
-def _person_ids(ids: pa.Array, labels: np.ndarray, codes: np.ndarray, earlier: ArrayLike) -> np.ndarray:
-    """Person id per record (``ids`` sorted; ``labels``: the smallest record of its group; ``codes``: the
-    record's earlier person id as a position in ``earlier``, the sorted earlier ids, or -1), keeping
-    earlier ids.
-
-    A group whose members had ids before takes the id most of them had (ties: the smallest id). When two
-    groups claim one earlier id (a person was split), the larger group keeps it (ties: the group with the
-    smallest member) and the other gets a new id."""
-    n = len(labels)
-    width = max(len(earlier), 1)
-    had = np.flatnonzero(codes >= 0)
-    # votes (group, earlier id) -> members, as runs of the sorted packed key
-    votes = np.sort(labels[had].astype(np.int64) * width + codes[had])
-    starts = np.flatnonzero(np.diff(votes, prepend=-1))
-    count = np.diff(starts, append=len(votes))
-    group, code = votes[starts] // width, votes[starts] % width
-    best = np.lexsort((code, -count, group))
-    best = best[np.flatnonzero(np.diff(group[best], prepend=-1))]  # each group's most common earlier id
-    size = np.bincount(labels, minlength=n)
-    claims = best[np.lexsort((group[best], -size[group[best]]))]  # larger group first, then smaller member
-    _, first = np.unique(code[claims], return_index=True)
-    winners = claims[first]
-    out = np.empty(n, dtype=object)
-    out[group[winners]] = np.asarray(earlier, dtype=object)[code[winners]]
-    roots = np.flatnonzero((labels == np.arange(n)) & pd.isna(out))
-    out[roots] = _new_person_ids(ids.take(roots).to_pylist())
-    return out[labels]
+def _anchors(labels: np.ndarray, days: np.ndarray) -> np.ndarray:
+    """For each node the anchor of its component (``labels``: the component's smallest node): the member
+    with the smallest (first_seen day, node number), node numbers comparing like the record ids."""
+    nodes = np.arange(len(labels))
+    order = np.lexsort((nodes, days, labels))  # by component, then first seen, then record id
+    first = order[np.flatnonzero(np.diff(labels[order], prepend=-1))]
+    anchor = np.empty(len(labels), dtype=np.int64)
+    anchor[labels[first]] = first
+    return anchor[labels]
 
 
-def assign_person_ids(groups: list[list[str]], previous: Mapping[str, str]) -> dict[str, str]:
-    """record id -> person id for the given groups of records, keeping earlier ids (see ``_person_ids``)."""
-    graph = _nodes({"": [m for g in groups for m in g]})
-    group = np.repeat(np.arange(len(groups)), [len(g) for g in groups])
-    first = np.full(len(groups), len(graph.kinds))
-    np.minimum.at(first, group, graph.numbers[""])
-    labels = np.empty(len(graph.kinds), dtype=np.int64)
-    labels[graph.numbers[""]] = first[group]
-    ids = graph.ids.to_pylist()
-    codes, earlier = pd.factorize(pd.Series([previous.get(m) for m in ids], dtype=object), sort=True)
-    return dict(zip(ids, _person_ids(graph.ids, labels, codes, earlier), strict=True))
+def _epoch_days(dates: ArrayLike) -> pa.Array:
+    """Dates (``datetime.date`` objects or datetime64) as int32 days since the epoch, missing as null."""
+    values = pa.array(dates, from_pandas=True)
+    if not pa.types.is_date32(values.type):
+        values = pc.cast(values, pa.date32())
+    return values.cast(pa.int32())
 
 
-def _persons(nodes: _Nodes, a: np.ndarray, b: np.ndarray, previous: Mapping[str, str] | pd.Series) -> pd.DataFrame:
-    """int_persons rows: each node with its person, the connected component of the edges ``a - b``."""
-    previous = pd.Series(previous, dtype="str")
-    previous_codes, earlier = pd.factorize(previous, sort=True)
-    codes = np.full(len(nodes.kinds), -1, dtype=np.int64)
-    if len(previous):
-        at = pc.index_in(nodes.ids, value_set=linkage.arrow_text(previous.index).combine_chunks())
-        at = pc.fill_null(at, -1).to_numpy()
-        codes[at >= 0] = previous_codes[at[at >= 0]]
-    person = _person_ids(nodes.ids, _component_labels(len(nodes.kinds), a, b), codes, earlier)
+def _first_seen_days(nodes: _Nodes, first_seen: Mapping[str, object] | pd.Series) -> np.ndarray:
+    """Each node's first-seen date as days since the epoch; every node needs one."""
+    if not isinstance(first_seen, pd.Series):
+        first_seen = pd.Series(first_seen, dtype=object)
+    at = pc.index_in(nodes.ids, value_set=linkage.arrow_text(first_seen.index).combine_chunks())
+    days = _epoch_days(first_seen.array).take(at)  # null: not given, or no date
+    missing = days.null_count
+    if missing:  # a count only: record ids are pseudonyms, never logged
+        raise ValueError(f"{missing} record(s) without a first-seen date")
+    return days.to_numpy().astype(np.int64)
+
+
+def _persons(nodes: _Nodes, a: np.ndarray, b: np.ndarray, first_seen: Mapping[str, object] | pd.Series) -> pd.DataFrame:
+    """int_persons rows: each node with its person (the connected component of the edges ``a - b``), the
+    person id given by the component's anchor (``_anchors``), and the node's first-seen date."""
+    days = _first_seen_days(nodes, first_seen)
+    anchor = _anchors(_component_labels(len(nodes.kinds), a, b), days)
+    anchors, position = np.unique(anchor, return_inverse=True)
+    person = np.asarray(_anchor_person_ids(nodes.ids.take(anchors).to_pylist()), dtype=object)[position]
     return pd.DataFrame(
-        {"record_id": pd.Series(nodes.ids, dtype="str"), "source_kind": nodes.kinds, "person_id": person}
+        {
+            "record_id": pd.Series(nodes.ids, dtype="str"),
+            "source_kind": nodes.kinds,
+            "person_id": person,
+            "first_seen": days.astype("datetime64[D]"),
+        }
     )
 
 
 def person_table(
-    records: Mapping[str, ArrayLike], links: Sequence[pd.DataFrame], previous: Mapping[str, str] | pd.Series
+    records: Mapping[str, ArrayLike], links: Sequence[pd.DataFrame], first_seen: Mapping[str, object] | pd.Series
 ) -> pd.DataFrame:
     """int_persons rows: every record (``records``: source kind -> ids) with its person id, the person
-    being the connected component of ``links`` (frames with left_id, right_id); ``previous``: record id
-    -> earlier person id. Sorted by record id."""
+    being the connected component of ``links`` (frames with left_id, right_id) and its id that of its anchor,
+    the member first seen earliest (``first_seen``: record id -> date; ties: the smallest record id).
+    Sorted by record id."""
     nodes = _nodes(records)
-    return _persons(nodes, *_edge_nodes(nodes, links), previous)
+    return _persons(nodes, *_edge_nodes(nodes, links), first_seen)
 
 
-def previous_person_ids(conn: Connection) -> pd.Series:
-    """record id -> person id of the previous run."""
-    frame = warehouse.read_frame(conn, "SELECT record_id, person_id FROM int_persons")
-    return pd.Series(frame["person_id"].array, index=frame["record_id"], dtype="str")
+def _first_seen_sql(table: str, date_column: str) -> str:
+    """Each record's earliest as-of date in ``table``, over the rows of every file that was loaded (also the
+    files a correction superseded later: what was once delivered stays seen, whatever came after)."""
+    return (
+        f"SELECT s.partner || ':' || s.record_key AS record_id, s.{date_column} AS first_seen FROM {table} AS s "
+        "JOIN meta_file_ledger AS l ON l.partner = s.partner AND l.file_id = s.file_id "
+        "WHERE l.status IN ('loaded', 'superseded')"
+    )
+
+
+def record_first_seen(conn: Connection) -> pd.Series:
+    """record id -> the earliest date the record was seen: its first snapshot (tenancy) or export (social-team
+    case, SDD record) in the staging rows, or the first_seen stored in int_persons by an earlier publish if
+    that is earlier (retention deletes old staging rows; an int_persons without the column has none)."""
+    sources = [
+        _first_seen_sql("stg_arrears_snapshots", "snapshot_date"),
+        _first_seen_sql("stg_social_team_cases", "export_date"),
+        _first_seen_sql("stg_sdd_records", "export_date"),
+    ]
+    if "first_seen" in warehouse.table_columns(conn, "int_persons"):
+        sources.append("SELECT record_id, first_seen FROM int_persons")
+    union = " UNION ALL ".join(sources)
+    frame = warehouse.read_frame(
+        conn, f"SELECT record_id, min(first_seen) AS first_seen FROM ({union}) AS seen GROUP BY record_id"
+    )
+    return pd.Series(frame["first_seen"].array, index=frame["record_id"], dtype=object)
 
 
 def _encoded(encoder: linkage.Encoder, frame: pd.DataFrame, keep: list[str]) -> tuple[linkage.Records, pd.DataFrame]:
@@ -541,7 +567,7 @@ def link_sources(conn: Connection) -> dict[str, int]:
     edges = [tenant_st[tenant_st["match_probability"] >= LINK_THRESHOLD], tenant_sdd, st_sdd, sdd_same]
     a = np.concatenate([f["left_id"].to_numpy(dtype=np.int64) for f in edges])
     b = np.concatenate([f["right_id"].to_numpy(dtype=np.int64) for f in edges])
-    persons = _persons(nodes, a, b, previous_person_ids(conn))
+    persons = _persons(nodes, a, b, record_first_seen(conn))
     warehouse.recreate_table(conn, "int_persons")
     warehouse.insert_rows(conn, "int_persons", persons)
     counts = links["link_type"].value_counts().to_dict()

@@ -14,10 +14,16 @@ CREATE TABLE IF NOT EXISTS int_links (
 
 -- One row per linked-or-not record (tenancy, social-team case, SDD record) with its pseudonymous person:
 -- the connected components of the accepted links. record_id is partner || ':' || record_key, the same
--- id int_links uses for tenancies (tenancy_id), social-team cases and SDD records. A person_id, once
--- given, is kept across runs (see eviction_prevention.linking); it is derived from pseudonyms only.
+-- id int_links uses for tenancies (tenancy_id), social-team cases and SDD records. first_seen: the record's
+-- earliest snapshot / export date, kept here as the minimum over publishes so that retention's deletion of
+-- old staging rows does not move it. person_id is a function of the data only, not of the order in which
+-- deliveries were published: it is derived from the person's anchor, the member with the earliest
+-- (first_seen, record_id), so new records joining a person keep its id and in a merge the person known
+-- longest keeps it (see eviction_prevention.linking); it is derived from pseudonyms only. A table from
+-- before first_seen existed is read as having no earlier dates, and gets the column when recreated.
 CREATE TABLE IF NOT EXISTS int_persons (
     record_id    VARCHAR NOT NULL,
     source_kind  VARCHAR NOT NULL,  -- corporation / social_team / sdd
-    person_id    VARCHAR NOT NULL
+    person_id    VARCHAR NOT NULL,
+    first_seen   DATE NOT NULL
 );
