@@ -56,6 +56,8 @@ def test_clean_run_through_celery_equals_the_ground_truth(runs) -> None:
     assert {"airflow-worker-1", "airflow-worker-2"} <= set(clean.workers)
     assert all(clean.workers[w] > 0 for w in ("airflow-worker-1", "airflow-worker-2"))
     assert {"mart_referrals", "mart_compliance_monthly"} <= set(clean.checksums)
+    # the group roles exist and may connect: an analyst's login role reads the marts, not staging
+    assert clean.analyst["mart_rows"] > 0 and clean.analyst["staging_denied"] is True
 
 
 def test_a_worker_killed_during_a_load_ends_with_the_clean_marts(runs) -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import secrets
 import shutil
 import signal
 import sys
@@ -50,6 +51,7 @@ class RunResult:
     delivered: dict[str, int]  # partner -> files dropped
     checksums: dict[str, str]  # mart -> checksum of its rows
     compliance_differences: int
+    analyst: dict[str, Any] = field(default_factory=dict)  # what an analyst's login role can read
     killed: dict[str, Any] = field(default_factory=dict)
 
 
@@ -100,6 +102,26 @@ def compliance_differences(url: str, truth_dir: Path) -> int:
     with warehouse.connect(url) as conn:
         published = evaluation.published_compliance(conn)
     return len(evaluation.compliance_differences(published, evaluation.truth_compliance(truth_dir)))
+
+
+def analyst_access(stack: NativeStack) -> dict[str, Any]:
+    """Log in as an analyst (a login role the DBA makes a member of ``ep_analyst``, README) over TCP with a
+    password: the marts are readable, the staging layer is not."""
+    password = secrets.token_urlsafe(12)
+    with warehouse.connect(stack.secrets.superuser_url) as conn:
+        conn.execute(sa.text("DROP ROLE IF EXISTS analyst_native_check"))
+        conn.execute(sa.text(f"CREATE ROLE analyst_native_check LOGIN PASSWORD '{password}' IN ROLE ep_analyst"))
+    url = f"postgresql+psycopg2://analyst_native_check:{password}@127.0.0.1:{stack.ports.postgres}/warehouse"
+    out: dict[str, Any] = {}
+    with warehouse.connect(url) as conn:
+        out["mart_rows"] = conn.execute(sa.text("SELECT count(*) FROM marts.mart_referrals")).scalar_one()
+    try:
+        with warehouse.connect(url) as conn:
+            conn.execute(sa.text("SELECT count(*) FROM staging.stg_arrears_snapshots")).scalar_one()
+        out["staging_denied"] = False
+    except sa.exc.ProgrammingError as exc:
+        out["staging_denied"] = "permission denied" in str(exc.orig)
+    return out
 
 
 def reset(stack: NativeStack) -> None:
@@ -189,6 +211,7 @@ def run_once(stack: NativeStack, data_dir: Path, kill: tuple[str, float] | None 
         delivered=delivered,
         checksums=mart_checksums(url),
         compliance_differences=compliance_differences(url, data_dir / "ground_truth"),
+        analyst=analyst_access(stack),
         killed=killed,
     )
 
@@ -227,6 +250,8 @@ def report(title: str, result: RunResult) -> None:
     print(f"task instances per worker: {result.workers}")
     print(f"receipts / files delivered: {result.receipts} / {result.delivered}")
     print(f"compliance equals ground truth: {'yes' if result.compliance_differences == 0 else 'NO'}")
+    print(f"an analyst login reads {result.analyst['mart_rows']} rows of marts.mart_referrals; "
+          f"staging {'denied' if result.analyst['staging_denied'] else 'READABLE'}")  # fmt: skip
     if result.killed:
         print(f"killed: {result.killed}")
     print("mart checksums: " + ", ".join(f"{t} {c[:12]}" for t, c in result.checksums.items()), flush=True)
@@ -243,6 +268,7 @@ def main(argv: list[str] | None = None) -> int:
     clean, killed = run(args.state, args.scale, args.seed, kill_check=not args.no_kill_check)
     ok = clean.compliance_differences == 0 and clean.intake_state == clean.publish_state == "success"
     ok &= len(clean.workers) >= 2 and clean.receipts == clean.delivered
+    ok &= clean.analyst["mart_rows"] > 0 and clean.analyst["staging_denied"]
     if killed is not None:
         ok &= killed.checksums == clean.checksums and killed.publish_state == "success"
     print(f"\nproduction topology: {'OK' if ok else 'FAILED'} (logs in {args.state / 'logs'})")
