@@ -108,6 +108,9 @@ def test_the_lock_holds_what_the_compose_topology_runs() -> None:
         assert package in versions, package
     assert tuple(int(x) for x in versions["celery"].split(".")[:2]) < (5, 7)
     assert SERVICES["airflow-worker"]["deploy"]["replicas"] == 2
+    # a dead worker's running task is retried after 90 s without heartbeats, its queued ones after 180 s
+    assert env["AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT"] == "90"
+    assert env["AIRFLOW__SCHEDULER__TASK_QUEUED_TIMEOUT"] == "180"
 
 
 SECRET_NAME = re.compile(r"PASSWORD|TOKEN|FERNET|JWT|SECRET_KEY|PSEUDONYM|_KEY(_CMD)?$", re.I)

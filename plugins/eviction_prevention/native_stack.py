@@ -274,16 +274,21 @@ class Process:
         return self.proc is not None and self.proc.poll() is None
 
     def pids(self) -> list[int]:
-        """The process and every descendant (a container's processes)."""
+        """The process and every descendant, also those orphaned since (they keep the service's session):
+        a container's processes."""
         import psutil
 
-        if not self.alive():
+        if self.proc is None:
             return []
-        try:
-            root = psutil.Process(self.proc.pid)
-            return [root.pid, *(c.pid for c in root.children(recursive=True))]
-        except psutil.NoSuchProcess:
-            return []
+        session = self.proc.pid
+        found = set()
+        for process in psutil.process_iter(["pid"]):
+            with suppress(ProcessLookupError, PermissionError, psutil.Error):
+                if os.getsid(process.pid) == session:
+                    found.add(process.pid)
+        with suppress(psutil.Error):
+            found |= {self.proc.pid, *(c.pid for c in psutil.Process(self.proc.pid).children(recursive=True))}
+        return sorted(pid for pid in found if _exists(pid))
 
     def kill(self, sig: int = signal.SIGKILL) -> None:
         """Signal every process of the service, as ``docker kill`` does to a container."""
@@ -292,17 +297,19 @@ class Process:
                 os.kill(pid, sig)
 
     def stop(self, timeout: float = 30.0) -> None:
-        if not self.alive():
-            return
         pids = self.pids()
+        if not pids:
+            return
         self.kill(signal.SIGTERM)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline and any(_exists(p) for p in pids):
             time.sleep(0.2)
         for pid in pids:
             if _exists(pid):
-                os.kill(pid, signal.SIGKILL)
-        self.proc.wait(timeout=10)
+                with suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+        with suppress(subprocess.TimeoutExpired):
+            self.proc.wait(timeout=10)
 
 
 def _exists(pid: int) -> bool:

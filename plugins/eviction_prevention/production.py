@@ -26,7 +26,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from eviction_prevention import evaluation, settings, warehouse
-from eviction_prevention.airflow_api import AirflowAPI
+from eviction_prevention.airflow_api import FINISHED, AirflowAPI
 from eviction_prevention.intake import RECEIPT_SUFFIX
 from eviction_prevention.native_stack import ADMIN_USER, NativeStack, start_stack, wait_for
 
@@ -39,7 +39,7 @@ SFTP_FOLDERS = ("inbox", "outbox", "processed", "quarantine")
 
 @dataclass
 class RunResult:
-    intake_run: str
+    intake_run: str  # the triggered run (a scheduled tick may have done the work first)
     publish_run: str
     intake_state: str
     publish_state: str
@@ -149,17 +149,33 @@ def _partner_of(ti: dict[str, Any], partners: list[str]) -> str:
     return rendered if rendered in partners else partners[ti["map_index"]]
 
 
-def kill_during_load(stack: NativeStack, api: AirflowAPI, run_id: str, partner: str, after: float) -> dict[str, Any]:
+class Runs:
+    """The DAG runs created after a point in time: the triggered intake, and any the hourly schedule adds
+    meanwhile (an unpaused DAG's tick may come between the drop and the trigger and take the files first)."""
+
+    def __init__(self, api: AirflowAPI) -> None:
+        self.api = api
+        self.before = {dag_id: {r["dag_run_id"] for r in api.runs(dag_id)} for dag_id in DAGS}
+
+    def new(self, dag_id: str) -> list[dict[str, Any]]:
+        return [r for r in self.api.runs(dag_id) if r["dag_run_id"] not in self.before[dag_id]]
+
+    def finished(self, dag_id: str) -> list[dict[str, Any]]:
+        """The new runs once there is one and all have finished, else []."""
+        new = self.new(dag_id)
+        return new if new and all(r["state"] in FINISHED for r in new) else []
+
+    def task_instances(self, dag_id: str) -> list[dict[str, Any]]:
+        return [ti for r in self.new(dag_id) for ti in self.api.task_instances(dag_id, r["dag_run_id"])]
+
+
+def kill_during_load(stack: NativeStack, runs: Runs, partner: str, after: float) -> dict[str, Any]:
     """Wait until ``partner``'s load has run ``after`` seconds, then kill -9 the worker running it."""
 
     def running_load() -> dict[str, Any] | None:
-        for ti in api.task_instances("partner_intake", run_id):
-            if (
-                ti["task_id"] == "partner.load"
-                and _partner_of(ti, stack.partners) == partner
-                and ti["state"] == "running"
-            ):
-                return ti if ti.get("hostname") else None
+        for ti in runs.task_instances("partner_intake"):
+            if ti["task_id"] == "partner.load" and _partner_of(ti, stack.partners) == partner:
+                return ti if ti["state"] == "running" and ti.get("hostname") else None
         return None
 
     ti = wait_for(running_load, f"the load of {partner}", RUN_TIMEOUT, every=0.2)
@@ -168,45 +184,48 @@ def kill_during_load(stack: NativeStack, api: AirflowAPI, run_id: str, partner: 
     pids = worker.pids()
     worker.kill(signal.SIGKILL)
     log.warning("killed %s (%d processes) %.1f s into the load of %s", ti["hostname"], len(pids), after, partner)
-    return {"worker": ti["hostname"], "partner": partner, "after_seconds": after, "processes": len(pids)}
+    return {"worker": ti["hostname"], "partner": partner, "after_seconds": round(after, 2), "processes": len(pids)}
 
 
 def run_once(stack: NativeStack, data_dir: Path, kill: tuple[str, float] | None = None) -> RunResult:
+    """Deliver the files, trigger the intake, wait until every file is settled and every run started since
+    (intake and publish) has finished."""
     api = api_for(stack)
+    runs = Runs(api)
     delivered = drop_files(stack, data_dir)
-    publish_before = {r["dag_run_id"] for r in api.runs("publish_referrals")}
     run_id = api.trigger("partner_intake")
     killed: dict[str, Any] = {}
     if kill:
-        killer = threading.Thread(target=lambda: killed.update(kill_during_load(stack, api, run_id, *kill)))
+        killer = threading.Thread(target=lambda: killed.update(kill_during_load(stack, runs, *kill)))
         killer.start()
-    intake = api.wait_for_run("partner_intake", run_id, RUN_TIMEOUT)
+    wait_for(lambda: runs.finished("partner_intake") and receipts(stack) == delivered, "the intake", RUN_TIMEOUT, 2.0)
     if kill:
         killer.join()
-
-    def publish_finished() -> list[dict[str, Any]]:
-        new = [r for r in api.runs("publish_referrals") if r["dag_run_id"] not in publish_before]
-        return new if new and all(r["state"] in ("success", "failed") for r in new) else []
-
-    publishes = wait_for(publish_finished, "publish_referrals", RUN_TIMEOUT, every=2.0)
-    time.sleep(5)  # a second, early publish would have been created by now
-    publishes = publish_finished() or publishes
-    tis = api.task_instances("partner_intake", run_id)
+    wait_for(lambda: runs.finished("publish_referrals"), "publish_referrals", RUN_TIMEOUT, every=2.0)
+    time.sleep(5)  # a second publish, had one been started, would exist by now
+    intakes = wait_for(lambda: runs.finished("partner_intake"), "the intake", RUN_TIMEOUT, 2.0)
+    publishes = wait_for(lambda: runs.finished("publish_referrals"), "publish_referrals", RUN_TIMEOUT, 2.0)
+    tis = runs.task_instances("partner_intake")
     workers: dict[str, int] = {}
     for ti in tis:
         if ti.get("hostname"):
             workers[ti["hostname"]] = workers.get(ti["hostname"], 0) + 1
-    loads = [ti for ti in tis if ti["task_id"] == "partner.load"]
+    loads: dict[str, dict[str, Any]] = {}
+    for ti in tis:  # per partner, the load that did the work: the longest
+        if ti["task_id"] == "partner.load":
+            partner = _partner_of(ti, stack.partners)
+            if partner not in loads or _seconds(ti) > _seconds(loads[partner]):
+                loads[partner] = ti
     url = stack.secrets.warehouse_url
     return RunResult(
         intake_run=run_id,
         publish_run=publishes[-1]["dag_run_id"],
-        intake_state=intake["state"],
-        publish_state=publishes[-1]["state"],
+        intake_state="success" if all(r["state"] == "success" for r in intakes) else "failed",
+        publish_state="success" if all(r["state"] == "success" for r in publishes) else "failed",
         publish_runs=len(publishes),
         workers=dict(sorted(workers.items())),
-        load_seconds={_partner_of(ti, stack.partners): _seconds(ti) for ti in loads},
-        load_tries={_partner_of(ti, stack.partners): ti["try_number"] for ti in loads},
+        load_seconds={partner: _seconds(ti) for partner, ti in loads.items()},
+        load_tries={partner: ti["try_number"] for partner, ti in loads.items()},
         receipts=receipts(stack),
         delivered=delivered,
         checksums=mart_checksums(url),
@@ -217,10 +236,18 @@ def run_once(stack: NativeStack, data_dir: Path, kill: tuple[str, float] | None 
 
 
 def prepare(stack: NativeStack) -> None:
+    """Unpause the DAGs (compose pauses them at creation) and let the run the schedule starts at once
+    (the latest interval; catchup is off) finish before anything is delivered."""
     api = api_for(stack)
     wait_for(lambda: set(DAGS) <= set(api.dag_ids()), "the DAGs parsed", 180, every=2.0)
+    runs = Runs(api)
     for dag_id in DAGS:
         api.unpause(dag_id)
+    try:
+        wait_for(lambda: runs.new("partner_intake"), "the first scheduled intake", 60, every=2.0)
+    except TimeoutError:
+        return  # no tick due
+    wait_for(lambda: runs.finished("partner_intake"), "the first scheduled intake", RUN_TIMEOUT, every=2.0)
 
 
 def run(state: Path, scale: float, seed: int, kill_check: bool = True) -> tuple[RunResult, RunResult | None]:
@@ -265,6 +292,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-kill-check", action="store_true")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # stop every service on SIGTERM too
     clean, killed = run(args.state, args.scale, args.seed, kill_check=not args.no_kill_check)
     ok = clean.compliance_differences == 0 and clean.intake_state == clean.publish_state == "success"
     ok &= len(clean.workers) >= 2 and clean.receipts == clean.delivered
