@@ -121,16 +121,28 @@ def build_models(conn: Connection, phase: str) -> dict[str, int]:
         conn.execute(sa.text("SET LOCAL jit = off"))
         # Statistics for what was loaded since the last run (staging, links, persons): without them the
         # planner guesses row counts and picks nested loops that grow with the square of the data.
-        conn.execute(sa.text(f"ANALYZE {', '.join(schema_tables())}"))
+        for table in schema_tables():
+            _analyze(conn, table)
     for name in model_plan()[phase]:
         select = (settings.SQL_DIR / "models" / f"{name}.sql").read_text(encoding="utf-8").strip().rstrip(";")
         conn.execute(sa.text(f"DROP TABLE IF EXISTS {name} CASCADE"))  # and the layer views on it
         conn.execute(sa.text(f"CREATE TABLE {name} AS {select}"))
         if postgres:
-            conn.execute(sa.text(f"ANALYZE {name}"))  # the later models join it
+            _analyze(conn, name)  # the later models join it
         counts[name] = conn.execute(sa.text(f"SELECT count(*) FROM {name}")).scalar_one()
         log.info("model %s: %d rows", name, counts[name])
     return counts
+
+
+PSEUDONYM_PREFIXES = ("pk_", "bf_")
+
+
+def _analyze(conn: Connection, table: str) -> None:
+    """PostgreSQL statistics for ``table``'s columns that SQL joins, groups or filters on: every column but
+    the pseudonyms (``pk_*``, ``bf_*``), which only the linkage compares, in Python. Their statistics were
+    two thirds of ANALYZE's time on a staging table (300k rows: 2.5 s for all columns, 0.85 s without)."""
+    columns = [c for c in pg_copy.column_types(conn, table) if not c.startswith(PSEUDONYM_PREFIXES)]
+    conn.execute(sa.text(f"ANALYZE {table} ({', '.join(columns)})"))
 
 
 def _py(value: Any) -> Any:
