@@ -1,4 +1,4 @@
-"""``make bench``: the pipeline at national scale on this machine, stage by stage.
+"""``make bench``: the pipeline at national scale on this machine, stage by stage, on DuckDB and PostgreSQL.
 
 For each N (arrears rows, spread over six corporations, with proportionate social-team and SDD exports;
 ``bench_data``) a fresh subprocess runs the stages in-process on the real code path: download (from the
@@ -9,7 +9,11 @@ wrapping the functions the pipeline calls, so nothing is re-implemented here. Pe
 orchestration overhead. Baselines in the same run: linkage against splink (DuckDB backend) on the same
 records in clear text, and parse + pseudonymise against DuckDB's CSV reader on the same CSV files.
 
-Results go to ``var/bench/results.json``; a table is printed. Logs hold counts and timings only.
+Each N runs on the embedded DuckDB file and (``--warehouse``, default both) on PostgreSQL: the database of
+``EVICTION_PREVENTION_BENCH_PG_URL``, emptied of the pipeline's tables, else a fresh database on
+127.0.0.1:5432 created for the run and dropped after. Results go to ``var/bench/results.json`` (every run
+with its ``warehouse``); a table prints both side by side with PostgreSQL / DuckDB per stage and in total,
+then each target with met / NOT MET. Logs hold counts and timings only.
 """
 
 from __future__ import annotations
