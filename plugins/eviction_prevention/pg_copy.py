@@ -89,7 +89,7 @@ def copy_in(conn: Connection, table: str, frame: pd.DataFrame, types: dict[str, 
     data = csv_bytes(_csv_ready(frame[cols], {c: types[c] for c in cols}))
     statement = f"COPY {table} ({', '.join(cols)}) FROM STDIN WITH (FORMAT csv)"
     with _wrapped_errors(conn, statement) as cursor:
-        cursor.copy_expert(statement, io.BytesIO(memoryview(data)), size=COPY_READ_BYTES)
+        cursor.copy_expert(statement, pa.BufferReader(data), size=COPY_READ_BYTES)  # no copy of the CSV
     return len(frame)
 
 
