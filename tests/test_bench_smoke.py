@@ -17,7 +17,17 @@ STAGES = {"download", "parse", "validate", "pseudonymise", "load", "case_buildin
 def test_bench_runs_and_writes_results(tmp_path: Path) -> None:
     env = {**os.environ, "EVICTION_PREVENTION_HOME": str(tmp_path / "var")}
     proc = subprocess.run(
-        [sys.executable, "-m", "eviction_prevention.bench", "--sizes", "3000", "--no-airflow", "--no-baselines"],
+        [
+            sys.executable,
+            "-m",
+            "eviction_prevention.bench",
+            "--sizes",
+            "3000",
+            "--no-airflow",
+            "--no-baselines",
+            "--warehouse",
+            "both",
+        ],
         env=env,
         capture_output=True,
         text=True,
@@ -26,33 +36,63 @@ def test_bench_runs_and_writes_results(tmp_path: Path) -> None:
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
     results = json.loads((tmp_path / "var" / "bench" / "results.json").read_text())
-    (run,) = results["runs"]
-    assert run["arrears_rows"] == 3000
-    assert set(run["stages"]) >= STAGES
-    assert all(stage["seconds"] > 0 and stage["rows"] > 0 for stage in run["stages"].values())
-    assert run["peak_rss_mb"] > 0 and run["total_seconds"] > 0
+    assert [(run["warehouse"], run["arrears_rows"]) for run in results["runs"]] == [
+        ("duckdb", 3000),
+        ("postgres", 3000),
+    ]
+    for run in results["runs"]:
+        assert set(run["stages"]) >= STAGES
+        assert all(stage["seconds"] > 0 and stage["rows"] > 0 for stage in run["stages"].values())
+        assert run["peak_rss_mb"] > 0 and run["total_seconds"] > 0
+    duck, pg = results["runs"]
+    assert pg["rows_loaded"] == duck["rows_loaded"] and pg["links"] == duck["links"]  # the same pipeline on both
+    assert set(results["summary"]["postgres_over_duckdb"]["3000"]) == STAGES | {"total"}
+    assert "pg/duck" in proc.stdout
+
+
+def _run(warehouse: str, rows: int, total: float, rss: float, stage_seconds: float) -> dict:
+    stages = {stage: {"seconds": stage_seconds, "rows": rows * 2} for stage in STAGES}
+    return {"warehouse": warehouse, "arrears_rows": rows, "total_seconds": total, "peak_rss_mb": rss,
+            "delivered_rows": rows * 2, "stages": stages}  # fmt: skip
 
 
 def test_target_checks_compare_each_measured_value_with_its_limit() -> None:
     from eviction_prevention import bench
 
     results = {
-        "runs": [{"arrears_rows": 100_000, "total_seconds": 24.0}, {"arrears_rows": 1_000_000,
-                 "total_seconds": 121.5, "peak_rss_mb": 2516.4}],
-        "summary": {"linearity_s_per_row_largest_over_smallest": {"parse": 0.6, "link": 1.07, "publish": None},
-                    "candidate_pairs_per_record": 4.76, "linkage_ours_over_splink": 0.169},
+        "runs": [_run("duckdb", 100_000, 24.0, 900.0, 3.0), _run("postgres", 100_000, 30.0, 700.0, 3.75),
+                 _run("duckdb", 1_000_000, 61.5, 2516.4, 7.5), _run("postgres", 1_000_000, 110.7, 3100.0, 13.75)],
+        "airflow": {"total_seconds": 33.6},
+        "baselines": {"csv_floor": {"ours_over_duckdb": 3.9},
+                      "linkage": {"ours_over_splink": 0.169, "ours": {"pairs_per_record": 4.76}}},
         "dag_parse_seconds": {"partner_intake.py": 0.099, "retention.py": 0.51},
     }  # fmt: skip
+    results["summary"] = bench.summarise(results)
+    assert results["summary"]["postgres_over_duckdb"]["1000000"]["total"] == 1.8
+    assert results["summary"]["postgres_over_duckdb"]["100000"]["link"] == 1.25
+    assert results["summary"]["duckdb"]["linearity_s_per_row_largest_over_smallest"]["parse"] == 0.25
+    assert results["summary"]["postgres"]["linearity_s_per_row_largest_over_smallest"]["load"] == 0.37
     checks = {c["target"]: (c["value"], c["limit"], c["met"]) for c in bench.target_checks(results)}
     assert checks == {
-        "1M rows end to end, seconds": (121.5, 120.0, False),
-        "1M rows peak RSS, MB": (2516.4, 3072.0, True),
-        "s/row largest N over smallest N, worst stage": (1.07, 1.3, True),
+        "duckdb 1M rows end to end, seconds": (61.5, 60.0, False),
+        "duckdb 1M rows peak RSS, MB": (2516.4, 3072.0, True),
+        "duckdb s/row largest N over smallest, worst stage": (0.25, 1.3, True),
+        "postgres 1M rows peak RSS, MB": (3100.0, 3072.0, False),
+        "postgres s/row largest N over smallest, worst stage": (0.37, 1.3, True),
+        "postgres 1M end to end over duckdb": (1.8, 2.0, True),
+        "parse + pseudonymise over DuckDB CSV read": (3.9, 4.0, True),
+        "Airflow over in-process, smallest N": (1.4, 1.5, True),
         "linkage candidate pairs per record": (4.76, 50.0, True),
         "linkage seconds, ours over splink": (0.169, 1.0, True),
         "DAG file parse, slowest file, seconds": (0.51, 0.5, False),
     }
     assert "NOT MET" in bench.targets_table(bench.target_checks(results))
+    printed = bench.table(results).splitlines()
+    assert printed[0].split() == ["100,000", "duckdb", "100,000", "postgres", "100,000", "pg/duck",
+                                  "1,000,000", "duckdb", "1,000,000", "postgres", "1,000,000", "pg/duck"]  # fmt: skip
+    assert any(line.startswith('postgres_over_duckdb: {"100000": {"download": 1.25,') for line in printed)
+    total = next(line for line in printed if line.startswith("total"))
+    assert total.split() == ["total", "24.00", "s", "30.00", "s", "1.25x", "61.50", "s", "110.70", "s", "1.80x"]
 
 
 def test_target_checks_leave_out_what_a_run_did_not_measure() -> None:

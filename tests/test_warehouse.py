@@ -90,3 +90,40 @@ def test_recreate_table_empties_it_with_the_current_definition(url: str) -> None
 def test_recreate_table_refuses_a_table_without_a_definition(url: str) -> None:
     with pytest.raises(KeyError, match="no CREATE TABLE for mart_referrals"), warehouse.connect(url) as conn:
         warehouse.recreate_table(conn, "mart_referrals")
+
+
+def test_staging_rows_round_trip_with_nulls_empty_strings_and_types(url: str) -> None:
+    """insert_rows and read_frame (COPY on PostgreSQL, Arrow on DuckDB) keep NULL apart from '' and give the
+    DB-API's types: str, int64 (float64 with NULLs), datetime.date, bool."""
+    frame = pd.DataFrame(
+        {
+            "partner": ["c1", "c1", "c1"],
+            "file_id": ["f", "f", "f"],
+            "source_row": [1, 2, 3],
+            "snapshot_date": [dt.date(2026, 1, 5), dt.date(2026, 1, 5), dt.date(2026, 2, 2)],
+            "record_key": ["k,1", 'k"2', "k\n3"],
+            "city": ["Dordrecht", "", None],
+            "arrears_amount": [12.5, None, 0.0],
+            "t0_date": [dt.date(2025, 12, 1), None, None],
+            "children": [True, False, None],
+            "row_warnings": [0.0, 2.0, None],  # a float column for an integer one
+        }
+    ).assign(row_warnings=lambda f: f["row_warnings"].fillna(1))
+    with warehouse.connect(url) as conn:
+        assert warehouse.insert_rows(conn, "stg_arrears_snapshots", frame) == 3
+        out = warehouse.read_frame(
+            conn,
+            "SELECT record_key, city, source_row, row_warnings, snapshot_date, t0_date, children, judgment_date "
+            "FROM stg_arrears_snapshots WHERE partner = :p ORDER BY source_row",
+            p="c1",
+        )
+        empty = warehouse.read_frame(conn, "SELECT record_key FROM stg_arrears_snapshots WHERE partner = 'x'")
+    assert out["record_key"].tolist() == ["k,1", 'k"2', "k\n3"]
+    assert out["city"].tolist()[:2] == ["Dordrecht", ""] and pd.isna(out["city"].iloc[2])
+    assert out["source_row"].tolist() == [1, 2, 3] and out["source_row"].dtype == "int64"
+    assert out["row_warnings"].tolist() == [0, 2, 1] and out["row_warnings"].dtype == "int64"
+    assert out["snapshot_date"].tolist() == [dt.date(2026, 1, 5), dt.date(2026, 1, 5), dt.date(2026, 2, 2)]
+    assert out["t0_date"].iloc[0] == dt.date(2025, 12, 1) and out["t0_date"].iloc[1:].isna().all()
+    assert out["children"].tolist()[:2] == [True, False] and pd.isna(out["children"].iloc[2])
+    assert out["judgment_date"].tolist() == [None, None, None]
+    assert empty.empty and list(empty.columns) == ["record_key"]

@@ -1,4 +1,4 @@
-"""``make bench``: the pipeline at national scale on this machine, stage by stage.
+"""``make bench``: the pipeline at national scale on this machine, stage by stage, on DuckDB and PostgreSQL.
 
 For each N (arrears rows, spread over six corporations, with proportionate social-team and SDD exports;
 ``bench_data``) a fresh subprocess runs the stages in-process on the real code path: download (from the
@@ -9,7 +9,11 @@ wrapping the functions the pipeline calls, so nothing is re-implemented here. Pe
 orchestration overhead. Baselines in the same run: linkage against splink (DuckDB backend) on the same
 records in clear text, and parse + pseudonymise against DuckDB's CSV reader on the same CSV files.
 
-Results go to ``var/bench/results.json``; a table is printed. Logs hold counts and timings only.
+Each N runs on the embedded DuckDB file and (``--warehouse``, default both) on PostgreSQL: the database of
+``EVICTION_PREVENTION_BENCH_PG_URL``, emptied of the pipeline's tables, else a fresh database on
+127.0.0.1:5432 created for the run and dropped after. Results go to ``var/bench/results.json`` (every run
+with its ``warehouse``); a table prints both side by side with PostgreSQL / DuckDB per stage and in total,
+then each target with met / NOT MET. Logs hold counts and timings only.
 """
 
 from __future__ import annotations
@@ -39,8 +43,12 @@ STAGES = ("download", "parse", "validate", "pseudonymise", "load", "case_buildin
 DEFAULT_SIZES = (100_000, 300_000, 1_000_000)
 BENCH_KEY = "bench-only-key-" + "0" * 48  # synthetic data only; never a production key
 EXTRA_CORPORATION_SUFFIX = "_b"
-TARGETS = {"total_seconds_1m": 120.0, "peak_rss_mb_1m": 3072.0, "linearity": 1.3, "pairs_per_record": 50.0,
-           "dag_parse_seconds": 0.5}  # fmt: skip
+WAREHOUSES = ("duckdb", "postgres")
+PG_URL_ENV = "EVICTION_PREVENTION_BENCH_PG_URL"
+PG_SERVER_URL = "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"  # a fresh database is made on it
+TARGETS = {"total_seconds_1m": 60.0, "peak_rss_mb_1m": 3072.0, "linearity": 1.3, "pairs_per_record": 50.0,
+           "dag_parse_seconds": 0.5, "postgres_over_duckdb_1m": 2.0, "csv_floor": 4.0,
+           "airflow_over_in_process": 1.5}  # fmt: skip
 
 
 def bench_home() -> Path:
@@ -172,14 +180,15 @@ def _ingest_partner(partner: Any, server: Any, url: str, clock: StageClock) -> l
     return outcomes
 
 
-def run_stages(source: Path, home: Path) -> dict[str, Any]:
-    """Download, ingest and publish everything under ``source`` into a fresh warehouse under ``home``."""
+def run_stages(source: Path, home: Path, url: str | None = None) -> dict[str, Any]:
+    """Download, ingest and publish everything under ``source`` into ``url`` (an empty warehouse), by
+    default a fresh DuckDB file under ``home``."""
     from eviction_prevention import publish
     from eviction_prevention.partners import load_partners
     from eviction_prevention.sftp_server import ServerProcess
 
     shutil.rmtree(home, ignore_errors=True)
-    url = f"duckdb:///{home / 'warehouse.duckdb'}"
+    url = url or f"duckdb:///{home / 'warehouse.duckdb'}"
     partners = load_partners()
     drop_files(source, home / "sftp")
     clock = StageClock()
@@ -212,15 +221,18 @@ def stage_table(clock: StageClock, rows: int) -> dict[str, dict[str, float]]:
     return {k: {"seconds": round(v, 3), "rows": rows} for k, v in seconds.items()}
 
 
-def run_one(rows: int, seed: int, baselines: bool) -> dict[str, Any]:
-    """One N in this process: stages, then (optionally) the baselines on the same files."""
+def run_one(rows: int, seed: int, baselines: bool, pg_url: str | None = None) -> dict[str, Any]:
+    """One N in this process, on DuckDB or (``pg_url``) PostgreSQL: stages, then (optionally) the
+    baselines on the same files."""
     source = data_dir(rows, seed)
     summary = json.loads((source / "summary.json").read_text())
     delivered = summary["corporation"] + summary["social_team"] + summary["sdd"]
-    result = run_stages(source, bench_home() / f"run-{rows}")
+    warehouse = "postgres" if pg_url else "duckdb"
+    result = run_stages(source, bench_home() / f"run-{warehouse}-{rows}", pg_url)
     clock: StageClock = result["clock"]
     stages = stage_table(clock, delivered)
     run: dict[str, Any] = {
+        "warehouse": warehouse,
         "arrears_rows": rows,
         "delivered_rows": delivered,
         "rows_loaded": result["rows_loaded"],
@@ -235,6 +247,44 @@ def run_one(rows: int, seed: int, baselines: bool) -> dict[str, Any]:
 
         run["baselines"] = bench_baselines.run_all(source, clock.per_format.get("csv", 0.0), BENCH_KEY.encode())
     return run
+
+
+# ------------------------------------------------------------------------------------------- PostgreSQL
+
+
+def _server_url(url: str, database: str) -> str:
+    import sqlalchemy as sa
+
+    return sa.make_url(url).set(database=database).render_as_string(hide_password=False)
+
+
+@contextlib.contextmanager
+def pg_warehouse(rows: int) -> Iterator[str]:
+    """An empty PostgreSQL warehouse for one run: ``EVICTION_PREVENTION_BENCH_PG_URL`` emptied of the
+    pipeline's tables, else a fresh database on 127.0.0.1:5432, dropped after the run."""
+    import sqlalchemy as sa
+
+    from eviction_prevention import warehouse
+
+    given = os.environ.get(PG_URL_ENV)
+    if given:
+        tables = warehouse.schema_tables() + [m for phase in warehouse.model_plan().values() for m in phase]
+        with warehouse.connect(given) as conn:
+            for table in tables:
+                conn.execute(sa.text(f"DROP TABLE IF EXISTS {table} CASCADE"))
+        yield given
+        return
+    name = f"eviction_prevention_bench_{rows}_{os.getpid()}"
+    admin = sa.create_engine(PG_SERVER_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f"DROP DATABASE IF EXISTS {name}"))
+            conn.execute(sa.text(f"CREATE DATABASE {name}"))
+        yield _server_url(PG_SERVER_URL, name)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        admin.dispose()
 
 
 # ------------------------------------------------------------------------------------------- Airflow
@@ -294,8 +344,13 @@ def _ratio(a: float, b: float) -> float | None:
     return round(a / b, 2) if b else None
 
 
+def runs_on(results: dict[str, Any], warehouse: str) -> list[dict[str, Any]]:
+    """The runs on one warehouse (a run without ``warehouse``, from before issue 14, is DuckDB's)."""
+    return [r for r in results["runs"] if r.get("warehouse", "duckdb") == warehouse]
+
+
 def linearity(runs: list[dict[str, Any]]) -> dict[str, float | None]:
-    """Seconds per row of the largest N over that of the smallest N, per stage."""
+    """Seconds per row of the largest N over that of the smallest N, per stage (runs on one warehouse)."""
     small, large = min(runs, key=lambda r: r["arrears_rows"]), max(runs, key=lambda r: r["arrears_rows"])
     out = {}
     for stage in STAGES:
@@ -304,58 +359,111 @@ def linearity(runs: list[dict[str, Any]]) -> dict[str, float | None]:
     return out
 
 
+def postgres_over_duckdb(results: dict[str, Any]) -> dict[str, dict[str, float | None]]:
+    """Per N run on both warehouses: PostgreSQL's seconds over DuckDB's, per stage and in total."""
+    duck = {r["arrears_rows"]: r for r in runs_on(results, "duckdb")}
+    out = {}
+    for pg in runs_on(results, "postgres"):
+        dd = duck.get(pg["arrears_rows"])
+        if dd is None:
+            continue
+        ratios = {st: _ratio(pg["stages"][st]["seconds"], dd["stages"][st]["seconds"]) for st in STAGES}
+        out[str(pg["arrears_rows"])] = {**ratios, "total": _ratio(pg["total_seconds"], dd["total_seconds"])}
+    return out
+
+
 def table(results: dict[str, Any]) -> str:
-    runs = results["runs"]
-    head = f"{'stage':<14}" + "".join(f"{r['arrears_rows']:>11,} s {'rows/s':>10}" for r in runs)
-    lines = [head, "-" * len(head)]
-    for stage in STAGES:
-        cells = ""
-        for r in runs:
-            s = r["stages"][stage]
-            rate = s["rows"] / s["seconds"] if s["seconds"] else 0
-            cells += f"{s['seconds']:>13.2f} {rate:>10,.0f}"
-        lines.append(f"{stage:<14}{cells}")
-    lines.append(f"{'total':<14}" + "".join(f"{r['total_seconds']:>13.2f} {'':>10}" for r in runs))
-    lines.append(f"{'peak RSS MB':<14}" + "".join(f"{r['peak_rss_mb']:>13.0f} {'':>10}" for r in runs))
-    lines.append(f"{'rows (all)':<14}" + "".join(f"{r['delivered_rows']:>13,} {'':>10}" for r in runs))
+    """Stage seconds per N and warehouse side by side, with PostgreSQL / DuckDB per N run on both."""
+    ratios = results.get("summary", {}).get("postgres_over_duckdb", {})
+    columns: list[tuple[str, Callable[[str], str]]] = []
+    for rows in sorted({r["arrears_rows"] for r in results["runs"]}):
+        for run in sorted((r for r in results["runs"] if r["arrears_rows"] == rows), key=lambda r: r["warehouse"]):
+            columns.append((f"{rows:,} {run['warehouse']}", _run_cells(run)))
+        if str(rows) in ratios:
+            columns.append((f"{rows:,} pg/duck", lambda key, r=ratios[str(rows)]: _cell(r.get(key), "x")))
+    width = max([20] + [len(title) + 2 for title, _ in columns])
+    lines = [f"{'':<14}" + "".join(f"{title:>{width}}" for title, _ in columns)]
+    lines.append("-" * len(lines[0]))
+    for key in (*STAGES, "total", "peak RSS MB", "rows (all)"):
+        lines.append(f"{key:<14}" + "".join(f"{cell(key):>{width}}" for _, cell in columns))
     for key, value in results.get("summary", {}).items():
         lines.append(f"{key}: {json.dumps(value)}")
     return "\n".join(lines)
 
 
+def _cell(value: float | None, unit: str) -> str:
+    return "" if value is None else f"{value:.2f}{unit}"
+
+
+def _run_cells(run: dict[str, Any]) -> Callable[[str], str]:
+    """A column of the table: seconds and rows/s per stage, the run's totals."""
+
+    def cell(key: str) -> str:
+        if key == "total":
+            return f"{run['total_seconds']:.2f} s"
+        if key == "peak RSS MB":
+            return f"{run['peak_rss_mb']:.0f}"
+        if key == "rows (all)":
+            return f"{run['delivered_rows']:,}"
+        stage = run["stages"][key]
+        rate = stage["rows"] / stage["seconds"] if stage["seconds"] else 0
+        return f"{stage['seconds']:.2f} s {rate:>9,.0f}/s"
+
+    return cell
+
+
 def summarise(results: dict[str, Any]) -> dict[str, Any]:
-    runs = results["runs"]
-    largest = max(runs, key=lambda r: r["arrears_rows"])
-    out: dict[str, Any] = {"linearity_s_per_row_largest_over_smallest": linearity(runs) if len(runs) > 1 else {}}
-    out["largest"] = {"arrears_rows": largest["arrears_rows"], "total_seconds": largest["total_seconds"],
-                      "peak_rss_mb": largest["peak_rss_mb"]}  # fmt: skip
+    out: dict[str, Any] = {}
+    for warehouse in WAREHOUSES:
+        runs = runs_on(results, warehouse)
+        if not runs:
+            continue
+        largest = max(runs, key=lambda r: r["arrears_rows"])
+        out[warehouse] = {
+            "linearity_s_per_row_largest_over_smallest": linearity(runs) if len(runs) > 1 else {},
+            "largest": {k: largest[k] for k in ("arrears_rows", "total_seconds", "peak_rss_mb")},
+        }
+    out["postgres_over_duckdb"] = postgres_over_duckdb(results)
     base = results.get("baselines", {})
     if "linkage" in base:
         out["linkage_ours_over_splink"] = base["linkage"].get("ours_over_splink")
         out["candidate_pairs_per_record"] = base["linkage"].get("ours", {}).get("pairs_per_record")
     if "csv_floor" in base:
         out["parse_pseudonymise_over_duckdb_csv"] = base["csv_floor"].get("ours_over_duckdb")
-    if "airflow" in results:
-        small = min(runs, key=lambda r: r["arrears_rows"])
+    duck = runs_on(results, "duckdb")
+    if "airflow" in results and duck:
+        small = min(duck, key=lambda r: r["arrears_rows"])
         out["airflow_over_in_process"] = _ratio(results["airflow"]["total_seconds"], small["total_seconds"])
     return out
 
 
 def target_checks(results: dict[str, Any]) -> list[dict[str, Any]]:
-    """Each target of issue 7 that this run measured: the value, the limit and whether it is met."""
+    """Each target of issues 7 and 14 that this run measured: the value, the limit and whether it is met."""
     checks: list[dict[str, Any]] = []
 
     def check(target: str, value: float | None, limit: float) -> None:
         checks.append({"target": target, "value": value, "limit": limit, "met": value is not None and value <= limit})
 
     summary = results.get("summary", {})
-    million = [r for r in results["runs"] if r["arrears_rows"] == 1_000_000]
-    if million:
-        check("1M rows end to end, seconds", million[0]["total_seconds"], TARGETS["total_seconds_1m"])
-        check("1M rows peak RSS, MB", million[0]["peak_rss_mb"], TARGETS["peak_rss_mb_1m"])
-    ratios = [v for v in summary.get("linearity_s_per_row_largest_over_smallest", {}).values() if v is not None]
-    if ratios:
-        check("s/row largest N over smallest N, worst stage", max(ratios), TARGETS["linearity"])
+    for warehouse in WAREHOUSES:
+        million = [r for r in runs_on(results, warehouse) if r["arrears_rows"] == 1_000_000]
+        if million and warehouse == "duckdb":
+            check("duckdb 1M rows end to end, seconds", million[0]["total_seconds"], TARGETS["total_seconds_1m"])
+        if million:
+            check(f"{warehouse} 1M rows peak RSS, MB", million[0]["peak_rss_mb"], TARGETS["peak_rss_mb_1m"])
+        linear = summary.get(warehouse, {}).get("linearity_s_per_row_largest_over_smallest", {})
+        ratios = [v for v in linear.values() if v is not None]
+        if ratios:
+            check(f"{warehouse} s/row largest N over smallest, worst stage", max(ratios), TARGETS["linearity"])
+    pg_1m = summary.get("postgres_over_duckdb", {}).get(str(1_000_000))
+    if pg_1m:
+        check("postgres 1M end to end over duckdb", pg_1m["total"], TARGETS["postgres_over_duckdb_1m"])
+    if summary.get("parse_pseudonymise_over_duckdb_csv") is not None:
+        check("parse + pseudonymise over DuckDB CSV read", summary["parse_pseudonymise_over_duckdb_csv"],
+              TARGETS["csv_floor"])  # fmt: skip
+    if summary.get("airflow_over_in_process") is not None:
+        check("Airflow over in-process, smallest N", summary["airflow_over_in_process"],
+              TARGETS["airflow_over_in_process"])  # fmt: skip
     if summary.get("candidate_pairs_per_record") is not None:
         check("linkage candidate pairs per record", summary["candidate_pairs_per_record"], TARGETS["pairs_per_record"])
     if summary.get("linkage_ours_over_splink") is not None:
@@ -373,17 +481,29 @@ def targets_table(checks: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def _child(rows: int, seed: int, baselines: bool, out: Path) -> dict[str, Any]:
+def _child(rows: int, seed: int, baselines: bool, out: Path, pg_url: str | None) -> dict[str, Any]:
     args = [sys.executable, "-m", "eviction_prevention.bench", "--child", str(rows), "--seed", str(seed),
             "--out", str(out)] + (["--baselines"] if baselines else [])  # fmt: skip
-    subprocess.run(args, check=True)
+    env = dict(os.environ, **({"EVICTION_PREVENTION_BENCH_CHILD_PG_URL": pg_url} if pg_url else {}))
+    subprocess.run(args, check=True, env=env)
     return json.loads(out.read_text())
+
+
+def run_child(rows: int, seed: int, baselines: bool, warehouse: str) -> dict[str, Any]:
+    """One N on one warehouse in a fresh process (its own peak RSS)."""
+    out = bench_home() / f"run-{warehouse}-{rows}.json"
+    if warehouse == "duckdb":
+        return _child(rows, seed, baselines, out, None)
+    with pg_warehouse(rows) as url:
+        return _child(rows, seed, baselines, out, url)
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Benchmark the pipeline stage by stage (see module doc).")
     parser.add_argument("--sizes", default=",".join(map(str, DEFAULT_SIZES)), help="arrears rows per run")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--warehouse", choices=(*WAREHOUSES, "both"), default="both",
+                        help=f"PostgreSQL: ${PG_URL_ENV}, else a fresh database on 127.0.0.1:5432")  # fmt: skip
     parser.add_argument("--no-airflow", action="store_true", help="skip the run through airflow dags test")
     parser.add_argument("--no-baselines", action="store_true", help="skip splink and the DuckDB CSV floor")
     parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
@@ -395,17 +515,21 @@ def main(argv: list[str] | None = None) -> None:
     os.environ.setdefault("EVICTION_PREVENTION_PARTNERS", str(write_registry(bench_home() / "partners.yaml")))
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
     if args.child:
-        args.out.write_text(json.dumps(run_one(args.child, args.seed, args.baselines), indent=1))
+        pg_url = os.environ.get("EVICTION_PREVENTION_BENCH_CHILD_PG_URL")
+        args.out.write_text(json.dumps(run_one(args.child, args.seed, args.baselines, pg_url), indent=1))
         return
     sizes = sorted(int(s) for s in args.sizes.split(","))
+    warehouses = WAREHOUSES if args.warehouse == "both" else (args.warehouse,)
     results: dict[str, Any] = {"runs": [], "baselines": {}, "machine": {"cpus": os.cpu_count()}}
     for rows in sizes:
         ensure_data(rows, args.seed)
-        run = _child(rows, args.seed, not args.no_baselines and rows == sizes[-1], bench_home() / f"run-{rows}.json")
-        results["baselines"].update(run.pop("baselines", {}))
-        results["runs"].append(run)
-        log.info("N=%d: %.1f s, peak %.0f MB", rows, run["total_seconds"], run["peak_rss_mb"])
-    if not args.no_airflow:
+        for warehouse in warehouses:
+            baselines = not args.no_baselines and rows == sizes[-1] and warehouse == warehouses[0]
+            run = run_child(rows, args.seed, baselines, warehouse)
+            results["baselines"].update(run.pop("baselines", {}))
+            results["runs"].append(run)
+            log.info("N=%d on %s: %.1f s, peak %.0f MB", rows, warehouse, run["total_seconds"], run["peak_rss_mb"])
+    if not args.no_airflow and "duckdb" in warehouses:
         results["airflow"] = run_airflow(sizes[0], args.seed)
     results["dag_parse_seconds"] = dag_parse_seconds()
     results["summary"] = summarise(results)

@@ -52,7 +52,7 @@ social_team AS (
     JOIN int_social_team_cases AS stc ON stc.social_team_case_id = st.social_team_case_id
 ),
 base AS (
-    SELECT c.case_id, c.previous_case_id, c.corporation, c.tenancy_key, c.municipality, c.t0_date,
+    SELECT c.case_id, c.previous_case_id, c.corporation, c.tenancy_key, c.tenancy_id, c.municipality, c.t0_date,
            c.t0_source, c.t0_corrected_from, c.first_seen, c.last_seen, c.closed_date, c.close_reason,
            c.children, c.objection, c.judgment_date, c.eviction_date, c.threat_known_date,
            ref.reference_date,
@@ -73,7 +73,7 @@ base AS (
     CROSS JOIN ref
     LEFT JOIN social_team AS stc ON stc.case_id = c.case_id
     LEFT JOIN ref_municipalities AS m ON m.municipality = c.municipality
-    LEFT JOIN sdd ON sdd.tenancy_id = c.corporation || ':' || c.tenancy_key
+    LEFT JOIN sdd ON sdd.tenancy_id = c.tenancy_id
 ),
 deadlines AS (
     SELECT b.*,
@@ -204,4 +204,4 @@ SELECT s.case_id, s.previous_case_id, p.person_id, s.corporation, s.tenancy_key,
            CASE WHEN s.rent_paid_sources_disagree THEN 'rent_paid_sources_disagree' END
        ), '') AS data_quality
 FROM flagged AS s
-LEFT JOIN int_persons AS p ON p.record_id = s.corporation || ':' || s.tenancy_key
+LEFT JOIN int_persons AS p ON p.record_id = s.tenancy_id
