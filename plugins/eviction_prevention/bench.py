@@ -6,8 +6,10 @@ embedded SFTP server, ``intake.fetch_new_files``), parse, validate, pseudonymise
 (``intake.ingest_files``), case building, linkage and publish (``publish.publish``). Stages are timed by
 wrapping the functions the pipeline calls, so nothing is re-implemented here. Peak RSS is the child's
 ``ru_maxrss``. The smallest N also runs once through Airflow (``airflow dags test``) to show the
-orchestration overhead. Baselines in the same run: linkage against splink (DuckDB backend) on the same
-records in clear text, and parse + pseudonymise against DuckDB's CSV reader on the same CSV files.
+orchestration overhead: the DAG runs' durations as Airflow records them (created to end), and beside them
+the commands' wall clock, which adds each ``airflow dags test`` process start. Baselines in the same run:
+linkage against splink (DuckDB backend) on the same records in clear text, and parse + pseudonymise against
+DuckDB's CSV reader on the same CSV files.
 
 Each N runs on the embedded DuckDB file and (``--warehouse``, default both) on PostgreSQL: the database of
 ``EVICTION_PREVENTION_BENCH_PG_URL``, emptied of the pipeline's tables, else a fresh database on
@@ -20,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import datetime as dt
 import json
 import logging
 import os
@@ -313,12 +316,33 @@ def run_airflow(rows: int, seed: int) -> dict[str, Any]:
         }
         env = airflow_env.base_env(home, extra)
         airflow_env.migrate(env, log_file)
-        seconds = {}
+        cli_seconds = {}
         for dag_id in ("partner_intake", "publish_referrals"):
             started = time.perf_counter()
             airflow_env.dags_test(dag_id, env, log_file, "2026-11-02T06:00:00+00:00")
-            seconds[dag_id] = round(time.perf_counter() - started, 3)
-    return {"arrears_rows": rows, "dags": seconds, "total_seconds": round(sum(seconds.values()), 3)}
+            cli_seconds[dag_id] = round(time.perf_counter() - started, 3)
+    seconds = dag_run_seconds(home / "airflow" / "airflow.db")
+    return {"arrears_rows": rows, "dags": seconds, "total_seconds": round(sum(seconds.values()), 3),
+            "cli_seconds": cli_seconds, "cli_total_seconds": round(sum(cli_seconds.values()), 3)}  # fmt: skip
+
+
+def dag_run_seconds(metadata_db: Path) -> dict[str, float]:
+    """Per DAG, the last run's duration as Airflow records it: from the run's creation to its end.
+
+    This is the pipeline's time through Airflow (its executor, task runner, XComs, Asset events). It leaves
+    out what only the ``airflow dags test`` command pays before a run exists (starting Python, importing
+    Airflow, parsing the DAG file: about 9 s per DAG here), which a running scheduler does not pay per run."""
+    import sqlite3
+
+    with contextlib.closing(sqlite3.connect(metadata_db)) as db:
+        rows = db.execute(
+            "SELECT dag_id, created_at, end_date FROM dag_run AS r "
+            "WHERE id = (SELECT max(id) FROM dag_run WHERE dag_id = r.dag_id)"
+        ).fetchall()
+    return {
+        dag_id: round((dt.datetime.fromisoformat(end) - dt.datetime.fromisoformat(created)).total_seconds(), 3)
+        for dag_id, created, end in sorted(rows)
+    }
 
 
 def dag_parse_seconds() -> dict[str, float]:
@@ -434,6 +458,8 @@ def summarise(results: dict[str, Any]) -> dict[str, Any]:
     if "airflow" in results and duck:
         small = min(duck, key=lambda r: r["arrears_rows"])
         out["airflow_over_in_process"] = _ratio(results["airflow"]["total_seconds"], small["total_seconds"])
+        if "cli_total_seconds" in results["airflow"]:
+            out["airflow_cli_over_in_process"] = _ratio(results["airflow"]["cli_total_seconds"], small["total_seconds"])
     return out
 
 
@@ -462,7 +488,7 @@ def target_checks(results: dict[str, Any]) -> list[dict[str, Any]]:
         check("parse + pseudonymise over DuckDB CSV read", summary["parse_pseudonymise_over_duckdb_csv"],
               TARGETS["csv_floor"])  # fmt: skip
     if summary.get("airflow_over_in_process") is not None:
-        check("Airflow over in-process, smallest N", summary["airflow_over_in_process"],
+        check("Airflow (DAG runs) over in-process, smallest N", summary["airflow_over_in_process"],
               TARGETS["airflow_over_in_process"])  # fmt: skip
     if summary.get("candidate_pairs_per_record") is not None:
         check("linkage candidate pairs per record", summary["candidate_pairs_per_record"], TARGETS["pairs_per_record"])
