@@ -46,7 +46,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from eviction_prevention import dutch_time, locks, schema, settings, warehouse
+from eviction_prevention import dutch_time, gc_tuning, locks, schema, settings, warehouse
 from eviction_prevention.parsing import Issue, parse_bytes
 from eviction_prevention.partners import Partner
 from eviction_prevention.pseudonymise import pseudonymise_frame
@@ -595,7 +595,7 @@ def ingest_files(
     outcomes: list[dict] = []
     results: list[tuple[str, str, Any]] = []
     identifiers = set(schema.identifier_columns(partner.kind))
-    with warehouse.session(url) as eng:
+    with warehouse.session(url) as eng, gc_tuning.fewer_collections():
         with eng.begin() as conn:  # short: its DDL locks are not held while files are validated
             locks.ensure_schema(conn)
         for item in fetched:
