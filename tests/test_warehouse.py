@@ -127,3 +127,48 @@ def test_staging_rows_round_trip_with_nulls_empty_strings_and_types(url: str) ->
     assert out["children"].tolist()[:2] == [True, False] and pd.isna(out["children"].iloc[2])
     assert out["judgment_date"].tolist() == [None, None, None]
     assert empty.empty and list(empty.columns) == ["record_key"]
+
+
+def test_read_frame_keeps_a_one_column_null_row_and_reads_sql_ending_in_a_comment(url: str) -> None:
+    """A one-column COPY row holding NULL is an empty line; it is still a row. SQL ending in ';' or a line
+    comment reads on both warehouses."""
+    frame = pd.DataFrame(
+        {"partner": ["c2"] * 3, "file_id": ["f"] * 3, "source_row": [1, 2, 3], "row_warnings": [0, 0, 0],
+         "snapshot_date": [dt.date(2026, 1, 5)] * 3, "record_key": ["a", "b", "c"], "city": ["Gorinchem", None, ""]}
+    )  # fmt: skip
+    with warehouse.connect(url) as conn:
+        warehouse.insert_rows(conn, "stg_arrears_snapshots", frame)
+        cities = warehouse.read_frame(
+            conn, "SELECT city FROM stg_arrears_snapshots WHERE partner = 'c2' ORDER BY source_row -- by row\n;"
+        )
+    assert len(cities) == 3
+    assert cities["city"].iloc[0] == "Gorinchem" and pd.isna(cities["city"].iloc[1]) and cities["city"].iloc[2] == ""
+
+
+def test_non_ascii_text_round_trips_whatever_the_client_encoding(url: str) -> None:
+    """COPY reads and writes in the connection's client encoding; the pipeline's CSV is UTF-8 and says so."""
+    frame = pd.DataFrame(
+        {"partner": ["c3"], "file_id": ["f"], "source_row": [1], "row_warnings": [0],
+         "snapshot_date": [dt.date(2026, 1, 5)], "record_key": ["k"], "city": ["'s-Gravendeel Ë€"]}
+    )  # fmt: skip
+    with warehouse.connect(url) as conn:
+        if conn.dialect.name == "postgresql":
+            conn.execute(sa.text("SET LOCAL client_encoding = 'WIN1252'"))
+        warehouse.insert_rows(conn, "stg_arrears_snapshots", frame)
+        out = warehouse.read_frame(conn, "SELECT city FROM stg_arrears_snapshots WHERE partner = 'c3'")
+    with warehouse.connect(url) as conn:
+        stored = conn.execute(sa.text("SELECT city FROM stg_arrears_snapshots WHERE partner = 'c3'")).scalar_one()
+    assert out["city"].tolist() == ["'s-Gravendeel Ë€"] and stored == "'s-Gravendeel Ë€"
+
+
+def test_a_non_whole_float_for_an_integer_column_is_stored_as_before(url: str) -> None:
+    """pandas may hand an integer column as floats; a non-whole one is not a COPY-able integer, so it goes the
+    executemany way, where PostgreSQL rounds it (and DuckDB too), as before COPY."""
+    frame = pd.DataFrame(
+        {"partner": ["c4"], "file_id": ["f"], "source_row": [1], "row_warnings": [1.5],
+         "snapshot_date": [dt.date(2026, 1, 5)], "record_key": ["k"]}
+    )  # fmt: skip
+    with warehouse.connect(url) as conn:
+        assert warehouse.insert_rows(conn, "stg_arrears_snapshots", frame) == 1
+        stored = conn.execute(sa.text("SELECT row_warnings FROM stg_arrears_snapshots WHERE partner = 'c4'"))
+        assert stored.scalar_one() == 2

@@ -17,7 +17,7 @@ FINISHED = {"success", "failed"}
 class AirflowAPI:
     base_url: str
     username: str
-    password: str
+    password: str = field(repr=False)
     timeout: float = 30.0
     _token: str = field(default="", repr=False)
 
@@ -51,8 +51,8 @@ class AirflowAPI:
         return run["dag_run_id"]
 
     def runs(self, dag_id: str) -> list[dict[str, Any]]:
-        """The DAG's runs, oldest first."""
-        return self.request("GET", f"/dags/{dag_id}/dagRuns", params={"limit": 100, "order_by": "run_after"})[
+        """The DAG's newest 100 runs, newest first."""
+        return self.request("GET", f"/dags/{dag_id}/dagRuns", params={"limit": 100, "order_by": "-run_after"})[
             "dag_runs"
         ]
 

@@ -17,7 +17,8 @@ no trace): each record's ``first_seen`` is its earliest snapshot date (tenancy) 
 (social-team case, SDD record) over every file loaded (also one a correction superseded later): a
 minimum over a set of rows that only grows, so the same whatever the batching. A person's *anchor* is its
 member with the smallest (first_seen, record id), and its id is ``"p" + sha256("person" 0x1F anchor
-record id)[:20]``. So a record that arrives later joins a person without changing its id; when two
+record id)[:20]``. So a record first seen later joins a person without changing its id (a backfill of
+older records can move the anchor); when two
 persons merge, the one seen first keeps its id; a part split off gets the id of its own anchor.
 ``first_seen`` is stored in ``int_persons`` and each publish takes the earlier of the stored and the
 current date: retention deletes old staging rows, which would otherwise make a record look newer (a

@@ -368,6 +368,7 @@ class NativeStack:
     processes: dict[str, Process] = field(default_factory=dict)
     created_accounts: list[str] = field(default_factory=list)
     _stop: threading.Event = field(default_factory=threading.Event)
+    _supervisor: threading.Thread | None = None
 
     @property
     def api_url(self) -> str:
@@ -384,8 +385,14 @@ class NativeStack:
     def worker(self, hostname: str) -> Process:
         return self.processes[hostname]
 
+    def start_supervisor(self) -> None:
+        self._supervisor = threading.Thread(target=self.supervise, name="restart-always", daemon=True)
+        self._supervisor.start()
+
     def stop(self) -> None:
         self._stop.set()
+        if self._supervisor is not None:  # not restarting anything while the services are stopped
+            self._supervisor.join(timeout=60)
         order = [n for n in self.processes if n.startswith("airflow-")] + ["sftp", "redis", "postgres"]
         for name in order:
             if name in self.processes:
@@ -399,8 +406,10 @@ def _start_postgres(stack: NativeStack) -> None:
     for folder in (paths.postgres_data, paths.postgres_socket):
         folder.mkdir(parents=True, exist_ok=True)
         shutil.chown(folder, "postgres", "postgres")
+    paths.postgres_socket.chmod(0o700)  # the socket trusts whoever reaches it: root and postgres only
     pw = paths.runtime / "postgres_password"
     shutil.copyfile(paths.secrets / "postgres_password", pw)
+    pw.chmod(0o600)
     shutil.chown(pw, "postgres", "postgres")
     # as the image's docker-entrypoint.sh: superuser password from POSTGRES_PASSWORD_FILE, password auth
     # over TCP, trust on the local socket (where the init scripts run)
@@ -408,12 +417,14 @@ def _start_postgres(stack: NativeStack) -> None:
                     "-U", "postgres", f"--pwfile={pw}", "--auth-local=trust", "--auth-host=scram-sha-256"],
                    check=True, capture_output=True)  # fmt: skip
     argv = [postgres_bin("postgres"), "-D", str(paths.postgres_data), "-p", str(ports.postgres),
-            "-k", str(paths.postgres_socket), "-c", "listen_addresses=127.0.0.1"]  # fmt: skip
+            "-k", str(paths.postgres_socket), "-c", "listen_addresses=127.0.0.1",
+            "-c", "unix_socket_permissions=0700"]  # fmt: skip
     env = {"PATH": os.environ["PATH"], "LANG": "C.UTF-8"}
     process = Process("postgres", argv, env, paths.logs / "postgres.log", user="postgres")
     process.start()
     stack.processes["postgres"] = process
     wait_for(lambda: (paths.postgres_socket / f".s.PGSQL.{ports.postgres}").exists(), "postgres", 60)
+    pw.unlink()
     env = {**os.environ, "POSTGRES_USER": "postgres", "PGHOST": str(paths.postgres_socket),
            "PGPORT": str(ports.postgres), "SECRETS_DIR": str(paths.secrets)}  # fmt: skip
     wait_for(lambda: subprocess.run(["pg_isready", "-q"], env=env, check=False).returncode == 0, "postgres", 60)
@@ -563,22 +574,27 @@ def start_stack(state: Path, spec: dict[str, Any] | None = None) -> Iterator[Nat
     spec = spec or compose_spec()
     state = state.resolve()
     shutil.rmtree(state, ignore_errors=True)
-    runtime_parent = Path("/srv") if Path("/srv").is_dir() else Path("/var/tmp")
+    # OpenSSH refuses a chroot below a group- or world-writable directory (such as /tmp or /var/tmp)
+    runtime_parent = Path("/srv")
+    runtime_parent.mkdir(mode=0o755, exist_ok=True)
     paths = NativePaths(state, Path(tempfile.mkdtemp(prefix="ep-production-", dir=runtime_parent)))
     paths.runtime.chmod(0o755)
     for folder in (paths.logs, paths.home, paths.airflow_home):
         folder.mkdir(parents=True, exist_ok=True)
     partners = [p.code for p in load_partners()]
     ports = native_ports(len(airflow_services(spec)))
-    stack = NativeStack(spec, paths, ports, generate_secrets(paths, ports, partners), partners)
-    supervisor = threading.Thread(target=stack.supervise, name="restart-always", daemon=True)
+    try:
+        stack = NativeStack(spec, paths, ports, generate_secrets(paths, ports, partners), partners)
+    except BaseException:
+        shutil.rmtree(paths.runtime, ignore_errors=True)
+        raise
     try:
         _start_postgres(stack)
         _start_redis(stack)
         write_connections(paths, ports, _start_sftp(stack))
         _airflow_init(stack)
         _start_airflow(stack)
-        supervisor.start()
+        stack.start_supervisor()
         yield stack
     finally:
         stack.stop()

@@ -87,7 +87,7 @@ def copy_in(conn: Connection, table: str, frame: pd.DataFrame, types: dict[str, 
     """Append ``frame`` (columns: those of ``types`` it has) to ``table`` with ``COPY FROM STDIN``."""
     cols = [c for c in types if c in frame.columns]
     data = csv_bytes(_csv_ready(frame[cols], {c: types[c] for c in cols}))
-    statement = f"COPY {table} ({', '.join(cols)}) FROM STDIN WITH (FORMAT csv)"
+    statement = f"COPY {table} ({', '.join(cols)}) FROM STDIN WITH (FORMAT csv, ENCODING 'UTF8')"  # Arrow's CSV
     with _wrapped_errors(conn, statement) as cursor:
         cursor.copy_expert(statement, pa.BufferReader(data), size=COPY_READ_BYTES)  # no copy of the CSV
     return len(frame)
@@ -97,7 +97,7 @@ def arrow_schema(conn: Connection, sql: str) -> pa.Schema | None:
     """The Arrow schema of the rows of ``sql`` (a bound statement), or None when a column's type has no
     exact Arrow parse (see ``ARROW_TYPE_BY_OID``). Costs a plan, not a run (``LIMIT 0``)."""
     with _wrapped_errors(conn, sql) as cursor:
-        cursor.execute(f"SELECT * FROM ({sql}) AS q LIMIT 0")
+        cursor.execute(f"SELECT * FROM ({_subquery(sql)}\n) AS q LIMIT 0")
     fields = []
     for column in cursor.description:
         arrow_type = ARROW_TYPE_BY_OID.get(column.type_code)
@@ -107,18 +107,26 @@ def arrow_schema(conn: Connection, sql: str) -> pa.Schema | None:
     return pa.schema(fields)
 
 
+def _subquery(sql: str) -> str:
+    """``sql`` as the body of a subquery: without a trailing ``;`` (a line comment at its end is closed by
+    the newline the callers put before the closing parenthesis)."""
+    return sql.rstrip().rstrip(";")
+
+
 def copy_out(conn: Connection, sql: str, schema: pa.Schema) -> pa.Table:
     """The rows of ``sql`` (a bound statement) read with ``COPY (...) TO STDOUT`` as an Arrow table."""
     buffer = io.BytesIO()
     with _wrapped_errors(conn, sql) as cursor:
-        cursor.copy_expert(f"COPY ({sql}) TO STDOUT WITH (FORMAT csv)", buffer, size=COPY_READ_BYTES)
+        statement = f"COPY ({_subquery(sql)}\n) TO STDOUT WITH (FORMAT csv, ENCODING 'UTF8')"
+        cursor.copy_expert(statement, buffer, size=COPY_READ_BYTES)
     if not buffer.tell():
         return schema.empty_table()
     buffer.seek(0)
     return pacsv.read_csv(
         buffer,
         read_options=pacsv.ReadOptions(column_names=schema.names, use_threads=True, block_size=1 << 24),
-        parse_options=pacsv.ParseOptions(newlines_in_values=True),
+        # a one-column row holding NULL is an empty line: a row, not a line to skip
+        parse_options=pacsv.ParseOptions(newlines_in_values=True, ignore_empty_lines=False),
         convert_options=pacsv.ConvertOptions(
             column_types=schema,
             null_values=[""],

@@ -219,7 +219,7 @@ def run_once(stack: NativeStack, data_dir: Path, kill: tuple[str, float] | None 
     url = stack.secrets.warehouse_url
     return RunResult(
         intake_run=run_id,
-        publish_run=publishes[-1]["dag_run_id"],
+        publish_run=publishes[0]["dag_run_id"],  # newest first
         intake_state="success" if all(r["state"] == "success" for r in intakes) else "failed",
         publish_state="success" if all(r["state"] == "success" for r in publishes) else "failed",
         publish_runs=len(publishes),

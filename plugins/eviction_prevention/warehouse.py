@@ -184,7 +184,8 @@ def insert_rows(conn: Connection, table: str, frame: pd.DataFrame, chunk: int = 
         return 0
     if conn.dialect.name == "postgresql":
         types = pg_copy.column_types(conn, table)
-        with suppress(pa.ArrowInvalid, pa.ArrowTypeError):
+        # TypeError: a non-whole float for an integer column (executemany lets PostgreSQL round it, as before)
+        with suppress(pa.ArrowInvalid, pa.ArrowTypeError, TypeError):
             return pg_copy.copy_in(conn, table, frame, types)
         cols = [c for c in types if c in frame.columns]
     else:

@@ -18,8 +18,8 @@ CREATE TABLE IF NOT EXISTS int_links (
 -- earliest snapshot / export date, kept here as the minimum over publishes so that retention's deletion of
 -- old staging rows does not move it. person_id is a function of the data only, not of the order in which
 -- deliveries were published: it is derived from the person's anchor, the member with the earliest
--- (first_seen, record_id), so new records joining a person keep its id and in a merge the person known
--- longest keeps it (see eviction_prevention.linking); it is derived from pseudonyms only. A table from
+-- (first_seen, record_id), so records first seen later joining a person keep its id and in a merge the
+-- person known longest keeps it (see eviction_prevention.linking); it is derived from pseudonyms only. A table from
 -- before first_seen existed is read as having no earlier dates, and gets the column when recreated.
 CREATE TABLE IF NOT EXISTS int_persons (
     record_id    VARCHAR NOT NULL,
