@@ -15,6 +15,7 @@ from __future__ import annotations
 import io
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
@@ -47,10 +48,18 @@ def _wrapped_errors(conn: Connection, statement: str) -> Iterator[Any]:
     """A cursor of ``conn``'s own DB-API connection whose errors surface as SQLAlchemy's (``OperationalError``
     for a cut connection, ``IntegrityError``...), the same as a statement run through ``conn`` raises."""
     dbapi = conn.dialect.loaded_dbapi
+    raw = conn.connection.dbapi_connection
     try:
-        yield conn.connection.dbapi_connection.cursor()
+        yield raw.cursor()
     except dbapi.Error as exc:
-        raise sa.exc.DBAPIError.instance(statement, None, exc, dbapi.Error, dialect=conn.dialect) from exc
+        # a lost connection is invalidated, as SQLAlchemy does for its own statements: the transaction's
+        # rollback then does not run on the dead connection and replace this error with a follow-up one
+        lost = conn.dialect.is_disconnect(exc, raw, None)
+        if lost:
+            conn.invalidate(exc)
+        raise sa.exc.DBAPIError.instance(
+            statement, None, exc, dbapi.Error, connection_invalidated=lost, dialect=conn.dialect
+        ) from exc
 
 
 def column_types(conn: Connection, table: str) -> dict[str, str]:
@@ -83,14 +92,27 @@ def csv_bytes(frame: pd.DataFrame) -> pa.Buffer:
     return sink.getvalue()
 
 
-def copy_in(conn: Connection, table: str, frame: pd.DataFrame, types: dict[str, str]) -> int:
-    """Append ``frame`` (columns: those of ``types`` it has) to ``table`` with ``COPY FROM STDIN``."""
+@dataclass(frozen=True)
+class CopyPayload:
+    columns: list[str]
+    data: pa.Buffer
+    rows: int
+
+
+def copy_payload(frame: pd.DataFrame, types: dict[str, str]) -> CopyPayload:
+    """``frame``'s columns that ``types`` has, as the CSV ``copy_in`` sends. Touches no connection; raises
+    ``pa.ArrowInvalid``/``pa.ArrowTypeError`` for a column without an Arrow type (mixed Python objects) and
+    ``TypeError`` for a non-whole float in an integer column: the caller then inserts another way."""
     cols = [c for c in types if c in frame.columns]
-    data = csv_bytes(_csv_ready(frame[cols], {c: types[c] for c in cols}))
-    statement = f"COPY {table} ({', '.join(cols)}) FROM STDIN WITH (FORMAT csv, ENCODING 'UTF8')"  # Arrow's CSV
+    return CopyPayload(cols, csv_bytes(_csv_ready(frame[cols], {c: types[c] for c in cols})), len(frame))
+
+
+def copy_in(conn: Connection, table: str, payload: CopyPayload) -> int:
+    """Append ``payload`` to ``table`` with ``COPY FROM STDIN``."""
+    statement = f"COPY {table} ({', '.join(payload.columns)}) FROM STDIN WITH (FORMAT csv, ENCODING 'UTF8')"
     with _wrapped_errors(conn, statement) as cursor:
-        cursor.copy_expert(statement, pa.BufferReader(data), size=COPY_READ_BYTES)  # no copy of the CSV
-    return len(frame)
+        cursor.copy_expert(statement, pa.BufferReader(payload.data), size=COPY_READ_BYTES)  # no copy of the CSV
+    return payload.rows
 
 
 def arrow_schema(conn: Connection, sql: str) -> pa.Schema | None:

@@ -184,9 +184,13 @@ def insert_rows(conn: Connection, table: str, frame: pd.DataFrame, chunk: int = 
         return 0
     if conn.dialect.name == "postgresql":
         types = pg_copy.column_types(conn, table)
-        # TypeError: a non-whole float for an integer column (executemany lets PostgreSQL round it, as before)
+        # only preparing the CSV may fail over to executemany (a non-whole float for an integer column is
+        # rounded by PostgreSQL, as before); an error of the COPY itself is the database's, raised as it is
+        payload = None
         with suppress(pa.ArrowInvalid, pa.ArrowTypeError, TypeError):
-            return pg_copy.copy_in(conn, table, frame, types)
+            payload = pg_copy.copy_payload(frame, types)
+        if payload is not None:
+            return pg_copy.copy_in(conn, table, payload)
         cols = [c for c in types if c in frame.columns]
     else:
         cols = [c for c in table_columns(conn, table) if c in frame.columns]
