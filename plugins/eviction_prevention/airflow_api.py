@@ -1,10 +1,9 @@
 """A small client of Airflow 3's public REST API (``/api/v2``) for operating the pipeline from outside:
-unpause and trigger DAGs, follow their runs and task instances. Logs in with a user of the auth manager
+unpause and trigger DAGs, list their runs and task instances. Logs in with a user of the auth manager
 (``POST /auth/token``, a JWT) and logs in again when the token expires."""
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -56,20 +55,7 @@ class AirflowAPI:
             "dag_runs"
         ]
 
-    def run(self, dag_id: str, run_id: str) -> dict[str, Any]:
-        return self.request("GET", f"/dags/{dag_id}/dagRuns/{run_id}")
-
     def task_instances(self, dag_id: str, run_id: str) -> list[dict[str, Any]]:
         return self.request("GET", f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances", params={"limit": 1000})[
             "task_instances"
         ]
-
-    def wait_for_run(self, dag_id: str, run_id: str, timeout: float, every: float = 2.0) -> dict[str, Any]:
-        """The run once it has finished (success or failed); TimeoutError after ``timeout`` seconds."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            run = self.run(dag_id, run_id)
-            if run["state"] in FINISHED:
-                return run
-            time.sleep(every)
-        raise TimeoutError(f"{dag_id} run {run_id} did not finish within {timeout:.0f} s")

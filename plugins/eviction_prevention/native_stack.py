@@ -47,6 +47,7 @@ from typing import Any
 import yaml
 
 from eviction_prevention import settings
+from eviction_prevention.sftp_server import free_port
 
 log = logging.getLogger(__name__)
 
@@ -99,12 +100,6 @@ class NativePorts:
     api: int
     scheduler_health: int
     log_servers: list[int]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def native_ports(n_log_servers: int) -> NativePorts:
