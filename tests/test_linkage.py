@@ -431,9 +431,11 @@ def test_bloom_encodings_are_decoded_from_hex():
     full = "0f" * (ENCODED_BITS // 8)
     short = "1" + "0" * (ENCODED_BITS // 4 - 2)  # a leading zero digit left out: read as zero-padded
     records = encode([pd.DataFrame({"record_key": list("abcd"), "bf_surname": [full, None, "", short]})])[0]
-    raw = records.bloom.view(np.uint8)[:, : ENCODED_BITS // 8]
+    raw = records.words["bf_surname"].view(np.uint8)[:, : ENCODED_BITS // 8]
     assert raw[0].tolist() == [0x0F] * (ENCODED_BITS // 8)
-    assert records.has_bloom.tolist() == [True, False, False, True]
+    assert records.present["bf_surname"].tolist() == [True, False, False, True]
+    assert records.words["bf_postcode"].shape == (4, 2)  # 128 bits: two 64-bit words, all zero when absent
+    assert not records.present["bf_postcode"].any()
     assert raw[3].tobytes() == bytes.fromhex(short.zfill(ENCODED_BITS // 4))
     with pytest.raises(ValueError):
         encode([pd.DataFrame({"record_key": ["x"], "bf_surname": ["zz" * (ENCODED_BITS // 8)]})])

@@ -17,7 +17,8 @@ def test_every_pseudonym_changes_with_the_key():
     row = pd.DataFrame(
         [
             {
-                "initials": "J.P.", "prefix": "van", "surname": "Dijk-de Vries", "birth_date": "1980-04-07",
+                "initials": "J.P.", "given_name": "Jan Pieter", "city": "Dordrecht", "prefix": "van",
+                     "surname": "Dijk-de Vries", "birth_date": "1980-04-07",
                 "street": "Kerkstraat", "house_number": "12", "postcode": "3311 AB", "bsn": "111222333",
                 "phone": "06-12345678", "email": "j@example.com",
             }

@@ -48,7 +48,12 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from eviction_prevention.pseudonymise import BLOOM_HASHES, ENCODED_BITS, person_pseudonyms
+from eviction_prevention.pseudonymise import (
+    BLOOM_HASHES,
+    ENCODING_BITS,
+    POSITION_HASHES,
+    person_pseudonyms,
+)
 
 __all__ = [
     "BLOCKING_RULES", "FIELDS", "TRAINING_RULES", "Encoder", "Records", "Rule", "block_pairs", "encode", "evaluate",
@@ -71,12 +76,16 @@ _CODE_GROUPS: dict[str, tuple[str, ...]] = {
     "surname": ("pk_surname",),
     "component": ("pk_surname_1", "pk_surname_2"),
     "phon": ("pk_surname_phon",),
+    "given": ("pk_given_name",),
+    "name_pair": ("pk_name_pair",),
     "initials": ("pk_initials",),
     "initials_sorted": ("pk_initials_sorted",),
     "initial_1": ("pk_initial_1",),
     "postcode": ("pk_postcode",),
     "address": ("pk_address",),
     "street_house": ("pk_street_house",),
+    "house": ("pk_house_number",),
+    "city": ("pk_city",),
 }
 
 
@@ -103,11 +112,16 @@ BLOCKING_RULES: tuple[Rule, ...] = (
     Rule(("pk_birth_date", "pk_initials_sorted")),
     Rule(("pk_birth_date", "pk_surname_phon")),
     Rule(("pk_birth_date", "pk_postcode")),
+    Rule(("pk_birth_date", "pk_house_number")),
     Rule(("pk_birth_dm_swapped", "pk_initial_1"), ("pk_birth_date", "pk_initial_1")),
     Rule(("pk_surname_phon", "pk_initial_1", "pk_birth_md")),
     Rule(("pk_surname_2", "pk_birth_year")),
     Rule(("pk_postcode", "pk_surname_phon")),
-    Rule(("pk_street_house", "pk_initial_1"), missing="pk_birth_date"),
+    Rule(("pk_name_pair",)),
+    Rule(("pk_birth_date", "pk_city")),
+    Rule(("pk_street_house", "pk_surname_phon")),
+    Rule(("pk_given_name", "pk_house_number", "pk_city")),
+    Rule(("pk_street_house", "pk_initial_1")),
     Rule(("pk_surname_phon", "pk_initials"), missing="pk_birth_date"),
     Rule(("pk_postcode", "pk_initial_1"), missing="pk_birth_date"),
 )
@@ -116,7 +130,7 @@ BLOCKING_RULES: tuple[Rule, ...] = (
 # conditions on left out, so that non-matches in the session look like random pairs on the other fields.
 TRAINING_RULES: tuple[tuple[tuple[str, ...], frozenset[str]], ...] = (
     (("pk_birth_date",), frozenset({"birth_date"})),
-    (("pk_surname_phon", "pk_initial_1"), frozenset({"surname", "initials"})),
+    (("pk_surname_phon", "pk_initial_1"), frozenset({"surname", "given_name"})),
     (("pk_address",), frozenset({"address", "surname"})),  # household members share the surname
 )
 
@@ -132,22 +146,40 @@ class Field:
 FIELDS: tuple[Field, ...] = (
     Field(
         "surname",
-        ("exact", "component", "phonetic", "bloom_close", "bloom_near", "else"),
-        (0.005, 0.002, 0.005, 0.005, 0.02, 0.963),
-        (0.80, 0.06, 0.04, 0.05, 0.02, 0.03),
+        ("exact", "component", "phonetic", "swapped", "bloom_close", "bloom_near", "else"),
+        (0.005, 0.002, 0.005, 0.0005, 0.005, 0.02, 0.9625),
+        (0.78, 0.06, 0.04, 0.02, 0.05, 0.02, 0.03),
     ),
-    Field("initials", ("exact", "sorted", "first", "else"), (0.05, 0.005, 0.08, 0.865), (0.80, 0.04, 0.10, 0.06)),
+    # Full given names when both sides have one, else initials (a corporation knows only initials).
+    Field(
+        "given_name",
+        (
+            "name_exact",
+            "name_close",
+            "name_swapped",
+            "name_near",
+            "name_first_letter",
+            "name_else",
+            "initials_exact",
+            "initials_sorted",
+            "initial_first",
+            "initials_else",
+        ),
+        (0.01, 0.005, 0.0005, 0.01, 0.05, 0.4245, 0.03, 0.003, 0.05, 0.417),
+        (0.40, 0.05, 0.01, 0.02, 0.01, 0.01, 0.40, 0.02, 0.05, 0.03),
+    ),
     Field(
         "birth_date",
-        ("exact", "day_month_swapped", "month_day", "year", "else"),
-        (0.0001, 0.0001, 0.003, 0.02, 0.9768),
-        (0.90, 0.01, 0.03, 0.03, 0.03),
+        ("exact", "day_month_swapped", "one_digit", "month_day", "two_digits", "year", "else"),
+        (0.0001, 0.0001, 0.001, 0.003, 0.005, 0.02, 0.9708),
+        (0.88, 0.01, 0.04, 0.02, 0.01, 0.01, 0.03),
     ),
+    # Postcode (one or two characters typed over count), street (bigram Dice), house number, city: how many agree.
     Field(
         "address",
-        ("exact", "street_house", "postcode", "else"),
-        (0.0005, 0.0002, 0.005, 0.9943),
-        (0.60, 0.04, 0.06, 0.30),
+        ("exact", "four", "three", "two", "one", "none"),
+        (0.0005, 0.0002, 0.001, 0.01, 0.2, 0.7883),
+        (0.55, 0.15, 0.10, 0.05, 0.05, 0.10),
     ),
     Field("bsn", ("exact", "differ"), (1e-6, 1.0 - 1e-6), (0.98, 0.02)),
 )
@@ -157,23 +189,27 @@ _M_PRIOR_WEIGHT = 5.0  # pseudo-matches behind the m prior
 _RANDOM_PAIRS = 200_000
 _TRAINING_PAIRS = 200_000  # per EM training session (sampled beyond that)
 _U_FLOOR = 1.0 / (4 * _RANDOM_PAIRS)  # u of a level after correction: never below a quarter of one sample pair
-_BLOOM_BYTES = ENCODED_BITS // 8
-_BLOOM_WORDS = -(-_BLOOM_BYTES // 8)  # 64-bit words, the last one zero-padded
+_ENCODINGS = tuple(ENCODING_BITS)  # the Bloom encoding columns (bf_*)
 # Hamming distance bands of the hardened surname encodings: a one-letter typo changes about four bigrams
 # (8 * BLOOM_HASHES encoded bits, fewer with collisions), the keyed bit flips add up to 4 * BLOOM_FLIPS.
 BLOOM_CLOSE = 10 * BLOOM_HASHES
 BLOOM_NEAR = 16 * BLOOM_HASHES
+# Bigram sets (street, city): similar when their Dice coefficient is at least this.
+SET_DICE_CLOSE = 0.75
+# Characters by position (postcode, birth date): one or two characters typed over or swapped.
+POSITION_ONE = 2 * POSITION_HASHES
+POSITION_TWO = 4 * POSITION_HASHES
 
 
 @dataclass(frozen=True)
 class Records:
     """One source's records encoded for linkage (``encode``): an integer code per pseudonym value, shared
-    with the records they are compared with (-1 = missing), and the surname encodings as 64-bit words."""
+    with the records they are compared with (-1 = missing), and each Bloom encoding as 64-bit words."""
 
     ids: np.ndarray | pd.api.extensions.ExtensionArray
     codes: dict[str, np.ndarray]  # int32 per pseudonym column
-    bloom: np.ndarray  # (n, _BLOOM_WORDS) uint64, zeros if missing
-    has_bloom: np.ndarray  # (n,) bool
+    words: dict[str, np.ndarray]  # (n, words) uint64 per encoding column, zeros if missing
+    present: dict[str, np.ndarray]  # (n,) bool per encoding column
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -181,7 +217,9 @@ class Records:
     def take(self, rows: np.ndarray) -> Records:
         """The records ``rows``, in that order."""
         codes = {c: v[rows] for c, v in self.codes.items()}
-        return Records(self.ids.take(rows), codes, self.bloom[rows], self.has_bloom[rows])
+        words = {c: v[rows] for c, v in self.words.items()}
+        present = {c: v[rows] for c, v in self.present.items()}
+        return Records(self.ids.take(rows), codes, words, present)
 
 
 def arrow_text(values: Iterable[object]) -> pa.ChunkedArray:
@@ -196,28 +234,28 @@ def _text(df: pd.DataFrame, name: str) -> pa.ChunkedArray:
     return arrow_text(df[name]) if name in df.columns else pa.chunked_array([pa.nulls(len(df), pa.large_string())])
 
 
-def _bloom_words(values: pa.ChunkedArray, block: int = 1 << 16) -> np.ndarray:
-    """The hex surname encodings as (n, _BLOOM_WORDS) uint64, zeros if missing.
+def _words(values: pa.ChunkedArray, nbytes: int, name: str, block: int = 1 << 16) -> np.ndarray:
+    """Hex encodings of ``nbytes`` bytes as (n, words) uint64, zeros if missing.
 
     Decoded from the Arrow buffers a block of rows at a time, without a Python string per value; only an
     encoding shorter than the full width (never written by the pseudonymiser) is left-padded one by one."""
-    hex_len = 2 * _BLOOM_BYTES
-    out = np.zeros((len(values), _BLOOM_WORDS * 8), dtype=np.uint8)
+    out = np.zeros((len(values), -(-nbytes // 8) * 8), dtype=np.uint8)
     row = 0
     for chunk in values.chunks:
         for start in range(0, len(chunk), block):
             part = chunk.slice(start, block)
-            _decode_hex_rows(part, out[row : row + len(part)], hex_len)
+            _decode_hex_rows(part, out[row : row + len(part)], nbytes, name)
             row += len(part)
     return out.view(np.uint64)
 
 
-def _decode_hex_rows(part: pa.Array, out: np.ndarray, hex_len: int) -> None:
+def _decode_hex_rows(part: pa.Array, out: np.ndarray, nbytes: int, name: str) -> None:
     """Decode the hex strings of ``part`` (large_string) into the rows of ``out``; missing rows stay zero."""
+    hex_len = 2 * nbytes
     bounds = np.frombuffer(part.buffers()[1], dtype=np.int64)[part.offset : part.offset + len(part) + 1]
     lengths = np.diff(bounds) * pc.is_valid(part).to_numpy(zero_copy_only=False)
     if (lengths > hex_len).any():
-        raise ValueError(f"bf_surname: an encoding is longer than {hex_len} hex digits")
+        raise ValueError(f"{name}: an encoding is longer than {hex_len} hex digits")
     data = np.frombuffer(part.buffers()[2], dtype=np.uint8) if part.buffers()[2] else np.empty(0, np.uint8)
     full = np.flatnonzero(lengths == hex_len)
     if len(full) == len(part):  # the usual case: one contiguous run of hex digits
@@ -225,9 +263,9 @@ def _decode_hex_rows(part: pa.Array, out: np.ndarray, hex_len: int) -> None:
     else:
         digits = data[(bounds[full, None] + np.arange(hex_len)).ravel()]
     raw = np.frombuffer(binascii.a2b_hex(digits), dtype=np.uint8)  # binascii.Error (a ValueError) if not hex
-    out[full, :_BLOOM_BYTES] = raw.reshape(len(full), _BLOOM_BYTES)
+    out[full, :nbytes] = raw.reshape(len(full), nbytes)
     for row in np.flatnonzero((lengths > 0) & (lengths < hex_len)):
-        out[row, :_BLOOM_BYTES] = np.frombuffer(bytes.fromhex(part[row].as_py().zfill(hex_len)), np.uint8)
+        out[row, :nbytes] = np.frombuffer(bytes.fromhex(part[row].as_py().zfill(hex_len)), np.uint8)
 
 
 class Encoder:
@@ -265,8 +303,8 @@ class Encoder:
         ids = frame[id_column]
         # text ids stay Arrow strings (taking rows from them is cheap); other ids as objects, as given
         ids = ids.array if isinstance(ids.dtype, pd.StringDtype) else ids.to_numpy(dtype=object)
-        bloom = _bloom_words(_text(frame, "bf_surname"))
-        return Records(ids, codes, bloom, bloom.any(axis=1))
+        words = {c: _words(_text(frame, c), ENCODING_BITS[c] // 8, c) for c in _ENCODINGS}
+        return Records(ids, codes, words, {c: w.any(axis=1) for c, w in words.items()})
 
 
 def encode(frames: Sequence[pd.DataFrame], id_columns: str | Sequence[str] = "record_key") -> list[Records]:
@@ -360,15 +398,34 @@ def _eq(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return (a == b) & (a >= 0)
 
 
-def _bloom_distance(left: Records, right: Records, li: np.ndarray, ri: np.ndarray, chunk: int = 250_000) -> np.ndarray:
-    """Hamming distance of the surname encodings (balanced, so always comparable); ENCODED_BITS if missing."""
-    out = np.full(len(li), ENCODED_BITS, dtype=np.int64)
+def _distance(
+    left: Records, right: Records, li: np.ndarray, ri: np.ndarray, columns: tuple[str, str], chunk: int = 250_000
+) -> np.ndarray:
+    """Hamming distance of encoding ``columns[0]`` of the left and ``columns[1]`` of the right records (the same
+    width); -1 when either is missing."""
+    lcol, rcol = columns
+    out = np.full(len(li), -1, dtype=np.int64)
     for start in range(0, len(li), chunk):
         sl = slice(start, start + chunk)
         a, b = li[sl], ri[sl]
-        dist = np.bitwise_count(left.bloom[a] ^ right.bloom[b]).sum(axis=1, dtype=np.int64)
-        out[sl] = np.where(left.has_bloom[a] & right.has_bloom[b], dist, ENCODED_BITS)
+        dist = np.bitwise_count(left.words[lcol][a] ^ right.words[rcol][b]).sum(axis=1, dtype=np.int64)
+        out[sl] = np.where(left.present[lcol][a] & right.present[rcol][b], dist, -1)
     return out
+
+
+def _dice(left: Records, right: Records, li: np.ndarray, ri: np.ndarray, column: str) -> np.ndarray:
+    """Dice coefficient of the bigram sets behind two encodings of ``column``; NaN when either is missing."""
+    dist = _distance(left, right, li, ri, (column, column))
+    ones = np.bitwise_count(left.words[column][li]).sum(axis=1, dtype=np.int64) + np.bitwise_count(
+        right.words[column][ri]
+    ).sum(axis=1, dtype=np.int64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        dice = (ones - dist) / ones  # |a & b| = (|a| + |b| - |a ^ b|) / 2
+    return np.where(dist >= 0, dice, np.nan)
+
+
+def _close(dist: np.ndarray, limit: int) -> np.ndarray:
+    return (dist >= 0) & (dist <= limit)
 
 
 def _levels(conditions: list[np.ndarray], missing: np.ndarray) -> np.ndarray:
@@ -386,6 +443,17 @@ def _gather(
     return {c: left.codes[c][li] for c in columns}, {c: right.codes[c][ri] for c in columns}
 
 
+def _names_swapped(left: Records, right: Records, li: np.ndarray, ri: np.ndarray) -> np.ndarray:
+    """Surname and given name written the other way round on one side: each close to the other side's other
+    name, one of them within BLOOM_CLOSE and the other within BLOOM_NEAR (a typo in a swapped name)."""
+    one = _distance(left, right, li, ri, ("bf_surname", "bf_given_name"))
+    crossed = _close(one, BLOOM_NEAR)
+    todo = np.flatnonzero(crossed)
+    other = _distance(left, right, li[todo], ri[todo], ("bf_given_name", "bf_surname"))
+    crossed[todo] = _close(other, BLOOM_NEAR) & (np.minimum(one[todo], other) <= BLOOM_CLOSE)
+    return crossed
+
+
 def _surname_levels(left: Records, right: Records, li: np.ndarray, ri: np.ndarray) -> np.ndarray:
     L, R = _gather(left, right, li, ri, ("pk_surname", "pk_surname_1", "pk_surname_2", "pk_surname_phon"))
     missing = (L["pk_surname"] < 0) | (R["pk_surname"] < 0)
@@ -395,20 +463,37 @@ def _surname_levels(left: Records, right: Records, li: np.ndarray, ri: np.ndarra
         for b in ("pk_surname_1", "pk_surname_2"):
             component |= _eq(L[a], R[b])
     phon = _eq(L["pk_surname_phon"], R["pk_surname_phon"])
-    dist = np.full(len(li), ENCODED_BITS, dtype=np.int64)
     todo = np.flatnonzero(~(missing | exact | component | phon))
-    dist[todo] = _bloom_distance(left, right, li[todo], ri[todo])
-    return _levels([exact, component, phon, dist <= BLOOM_CLOSE, dist <= BLOOM_NEAR], missing)
+    swapped = np.zeros(len(li), dtype=bool)
+    swapped[todo] = _names_swapped(left, right, li[todo], ri[todo])
+    dist = np.full(len(li), -1, dtype=np.int64)
+    dist[todo] = _distance(left, right, li[todo], ri[todo], ("bf_surname", "bf_surname"))
+    return _levels([exact, component, phon, swapped, _close(dist, BLOOM_CLOSE), _close(dist, BLOOM_NEAR)], missing)
 
 
-def _initials_levels(left: Records, right: Records, li: np.ndarray, ri: np.ndarray) -> np.ndarray:
-    L, R = _gather(left, right, li, ri, ("pk_initials", "pk_initials_sorted", "pk_initial_1"))
-    missing = (L["pk_initials"] < 0) | (R["pk_initials"] < 0)
+def _given_name_levels(left: Records, right: Records, li: np.ndarray, ri: np.ndarray) -> np.ndarray:
+    """Full given names when both records have one (levels 0-5), else initials (levels 6-9)."""
+    L, R = _gather(left, right, li, ri, ("pk_given_name", "pk_initials", "pk_initials_sorted", "pk_initial_1"))
+    full = (L["pk_given_name"] >= 0) & (R["pk_given_name"] >= 0)
+    missing = ~full & ((L["pk_initials"] < 0) | (R["pk_initials"] < 0))
+    exact = _eq(L["pk_given_name"], R["pk_given_name"])
+    todo = np.flatnonzero(full & ~exact)
+    dist = np.full(len(li), -1, dtype=np.int64)
+    dist[todo] = _distance(left, right, li[todo], ri[todo], ("bf_given_name", "bf_given_name"))
+    swapped = np.zeros(len(li), dtype=bool)
+    swapped[todo] = _names_swapped(left, right, li[todo], ri[todo])
+    first = _eq(L["pk_initial_1"], R["pk_initial_1"])
     return _levels(
         [
+            exact,
+            full & _close(dist, BLOOM_CLOSE),
+            full & swapped,
+            full & _close(dist, BLOOM_NEAR),
+            full & first,
+            full,
             _eq(L["pk_initials"], R["pk_initials"]),
             _eq(L["pk_initials_sorted"], R["pk_initials_sorted"]),
-            _eq(L["pk_initial_1"], R["pk_initial_1"]),
+            first,
         ],
         missing,
     )
@@ -416,13 +501,16 @@ def _initials_levels(left: Records, right: Records, li: np.ndarray, ri: np.ndarr
 
 def _birth_date_levels(left: Records, right: Records, li: np.ndarray, ri: np.ndarray) -> np.ndarray:
     L, R = _gather(left, right, li, ri, ("pk_birth_date", "pk_birth_dm_swapped", "pk_birth_md", "pk_birth_year"))
-    missing = (L["pk_birth_date"] < 0) | (R["pk_birth_date"] < 0)
+    digits = _distance(left, right, li, ri, ("bf_birth_date", "bf_birth_date"))
+    missing = digits < 0
     swapped = _eq(L["pk_birth_dm_swapped"], R["pk_birth_date"]) | _eq(L["pk_birth_date"], R["pk_birth_dm_swapped"])
     return _levels(
         [
-            _eq(L["pk_birth_date"], R["pk_birth_date"]),
+            _eq(L["pk_birth_date"], R["pk_birth_date"]) | (digits == 0),
             swapped,
+            _close(digits, POSITION_ONE),
             _eq(L["pk_birth_md"], R["pk_birth_md"]),
+            _close(digits, POSITION_TWO),
             _eq(L["pk_birth_year"], R["pk_birth_year"]),
         ],
         missing,
@@ -430,18 +518,23 @@ def _birth_date_levels(left: Records, right: Records, li: np.ndarray, ri: np.nda
 
 
 def _address_levels(left: Records, right: Records, li: np.ndarray, ri: np.ndarray) -> np.ndarray:
-    L, R = _gather(left, right, li, ri, ("pk_address", "pk_street_house", "pk_postcode"))
-    missing = ((L["pk_postcode"] < 0) | (R["pk_postcode"] < 0)) & (
-        (L["pk_street_house"] < 0) | (R["pk_street_house"] < 0)
+    """How many of postcode, street, house number and city agree (a postcode with up to two characters typed
+    over or swapped, a street or city with a bigram Dice of at least SET_DICE_CLOSE); level 0 is the exact
+    address (postcode and house number with letter and suffix)."""
+    L, R = _gather(left, right, li, ri, ("pk_address", "pk_house_number", "pk_city"))
+    postcode = _distance(left, right, li, ri, ("bf_postcode", "bf_postcode"))
+    street = _dice(left, right, li, ri, "bf_street")
+    city = _dice(left, right, li, ri, "bf_city")
+    house_known = (L["pk_house_number"] >= 0) & (R["pk_house_number"] >= 0)
+    city_known = ~np.isnan(city) | ((L["pk_city"] >= 0) & (R["pk_city"] >= 0))
+    known = (postcode >= 0).astype(np.int8) + ~np.isnan(street) + house_known + city_known
+    agree = (
+        _close(postcode, POSITION_TWO).astype(np.int8)
+        + (street >= SET_DICE_CLOSE)
+        + _eq(L["pk_house_number"], R["pk_house_number"])
+        + (_eq(L["pk_city"], R["pk_city"]) | (city >= SET_DICE_CLOSE))
     )
-    return _levels(
-        [
-            _eq(L["pk_address"], R["pk_address"]),
-            _eq(L["pk_street_house"], R["pk_street_house"]),
-            _eq(L["pk_postcode"], R["pk_postcode"]),
-        ],
-        missing,
-    )
+    return _levels([_eq(L["pk_address"], R["pk_address"]), agree == 4, agree == 3, agree == 2, agree == 1], known == 0)
 
 
 def _bsn_levels(left: Records, right: Records, li: np.ndarray, ri: np.ndarray) -> np.ndarray:
@@ -450,7 +543,7 @@ def _bsn_levels(left: Records, right: Records, li: np.ndarray, ri: np.ndarray) -
 
 
 _FIELD_LEVELS = {
-    "surname": _surname_levels, "initials": _initials_levels, "birth_date": _birth_date_levels,
+    "surname": _surname_levels, "given_name": _given_name_levels, "birth_date": _birth_date_levels,
     "address": _address_levels, "bsn": _bsn_levels,
 }  # fmt: skip
 
@@ -485,14 +578,19 @@ def _estimate_u(left: Records, right: Records, seed: int) -> dict[str, np.ndarra
 
 # The pseudonym column whose equality is the "exact" level (level 0) of each field.
 _EXACT_COLUMN = {
-    "surname": "pk_surname", "initials": "pk_initials", "birth_date": "pk_birth_date", "address": "pk_address",
+    "surname": "pk_surname", "given_name": "pk_given_name", "birth_date": "pk_birth_date", "address": "pk_address",
     "bsn": "pk_bsn",
 }  # fmt: skip
 
 
-def _exact_agreement(left: Records, right: Records, column: str) -> tuple[float, float]:
-    """Share of all (non-missing) pairs that agree exactly on ``column``, from value counts (no sampling),
-    and the number of such pairs."""
+# The column whose presence on both sides makes a pair comparable on the field, where that is not the exact column
+# (a pair is compared on given names only when both have one, else on initials).
+_COMPARABLE_COLUMN = {"given_name": "pk_initials"}
+
+
+def _exact_agreement(left: Records, right: Records, column: str, comparable: str | None = None) -> tuple[float, float]:
+    """Share of all comparable pairs (both sides have ``comparable``, by default ``column``) that agree exactly
+    on ``column``, from value counts (no sampling), and the number of pairs that have ``column`` on both sides."""
     lc, rc = left.codes[column], right.codes[column]
     lc, rc = lc[lc >= 0], rc[rc >= 0]
     if not len(lc) or not len(rc):
@@ -500,6 +598,9 @@ def _exact_agreement(left: Records, right: Records, column: str) -> tuple[float,
     size = int(max(lc.max(), rc.max())) + 1
     agree = float(np.dot(np.bincount(lc, minlength=size).astype(np.float64), np.bincount(rc, minlength=size)))
     total = float(len(lc)) * float(len(rc))
+    if comparable is not None:
+        comparable_pairs = float((left.codes[comparable] >= 0).sum()) * float((right.codes[comparable] >= 0).sum())
+        return agree / max(comparable_pairs, total), total
     return agree / total, total
 
 
@@ -517,7 +618,7 @@ def _correct_u(
     out = {}
     for f in FIELDS:
         freq = u[f.name].copy()
-        exact, total = _exact_agreement(left, right, _EXACT_COLUMN[f.name])
+        exact, total = _exact_agreement(left, right, _EXACT_COLUMN[f.name], _COMPARABLE_COLUMN.get(f.name))
         floor = np.full(len(f.levels), _U_FLOOR)
         if total:
             exact = (exact * total + _U_PRIOR_WEIGHT * f.u_prior[0]) / (total + _U_PRIOR_WEIGHT)
@@ -544,20 +645,22 @@ def _log_ratio(
     return total
 
 
-# Fields whose exact agreement is term-frequency adjusted, with the column that holds the value.
-_TF_COLUMNS = {"surname": "pk_surname", "initials": "pk_initials"}
+# Levels of exact agreement that are term-frequency adjusted: (field, level, the column that holds the value).
+_TF_LEVELS = (("surname", 0, "pk_surname"), ("given_name", 0, "pk_given_name"), ("given_name", 6, "pk_initials"))
 
 
-def _log_term_frequency(left: Records, right: Records, li: np.ndarray, gamma: np.ndarray, column: str) -> np.ndarray:
-    """For pairs that agree exactly on ``column`` (``gamma`` 0): log of the value's share among the
-    non-missing values of both sides (floored at one record); NaN for the other pairs."""
+def _log_term_frequency(
+    left: Records, right: Records, li: np.ndarray, gamma: np.ndarray, level: int, column: str
+) -> np.ndarray:
+    """For pairs at ``level`` (exact agreement on ``column``): log of the value's share among the non-missing
+    values of both sides (floored at one record); NaN for the other pairs."""
     lcodes, rcodes = left.codes[column], right.codes[column]
     allcodes = np.concatenate([lcodes, rcodes])
     allcodes = allcodes[allcodes >= 0]
     out = np.full(len(li), np.nan)
     if len(allcodes):
         freq = np.bincount(allcodes) / len(allcodes)
-        exact = gamma == 0
+        exact = gamma == level
         out[exact] = np.log(np.maximum(freq[lcodes[li[exact]]], 1.0 / len(allcodes)))
     return out
 
@@ -727,7 +830,10 @@ def score_records(
              "match_weight": np.empty(0), "match_probability": np.empty(0)}
         )  # fmt: skip
     gammas = _compare(left, right, li, ri)
-    log_tf = {f: _log_term_frequency(left, right, li, gammas[f], column) for f, column in _TF_COLUMNS.items()}
+    log_tf = {
+        (field, level): _log_term_frequency(left, right, li, gammas[field], level, column)
+        for field, level, column in _TF_LEVELS
+    }
     sessions = _training_sessions(left, right, max_block_pairs, seed)
     u = _estimate_u(left, right, seed)
     m, log_lr, _ = _log_likelihood_ratio(gammas, log_tf, sessions, u, max_iter)
@@ -746,14 +852,14 @@ def score_records(
 
 
 def _log_likelihood_ratio(
-    gammas: dict[str, np.ndarray], log_tf: dict[str, np.ndarray], sessions: list[_Session],
+    gammas: dict[str, np.ndarray], log_tf: dict[tuple[str, int], np.ndarray], sessions: list[_Session],
     u: dict[str, np.ndarray], max_iter: int,
 ) -> tuple[dict[str, np.ndarray], np.ndarray, int]:  # fmt: skip
     """m from the training sessions, and the natural-log m/u of every pair, term-frequency adjusted."""
     m, iterations = _estimate_m(sessions, u, max_iter)
     log_lr = _log_ratio(gammas, m, u)
-    for field in _TF_COLUMNS:
-        log_lr += _tf_adjustment(log_tf[field], float(u[field][0]))
+    for field, level, _ in _TF_LEVELS:
+        log_lr += _tf_adjustment(log_tf[(field, level)], float(u[field][level]))
     return m, log_lr, iterations
 
 

@@ -101,7 +101,22 @@ BLOOM_BITS = 500  # inner filter
 BLOOM_HASHES = 10
 BLOOM_FLIPS = 5  # inner bits flipped per person (keyed by the person, not by the surname)
 ENCODED_BITS = 2 * BLOOM_BITS  # balanced: the filter and its complement
-_ENCODED_HEX = ENCODED_BITS // 4
+# Plain keyed Bloom encodings, compared inside the linkage step only: street and city as sets of padded bigrams,
+# postcode and birth date as sets of (position, character), so that the Hamming distance counts typed-over
+# characters (a typo moves 2 * POSITION_HASHES bits, a transposition twice that).
+SET_BITS = 256
+SET_HASHES = 4
+POSITION_BITS = 128
+POSITION_HASHES = 2
+# Width in bits of every Bloom encoding column (``bf_*``).
+ENCODING_BITS: dict[str, int] = {
+    "bf_surname": ENCODED_BITS,
+    "bf_given_name": ENCODED_BITS,
+    "bf_street": SET_BITS,
+    "bf_city": SET_BITS,
+    "bf_postcode": POSITION_BITS,
+    "bf_birth_date": POSITION_BITS,
+}
 _ENCODED_BYTES = ENCODED_BITS // 8
 _BLOOM_CHUNK = 65_536  # encodings built at a time (bounds the temporary bit arrays)
 MEMO_LIMIT = 100_000  # entries per memo: some tens of MB each at most (the bench data needs under 60,000)
@@ -114,6 +129,8 @@ PERSON_PSEUDONYMS: tuple[str, ...] = (
     "pk_surname_2",
     "pk_surname_phon",
     "pk_prefix",
+    "pk_given_name",
+    "pk_name_pair",
     "pk_initials",
     "pk_initials_sorted",
     "pk_initial_1",
@@ -124,10 +141,17 @@ PERSON_PSEUDONYMS: tuple[str, ...] = (
     "pk_postcode",
     "pk_address",
     "pk_street_house",
+    "pk_house_number",
+    "pk_city",
     "pk_bsn",
     "pk_phone",
     "pk_email",
     "bf_surname",
+    "bf_given_name",
+    "bf_street",
+    "bf_city",
+    "bf_postcode",
+    "bf_birth_date",
 )
 PSEUDONYM_COLUMNS: tuple[str, ...] = ("record_key", *PERSON_PSEUDONYMS)
 
@@ -138,6 +162,8 @@ _COLUMN_FIELD: dict[str, str] = {
     "pk_surname_2": "surname_component",
     "pk_surname_phon": "surname_phonetic",
     "pk_prefix": "prefix",
+    "pk_given_name": "given_name",
+    "pk_name_pair": "name_pair",
     "pk_initials": "initials",
     "pk_initials_sorted": "initials_sorted",
     "pk_initial_1": "initial",
@@ -148,6 +174,8 @@ _COLUMN_FIELD: dict[str, str] = {
     "pk_postcode": "postcode",
     "pk_address": "address",
     "pk_street_house": "street_house",
+    "pk_house_number": "house_number",
+    "pk_city": "city",
     "pk_bsn": "bsn",
     "pk_phone": "phone",
     "pk_email": "email",
@@ -278,7 +306,8 @@ class Pseudonymiser:
         self._hmacs: dict[tuple[str, str], _Hmac] = {}
         self._memos: dict[str, _Memo] = {}
         self._bigrams: dict[str, tuple[int, ...]] = {}
-        self._order: list[int] | None = None
+        self._elements: dict[tuple[str, str], tuple[int, ...]] = {}
+        self._orders: dict[int, list[int]] = {}
         self._flip_rows: np.ndarray | None = None
 
     @property
@@ -341,19 +370,50 @@ class Pseudonymiser:
             self._bigrams[bigram] = positions
         return positions
 
-    def _permutation(self) -> list[int]:
-        """The composition of every version's keyed permutation (bit j ends at position order[j])."""
-        if self._order is None:
-            order = list(range(ENCODED_BITS))
+    def _permutation(self, size: int = ENCODED_BITS) -> list[int]:
+        """The composition of every version's keyed permutation of ``size`` bits (bit j ends at order[j])."""
+        if size not in self._orders:
+            order = list(range(size))
             for version, k in self.chain.versions:
-                step = keys.bloom_permutation(k, version, ENCODED_BITS)
+                step = keys.bloom_permutation(k, version, size)
                 order = [step[j] for j in order]
-            self._order = order
-        return self._order
+            self._orders[size] = order
+        return self._orders[size]
+
+    def _element_positions(self, field: str, element: str, bits: int, hashes: int) -> tuple[int, ...]:
+        """The ``hashes`` filter positions of one element (double hashing of a keyed digest), remembered."""
+        positions = self._elements.get((field, element))
+        if positions is None:
+            digest = self._digests(field, [element.encode()])[0]
+            h1 = int.from_bytes(digest[:8], "big")
+            h2 = int.from_bytes(digest[8:16], "big") | 1
+            positions = tuple((h1 + i * h2) % bits for i in range(hashes))
+            self._elements[(field, element)] = positions
+        return positions
+
+    def set_encodings(
+        self, field: str, texts: Sequence[str | None], elements: Callable[[str], list[str]], bits: int, hashes: int
+    ) -> list[str | None]:
+        """Plain keyed Bloom encodings (``bits`` bits as hex, no flips, permuted per key version) of the element
+        sets of texts (``elements(text)``); each distinct text is encoded once and remembered. Empty -> ``None``."""
+        distinct = list(dict.fromkeys(t for t in texts if t))
+
+        def compute(todo: list[int]) -> list[str]:
+            matrix = np.zeros((len(todo), bits), dtype=bool)
+            for row, i in enumerate(todo):
+                matrix[
+                    row, [p for e in elements(distinct[i]) for p in self._element_positions(field, e, bits, hashes)]
+                ] = True
+            return _to_hex(_permute_columns(matrix, self._permutation(bits)))
+
+        found = dict(zip(distinct, self._memo(f"encoding:{field}").fetch(distinct, compute), strict=True))
+        return [found[t] if t else None for t in texts]
 
     def _encode(self, inner: np.ndarray) -> np.ndarray:
         """Inner filters (rows of ``BLOOM_BITS`` bools) -> balanced, permuted, packed encodings."""
-        return np.packbits(_permute_columns(np.concatenate([inner, ~inner], axis=1), self._permutation()), axis=1)
+        return np.packbits(
+            _permute_columns(np.concatenate([inner, ~inner], axis=1), self._permutation(ENCODED_BITS)), axis=1
+        )
 
     def _flip_basis(self) -> np.ndarray:
         """Row i: the encoded bits that change when inner bit i is flipped.
@@ -598,6 +658,33 @@ def _name_keys(prefix: Any, surname: Any) -> tuple[str, str, str, str, str, str]
     return full, first_two[0], second, nz.phonetic(components[0]), norm_prefix, full
 
 
+def padded_bigrams(text: str) -> list[str]:
+    """The bigrams of ``_text_``: ``"ab"`` -> ``["_a", "ab", "b_"]``."""
+    padded = f"_{text}_"
+    return [padded[i : i + 2] for i in range(len(padded) - 1)]
+
+
+def positioned_characters(text: str) -> list[str]:
+    """Each character with its position: ``"12"`` -> ``["0:1", "1:2"]``."""
+    return [f"{i}:{ch}" for i, ch in enumerate(text)]
+
+
+def first_given_name(value: Any) -> str:
+    """The first given name written out (``"Jan Pieter"`` -> ``"jan"``), ``""`` when the value holds only initials
+    (``"J.P."``, ``"Th."``) or nothing."""
+    for token in nz.clean_text(value).split():
+        if len(token) > 1 and any(ch in "aeiouy" for ch in token):
+            return token
+        return ""
+    return ""
+
+
+def _given_keys(given_name: Any) -> tuple[str, str]:
+    """(first given name, first given name): once for its pseudonym, once as text for its encoding."""
+    name = first_given_name(given_name)
+    return name, name
+
+
 def _initial_keys(initials: Any, given_name: Any) -> tuple[str, str, str, str]:
     """(initials, initials sorted, first initial, initials): the last as text for the Bloom salt."""
     inits = nz.initials(initials) or nz.initials(given_name)
@@ -615,6 +702,18 @@ def _birth_keys(value: Any) -> tuple[str, str, str, str, str]:
     return d.isoformat(), str(d.year), f"{d.month:02d}-{d.day:02d}", swapped, d.isoformat()
 
 
+def birth_digits(value: Any) -> str:
+    """A birth date as its eight digits year-month-day, also when they make no valid date (a typo such as
+    ``19729518`` still shares seven of eight digits with ``19720518``); ``""`` when not eight digits."""
+    d = nz.birth_date(value)
+    if d is not None:
+        return f"{d.year:04d}{d.month:02d}{d.day:02d}"
+    digits = "".join(ch for ch in nz.as_text(value) if ch.isdigit())
+    if len(digits) != 8:
+        return ""
+    return digits if digits[:2] in ("18", "19", "20") else digits[4:] + digits[2:4] + digits[:2]
+
+
 def _postcode_keys(code: Any) -> tuple[str, str]:
     """(postcode, postcode): the second as text for the address key."""
     pc = nz.postcode(code) or ""
@@ -628,6 +727,27 @@ def _house_keys(number: Any, letter: Any, suffix: Any) -> tuple[str, str]:
 
 def _street_keys(street: Any) -> tuple[str]:
     return (nz.street(street),)
+
+
+def _city_keys(city: Any) -> tuple[str, str]:
+    """(city, city): once for its pseudonym, once as text for its encoding (spaces dropped: ``"pen rith"``)."""
+    text = nz.clean_text(city).replace(" ", "")
+    return text, text
+
+
+def _birth_digit_keys(value: Any) -> tuple[str]:
+    return (birth_digits(value),)
+
+
+def _name_pairs(
+    surnames: list[str], given: list[str], codes: tuple[np.ndarray, np.ndarray]
+) -> tuple[list[str], np.ndarray]:
+    """``"{a}|{b}"`` of surname and first given name in sorted order (a pair written the other way round, the
+    given name in the surname field, gives the same text; ``""`` unless both are known), and the row codes."""
+    pair_codes, (si, gi) = _combine(codes)
+    texts = ["|".join(sorted((surnames[a], given[b]))) if surnames[a] and given[b] else "" for a, b in zip(
+        si.tolist(), gi.tolist(), strict=True)]  # fmt: skip
+    return texts, pair_codes
 
 
 def _joined(left: list[str], right: list[str], codes: tuple[np.ndarray, np.ndarray]) -> tuple[list[str], np.ndarray]:
@@ -689,6 +809,28 @@ def person_pseudonyms(
     out["pk_address"] = _rows(pz._pseudonyms("address", texts), codes)
     texts, codes = _joined(street_key, bare, (street.codes, house.codes))
     out["pk_street_house"] = _rows(pz.many("street_house", texts), codes)
+
+    (bare_house,) = [pz.many("house_number", bare)]
+    out["pk_house_number"] = _rows(bare_house, house.codes)
+    town = col("city")
+    (city,) = spread(_city_keys, ("pk_city", None), town)
+    first = col("given_name")
+    (given_text,) = spread(_given_keys, ("pk_given_name", None), first)
+    texts, codes = _name_pairs(surname, given_text, (name.codes, first.codes))
+    out["pk_name_pair"] = _rows(pz._pseudonyms("name_pair", texts), codes)
+    out["bf_given_name"] = _surname_blooms(pz, given_text, inits, iso, (first.codes, given.codes, born.codes), bloom)
+    for column, texts_, codes_, elements in (
+        ("bf_street", street_key, street.codes, padded_bigrams),
+        ("bf_city", city, town.codes, padded_bigrams),
+        ("bf_postcode", postcode, code.codes, positioned_characters),
+    ):
+        bits = ENCODING_BITS[column]
+        hashes = SET_HASHES if elements is padded_bigrams else POSITION_HASHES
+        out[column] = _rows(pz.set_encodings(column, texts_, elements, bits, hashes), codes_)
+    (digits,) = spread(_birth_digit_keys, (None,), born)
+    out["bf_birth_date"] = _rows(
+        pz.set_encodings("bf_birth_date", digits, positioned_characters, POSITION_BITS, POSITION_HASHES), born.codes
+    )
 
     for column, func in (("pk_bsn", nz.bsn), ("pk_phone", nz.phone), ("pk_email", nz.email)):
         out[column] = _pseudonymised(pz, _COLUMN_FIELD[column], func, col(column.removeprefix("pk_")))
@@ -800,10 +942,11 @@ def rotate_frame(frame: pd.DataFrame, kind: str, key: bytes, version: str) -> pd
                 for v, do in zip(values, todo, strict=True)
             ]
             out[column] = pd.Series(rotated, index=out.index, dtype=object)
-        elif column.startswith("bf_"):
-            order = keys.bloom_permutation(key, version, ENCODED_BITS)
+        elif column in ENCODING_BITS:
+            bits = ENCODING_BITS[column]
+            order = keys.bloom_permutation(key, version, bits)
             permuted = [
-                _permute_hex(v, order) if do and isinstance(v, str) else v
+                _permute_hex(v, order, bits) if do and isinstance(v, str) else v
                 for v, do in zip(out[column].astype(object).tolist(), todo, strict=True)
             ]
             out[column] = pd.Series(permuted, index=out.index, dtype=object)
@@ -811,6 +954,6 @@ def rotate_frame(frame: pd.DataFrame, kind: str, key: bytes, version: str) -> pd
     return out
 
 
-def _permute_hex(value: str, order: list[int]) -> str:
-    bits = np.unpackbits(np.frombuffer(bytes.fromhex(value.zfill(_ENCODED_HEX)), dtype=np.uint8))[None, :]
+def _permute_hex(value: str, order: list[int], size: int = ENCODED_BITS) -> str:
+    bits = np.unpackbits(np.frombuffer(bytes.fromhex(value.zfill(size // 4)), dtype=np.uint8))[None, :]
     return _to_hex(_permute_columns(bits.astype(bool), order))[0]
