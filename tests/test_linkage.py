@@ -486,3 +486,70 @@ def test_scores_do_not_depend_on_which_source_was_encoded_first():
     assert not all((lrec.codes[c] == lrec2.codes[c]).all() for c in lrec.codes)
     pd.testing.assert_frame_equal(score_records(lrec, rrec), score_records(lrec2, rrec2))
     assert len(score_records(lrec, rrec)) <= 10 * len(lp)  # blocking keeps the candidate pairs per record few
+
+
+# ---------------------------------------------------------------- comparison levels on what each pair has
+
+
+def _levels_of(left: dict, right: dict) -> dict[str, int]:
+    """The comparison level per field of one pair of clear records (pseudonymised with KEY first)."""
+    from eviction_prevention.linkage import FIELDS, _compare
+    from eviction_prevention.pseudonymise import person_pseudonyms
+
+    frames = [person_pseudonyms(pd.DataFrame([r]), KEY).assign(record_key=k) for r, k in ((left, "l"), (right, "r"))]
+    lrec, rrec = encode(frames)
+    gammas = _compare(lrec, rrec, np.array([0]), np.array([0]))
+    return {f.name: f.levels[g] if (g := int(gammas[f.name][0])) >= 0 else "missing" for f in FIELDS}
+
+
+_BASE = {
+    "given_name": "kayla", "surname": "honeychurch", "birth_date": "19151022", "street": "sturt avenue",
+    "house_number": "102", "postcode": "2450", "city": "ashgrove",
+}  # fmt: skip
+
+
+def test_full_given_names_are_compared_when_both_sides_have_one():
+    assert _levels_of(_BASE, _BASE)["given_name"] == "name_exact"
+    assert _levels_of(_BASE, {**_BASE, "given_name": "kayle"})["given_name"] == "name_close"
+    assert _levels_of(_BASE, {**_BASE, "given_name": "kirsten"})["given_name"] == "name_first_letter"
+    assert _levels_of(_BASE, {**_BASE, "given_name": "amelia"})["given_name"] == "name_else"
+    # one side knows only initials: initials it is
+    assert _levels_of(_BASE, {**_BASE, "given_name": None, "initials": "K."})["given_name"] == "initials_exact"
+    assert _levels_of(_BASE, {**_BASE, "given_name": None, "initials": "A."})["given_name"] == "initials_else"
+    assert _levels_of(_BASE, {**_BASE, "given_name": None})["given_name"] == "missing"
+
+
+def test_names_written_the_other_way_round():
+    swapped = {**_BASE, "given_name": "honeychurch", "surname": "kayla"}
+    assert _levels_of(_BASE, swapped)["surname"] == "swapped"
+    assert _levels_of(_BASE, swapped)["given_name"] == "name_swapped"
+    # with a typo in one of the swapped names
+    assert _levels_of(_BASE, {**swapped, "given_name": "honeychruch"})["surname"] == "swapped"
+
+
+def test_birth_date_levels_typo_swap_and_missing_parts():
+    assert _levels_of(_BASE, _BASE)["birth_date"] == "exact"
+    assert _levels_of(_BASE, {**_BASE, "birth_date": "19151062"})["birth_date"] == "one_digit"  # not a valid date
+    assert _levels_of(_BASE, {**_BASE, "birth_date": "19151122"})["birth_date"] == "one_digit"
+    assert _levels_of(_BASE, {**_BASE, "birth_date": "19150122"})["birth_date"] == "two_digits"
+    assert (
+        _levels_of({**_BASE, "birth_date": "1980-04-07"}, {**_BASE, "birth_date": "1980-07-04"})["birth_date"]
+        == "day_month_swapped"
+    )
+    assert _levels_of(_BASE, {**_BASE, "birth_date": "1925-10-22"})["birth_date"] == "one_digit"
+    assert _levels_of(_BASE, {**_BASE, "birth_date": "1947-10-22"})["birth_date"] == "month_day"
+    assert _levels_of(_BASE, {**_BASE, "birth_date": "1915"})["birth_date"] == "year"  # only the year known
+    assert _levels_of(_BASE, {**_BASE, "birth_date": "03-1916"})["birth_date"] == "else"
+    assert _levels_of(_BASE, {**_BASE, "birth_date": None})["birth_date"] == "missing"
+
+
+def test_address_levels_count_what_agrees_allowing_typos():
+    assert _levels_of(_BASE, _BASE)["address"] == "exact"
+    typos = {**_BASE, "street": "sturt afenue", "postcode": "2405", "city": "ashgrave"}
+    assert _levels_of(_BASE, typos)["address"] == "four"  # street and city one typo, postcode two digits swapped
+    assert _levels_of(_BASE, {**typos, "house_number": "12"})["address"] == "three"
+    moved = {**_BASE, "street": "hall street", "house_number": "7", "postcode": "3095", "city": "wynyard"}
+    assert _levels_of(_BASE, moved)["address"] == "none"
+    assert _levels_of(_BASE, {**moved, "city": "ashgrove"})["address"] == "one"
+    nothing = {k: None for k in ("street", "house_number", "postcode", "city")}
+    assert _levels_of(_BASE, {**_BASE, **nothing})["address"] == "missing"

@@ -300,3 +300,14 @@ def test_never_raises_on_odd_input():
         nz.phone(value)
         nz.email(value)
         nz.street(value)
+
+
+@pytest.mark.parametrize(
+    ("value", "year"),
+    [
+        ("1980", 1980), ("04-1980", 1980), ("1980-04", 1980), ("00-00-1980", 1980), ("19809518", 1980),
+        ("95181980", 1980), ("31-12-1980", 1980), ("1879", None), ("12", None), ("abc", None), (None, None),
+    ],
+)  # fmt: skip
+def test_birth_year_of_partial_and_invalid_dates(value, year):
+    assert nz.birth_year(value) == year

@@ -502,7 +502,7 @@ def _given_name_levels(left: Records, right: Records, li: np.ndarray, ri: np.nda
 def _birth_date_levels(left: Records, right: Records, li: np.ndarray, ri: np.ndarray) -> np.ndarray:
     L, R = _gather(left, right, li, ri, ("pk_birth_date", "pk_birth_dm_swapped", "pk_birth_md", "pk_birth_year"))
     digits = _distance(left, right, li, ri, ("bf_birth_date", "bf_birth_date"))
-    missing = digits < 0
+    missing = (digits < 0) & ((L["pk_birth_year"] < 0) | (R["pk_birth_year"] < 0))  # a year alone still compares
     swapped = _eq(L["pk_birth_dm_swapped"], R["pk_birth_date"]) | _eq(L["pk_birth_date"], R["pk_birth_dm_swapped"])
     return _levels(
         [

@@ -433,6 +433,24 @@ def birth_date(value: Any) -> date | None:
     return None
 
 
+_DATE_PARTS = re.compile(r"^[0-9]+(?:[-/. ][0-9]+){0,2}$")
+
+
+def birth_year(value: Any) -> int | None:
+    """The birth year, also of a partial or invalid date: ``1980``, ``04-1980``, ``1980-04``, ``00-00-1980``,
+    ``19809518`` (a typo in the month) -> 1980; ``None`` when no year in 1880-2100 can be read."""
+    if (d := birth_date(value)) is not None:
+        return d.year
+    text = as_text(value).strip()
+    if not _DATE_PARTS.match(text):
+        return None
+    parts = re.split(r"[-/. ]", text)
+    if len(parts) == 1 and len(text) == 8:
+        parts = [text[:4]] if text[:2] in ("18", "19", "20") else [text[4:]]
+    years = [int(p) for p in parts if len(p) == 4 and 1880 <= int(p) <= 2100]
+    return years[0] if len(years) == 1 else None
+
+
 _NON_DIGIT = re.compile(r"\D")
 BSN_WEIGHTS = (9, 8, 7, 6, 5, 4, 3, 2, -1)  # d1..d8, and d9 counted negatively
 _BSN_ASCII_OFFSET = ord("0") * sum(BSN_WEIGHTS)

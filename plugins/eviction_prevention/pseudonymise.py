@@ -694,8 +694,9 @@ def _initial_keys(initials: Any, given_name: Any) -> tuple[str, str, str, str]:
 def _birth_keys(value: Any) -> tuple[str, str, str, str, str]:
     """(ISO date, year, month-day, swapped ISO date, ISO date): the last as text for the Bloom salt."""
     d = nz.birth_date(value)
-    if d is None:
-        return "", "", "", "", ""
+    if d is None:  # a partial date (``1980``, ``04-1980``) or one with a typo still gives its year
+        year = nz.birth_year(value)
+        return "", "" if year is None else str(year), "", "", ""
     swapped = ""
     if d.day <= 12 and d.day != d.month:
         swapped = d.replace(month=d.day, day=d.month).isoformat()
