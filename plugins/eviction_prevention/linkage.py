@@ -10,16 +10,22 @@ Design:
    (BSN, address), so the pairs per record stay few as the data grows; some keys only pair records
    that lack a birth date. A key value that would give more than ``max_block_pairs`` pairs is skipped
    (too common to be informative, and it would blow up the candidate set).
-2. *Comparison*: each candidate pair gets one level per field (``FIELDS``): surname, initials, birth
-   date, address, BSN. Level -1 is "missing on either side" and is neutral (weight 0).
+2. *Comparison*: each candidate pair gets one level per field (``FIELDS``), using what the pair has:
+   surname (exact, a shared component of a double name, phonetic, written in the given-name field, keyed
+   Bloom distance); given name (the full first given names when both records have one: exact, close, swapped
+   with the surname, near, same first letter; else the initials); birth date (exact, day and month swapped,
+   one digit typed over, month and day, two digits, the year alone: also when one side knows only the year);
+   address (the exact address, else how many of postcode, street, house number and city agree, a postcode
+   with up to two characters typed over or swapped and a street or city by bigram Dice); BSN. Level -1 is
+   "missing on either side" and is neutral (weight 0).
 3. *Parameters*: u (level frequencies among non-matches) comes from a sample of random pairs
    (shrunk towards priors for tiny inputs). m comes from EM with u fixed, run in training sessions
    on the pairs of one blocking key each (``TRAINING_RULES``), leaving out the fields that key
    conditions on, so that the non-matches in a session look like random pairs on the fields that are
    estimated (Splink's approach; EM over all blocked pairs at once is fooled by blocked non-matches).
    A session is sampled down to _TRAINING_PAIRS pairs, and EM runs over its distinct comparison
-   patterns weighted by their counts. Exact agreement on surname and initials is term-frequency
-   adjusted.
+   patterns weighted by their counts. Exact agreement on surname, given name and initials is
+   term-frequency adjusted.
 4. *Scoring*: match weight = sum of log2(m/u) over fields. match_probability is a record-level
    posterior: a record has at most one match on the other side, with probability pi (the match share,
    itself estimated by EM); competing candidates of the same record lower each other's probability.
@@ -210,6 +216,7 @@ class Records:
     codes: dict[str, np.ndarray]  # int32 per pseudonym column
     words: dict[str, np.ndarray]  # (n, words) uint64 per encoding column, zeros if missing
     present: dict[str, np.ndarray]  # (n,) bool per encoding column
+    ones: dict[str, np.ndarray]  # (n,) int16 per encoding column: bits set
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -219,7 +226,8 @@ class Records:
         codes = {c: v[rows] for c, v in self.codes.items()}
         words = {c: v[rows] for c, v in self.words.items()}
         present = {c: v[rows] for c, v in self.present.items()}
-        return Records(self.ids.take(rows), codes, words, present)
+        ones = {c: v[rows] for c, v in self.ones.items()}
+        return Records(self.ids.take(rows), codes, words, present, ones)
 
 
 def arrow_text(values: Iterable[object]) -> pa.ChunkedArray:
@@ -304,7 +312,8 @@ class Encoder:
         # text ids stay Arrow strings (taking rows from them is cheap); other ids as objects, as given
         ids = ids.array if isinstance(ids.dtype, pd.StringDtype) else ids.to_numpy(dtype=object)
         words = {c: _words(_text(frame, c), ENCODING_BITS[c] // 8, c) for c in _ENCODINGS}
-        return Records(ids, codes, words, {c: w.any(axis=1) for c, w in words.items()})
+        ones = {c: np.bitwise_count(w).sum(axis=1, dtype=np.int16) for c, w in words.items()}
+        return Records(ids, codes, words, {c: n > 0 for c, n in ones.items()}, ones)
 
 
 def encode(frames: Sequence[pd.DataFrame], id_columns: str | Sequence[str] = "record_key") -> list[Records]:
@@ -416,9 +425,7 @@ def _distance(
 def _dice(left: Records, right: Records, li: np.ndarray, ri: np.ndarray, column: str) -> np.ndarray:
     """Dice coefficient of the bigram sets behind two encodings of ``column``; NaN when either is missing."""
     dist = _distance(left, right, li, ri, (column, column))
-    ones = np.bitwise_count(left.words[column][li]).sum(axis=1, dtype=np.int64) + np.bitwise_count(
-        right.words[column][ri]
-    ).sum(axis=1, dtype=np.int64)
+    ones = left.ones[column][li].astype(np.int64) + right.ones[column][ri]
     with np.errstate(invalid="ignore", divide="ignore"):
         dice = (ones - dist) / ones  # |a & b| = (|a| + |b| - |a ^ b|) / 2
     return np.where(dist >= 0, dice, np.nan)
@@ -446,11 +453,17 @@ def _gather(
 def _names_swapped(left: Records, right: Records, li: np.ndarray, ri: np.ndarray) -> np.ndarray:
     """Surname and given name written the other way round on one side: each close to the other side's other
     name, one of them within BLOOM_CLOSE and the other within BLOOM_NEAR (a typo in a swapped name)."""
-    one = _distance(left, right, li, ri, ("bf_surname", "bf_given_name"))
-    crossed = _close(one, BLOOM_NEAR)
-    todo = np.flatnonzero(crossed)
-    other = _distance(left, right, li[todo], ri[todo], ("bf_given_name", "bf_surname"))
-    crossed[todo] = _close(other, BLOOM_NEAR) & (np.minimum(one[todo], other) <= BLOOM_CLOSE)
+    names = ("bf_surname", "bf_given_name")
+    both = np.ones(len(li), dtype=bool)
+    for column in names:
+        both &= left.present[column][li] & right.present[column][ri]
+    crossed = np.zeros(len(li), dtype=bool)
+    rows = np.flatnonzero(both)
+    one = _distance(left, right, li[rows], ri[rows], names)
+    near = _close(one, BLOOM_NEAR)
+    rows, one = rows[near], one[near]
+    other = _distance(left, right, li[rows], ri[rows], names[::-1])
+    crossed[rows] = _close(other, BLOOM_NEAR) & (np.minimum(one, other) <= BLOOM_CLOSE)
     return crossed
 
 
@@ -517,24 +530,32 @@ def _birth_date_levels(left: Records, right: Records, li: np.ndarray, ri: np.nda
     )
 
 
+def _similar(left: Records, right: Records, li: np.ndarray, ri: np.ndarray, column: str) -> np.ndarray:
+    """Address parts that agree allowing typos: a postcode (characters by position) with up to two characters
+    typed over or swapped, a street or city (bigrams) with a Dice coefficient of at least SET_DICE_CLOSE."""
+    if column == "bf_postcode":
+        return _close(_distance(left, right, li, ri, (column, column)), POSITION_TWO)
+    return _dice(left, right, li, ri, column) >= SET_DICE_CLOSE
+
+
 def _address_levels(left: Records, right: Records, li: np.ndarray, ri: np.ndarray) -> np.ndarray:
-    """How many of postcode, street, house number and city agree (a postcode with up to two characters typed
-    over or swapped, a street or city with a bigram Dice of at least SET_DICE_CLOSE); level 0 is the exact
-    address (postcode and house number with letter and suffix)."""
-    L, R = _gather(left, right, li, ri, ("pk_address", "pk_house_number", "pk_city"))
-    postcode = _distance(left, right, li, ri, ("bf_postcode", "bf_postcode"))
-    street = _dice(left, right, li, ri, "bf_street")
-    city = _dice(left, right, li, ri, "bf_city")
-    house_known = (L["pk_house_number"] >= 0) & (R["pk_house_number"] >= 0)
-    city_known = ~np.isnan(city) | ((L["pk_city"] >= 0) & (R["pk_city"] >= 0))
-    known = (postcode >= 0).astype(np.int8) + ~np.isnan(street) + house_known + city_known
-    agree = (
-        _close(postcode, POSITION_TWO).astype(np.int8)
-        + (street >= SET_DICE_CLOSE)
-        + _eq(L["pk_house_number"], R["pk_house_number"])
-        + (_eq(L["pk_city"], R["pk_city"]) | (city >= SET_DICE_CLOSE))
-    )
-    return _levels([_eq(L["pk_address"], R["pk_address"]), agree == 4, agree == 3, agree == 2, agree == 1], known == 0)
+    """How many of postcode, street, house number and city agree (``_similar``); level 0 is the exact address
+    (postcode and house number with letter and suffix). Encodings are compared only where the pseudonyms
+    leave it open."""
+    L, R = _gather(left, right, li, ri, ("pk_address", "pk_postcode", "pk_street_house", "pk_house_number", "pk_city"))
+    exact = _eq(L["pk_address"], R["pk_address"])
+    known = np.zeros(len(li), dtype=np.int8)
+    agree = np.zeros(len(li), dtype=np.int8)
+    for column, pseudonym in (("bf_postcode", "pk_postcode"), ("bf_street", "pk_street_house"), ("bf_city", "pk_city")):
+        present = left.present[column][li] & right.present[column][ri]
+        same = _eq(L[pseudonym], R[pseudonym]) & present
+        rows = np.flatnonzero(present & ~same & ~exact)
+        same[rows] = _similar(left, right, li[rows], ri[rows], column)
+        known += present
+        agree += same
+    known += (L["pk_house_number"] >= 0) & (R["pk_house_number"] >= 0)
+    agree += _eq(L["pk_house_number"], R["pk_house_number"])
+    return _levels([exact, agree == 4, agree == 3, agree == 2, agree == 1], known == 0)
 
 
 def _bsn_levels(left: Records, right: Records, li: np.ndarray, ri: np.ndarray) -> np.ndarray:
