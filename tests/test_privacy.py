@@ -6,8 +6,8 @@
 from __future__ import annotations
 
 import pandas as pd
-from eviction_prevention.bench_linkage import attack_report, frequency_attack
-from eviction_prevention.pseudonymise import PERSON_PSEUDONYMS, person_pseudonyms
+from eviction_prevention import frequency_attack as fa
+from eviction_prevention.pseudonymise import ENCODED_BITS, PERSON_PSEUDONYMS, person_pseudonyms
 
 KEY = b"privacy-test-key-one"
 OTHER_KEY = b"privacy-test-key-two"
@@ -31,16 +31,19 @@ def test_every_pseudonym_changes_with_the_key():
 
 
 def test_frequency_attack_helper():
-    # two encodings of "a" and one of "b": aligned with the ranking [a, b], all three are right
-    assert frequency_attack(["x", "x", "y"], ["a", "a", "b"], ["a", "b"]) == 1.0
-    assert frequency_attack(["x", "y", "z"], ["a", "a", "a"], ["a"]) == 1 / 3
-    assert frequency_attack([None, None], ["a", "b"], ["a"]) == 0.0
+    # two stored values of "a" and one of "b": aligned by count with the clear values, all three are right
+    assert fa.reidentified_share(["x", "x", "y"], ["a", "a", "b"]) == 1.0
+    # three distinct stored values, one clear value: only the first stored value by text gets a guess
+    assert fa.reidentified_share(["x", "y", "z"], ["a", "a", "a"]) == 1 / 3
+    assert fa.reidentified_share([None, None], ["a", "b"]) == 0.0
 
 
 def test_frequency_attack_on_the_bloom_encoding_is_bounded():
-    report = attack_report(n=3000, seed=3)
-    assert report["bf_surname"] <= 0.01  # guessing the top name for everyone would score about 18 %
-    assert report["baseline_top_name"] > 0.1
-    assert report["bf_density"] == 0.5
+    report = fa.run(n=3000, seed=3)
+    shares = {a.column: a.share for a in report.worst_per_column()}
+    assert shares["bf_surname"] <= 0.01
     # deterministic HMACs of a surname keep its frequency: the attack works on them (known limitation)
-    assert report["pk_surname"] > report["bf_surname"]
+    assert shares["pk_surname"] > 0.5
+    people = fa.population(3000, seed=3)
+    filters = [f for f in person_pseudonyms(people, KEY)["bf_surname"] if f]
+    assert sum(int(f, 16).bit_count() for f in filters) == len(filters) * ENCODED_BITS // 2  # balanced: 50 %

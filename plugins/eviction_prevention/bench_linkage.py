@@ -1,77 +1,147 @@
-"""Linkage benchmark (``make bench-linkage``): quality per link type and noise level, and a frequency attack.
+"""Linkage benchmark (``make bench-linkage``): FEBRL against splink, the own generator, a frequency attack.
 
-Quality: for every noise level and seed, generate the synthetic partner files (most tenants are unknown to
-the social team and the SDD: the overlap is partial), ingest and publish them in process into a fresh
-DuckDB warehouse, and compare ``int_links`` with the generator's ground truth.
+Three parts (``--only febrl,generator,attack``), a table each, then every target with met / NOT MET;
+results in ``var/bench-linkage/results.json``. A benchmark: its targets are never timed tests.
 
-Frequency attack: an attacker who holds the stored encodings and a public surname frequency list ranks
-the distinct encodings by how often they occur and takes the i-th most frequent to be the i-th most
-common surname. The simulation draws a population whose surnames follow a Zipf law over the public list
-and reports the share of records whose surname the attacker gets right, for the hardened Bloom
-encoding ``bf_surname`` and, for comparison, for the deterministic HMAC ``pk_surname``.
+* FEBRL (``febrl``): data no one here generated. FEBRL 1, 2 and 3 (fetched once by ``make febrl-data``;
+  FEBRL 4 is kept aside as an independent check and never used here), each split into two files by its
+  ground truth with partial overlap and without soc_sec_id (``febrl.split_file``). Ours =
+  ``linkage.link_csv`` on the two files (wall seconds of that call: reading, pseudonymising, linking,
+  writing), the anchor = splink 5 on the same records in clear text (``splink_anchor``), both evaluated
+  against the true pairs with ``linkage.evaluate``. Targets: F1 >= 0.995 on each split, the mean of
+  F1(ours) / F1(splink) >= 1.00, and ours no slower than splink on each split.
+* Own generator (``generator``): per noise level and seed, generate the synthetic partner files (partial
+  overlap), ingest and publish them in process into a fresh DuckDB warehouse and compare ``int_links``
+  with the ground truth. Targets (worst over seeds, each link type): F1 >= 0.998 at default noise,
+  >= 0.99 at high noise.
+* Frequency attack (``attack``, see ``frequency_attack``): every stored pseudonym column of every source
+  kind against every quasi-identifier; target: at most 1 % of records re-identified from any column, and
+  every column the staging tables store is attacked.
 """
 
 from __future__ import annotations
 
 import argparse
-import random
+import json
+import statistics
+import sys
 import tempfile
 import time
-from collections import Counter
 from collections.abc import Sequence
+from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
-from eviction_prevention import normalize as nz
-from eviction_prevention.pseudonymise import ENCODED_BITS, person_pseudonyms
-from eviction_prevention.synthetic_data import SURNAMES
+from eviction_prevention import febrl
+from eviction_prevention import frequency_attack as fa
 
 LINK_TYPES = ("case_social_team", "tenancy_sdd", "social_team_sdd")
 NOISE_LEVELS = ("low", "default", "high")
+PARTS = ("febrl", "generator", "attack")
 BENCH_KEY = b"bench-linkage-key-not-a-secret"
+FEBRL_F1 = 0.995
+FEBRL_F1_RATIO = 1.00
+GENERATOR_F1 = {"default": 0.998, "high": 0.99}
 
 
-def zipf_population(n: int, seed: int, public: Sequence[tuple[str, str]] = SURNAMES) -> pd.DataFrame:
-    """n synthetic person rows (prefix, surname, initials, birth_date); surname rank r has weight 1/r."""
-    rng = random.Random(seed)
-    weights = [1.0 / (rank + 1) for rank in range(len(public))]
-    names = rng.choices(list(public), weights=weights, k=n)
-    return pd.DataFrame(
-        {
-            "prefix": [p for p, _ in names],
-            "surname": [s for _, s in names],
-            "initials": ["".join(rng.choice("ABCDEFGHIJKLMNPRSTWZ") for _ in range(rng.randint(1, 3))) for _ in names],
-            "birth_date": [
-                f"{rng.randint(1940, 2005)}-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}" for _ in names
-            ],
-        }
-    )
+@dataclass(frozen=True)
+class Target:
+    name: str
+    measured: str
+    limit: str
+    met: bool
 
 
-def frequency_attack(encodings: Sequence[str | None], truth: Sequence[str], public_ranking: Sequence[str]) -> float:
-    """Share of records whose surname is guessed right by aligning encoding frequencies with the public
-    ranking (most frequent encoding -> most common name, and so on)."""
-    counts = Counter(e for e in encodings if e)
-    guess = {enc: public_ranking[i] for i, (enc, _) in enumerate(counts.most_common()) if i < len(public_ranking)}
-    hits = sum(1 for e, t in zip(encodings, truth, strict=True) if e and guess.get(e) == t)
-    return hits / max(len(truth), 1)
+# ------------------------------------------------------------------------------------------------ FEBRL
 
 
-def attack_report(n: int = 20_000, seed: int = 7, key: bytes = BENCH_KEY) -> dict[str, float]:
-    """Frequency-attack success on bf_surname and pk_surname, and the bit density of bf_surname."""
-    people = zipf_population(n, seed)
-    pseudo = person_pseudonyms(people, key)
-    truth = [" ".join(nz.surname_components(s)) for s in people["surname"]]
-    ranking = list(dict.fromkeys(" ".join(nz.surname_components(s)) for _, s in SURNAMES))
-    filters = [f for f in pseudo["bf_surname"] if f]
-    density = sum(int(f, 16).bit_count() for f in filters) / (len(filters) * ENCODED_BITS)
+def febrl_row(split: febrl.SplitFiles, ours: dict[str, float], splink: dict[str, float]) -> dict[str, Any]:
+    """One FEBRL split's results, with F1 and time of ours over splink's."""
     return {
-        "bf_surname": frequency_attack(list(pseudo["bf_surname"]), truth, ranking),
-        "pk_surname": frequency_attack(list(pseudo["pk_surname"]), truth, ranking),
-        "baseline_top_name": Counter(truth).most_common(1)[0][1] / n,
-        "bf_density": density,
-    }
+        "dataset": split.name, "a_records": split.a_records, "b_records": split.b_records,
+        "true_pairs": len(split.pairs), "ours": ours, "splink": splink,
+        "f1_ratio": ours["f1"] / splink["f1"] if splink["f1"] else None,
+        "time_ratio": ours["seconds"] / splink["seconds"] if splink["seconds"] else None,
+    }  # fmt: skip
+
+
+def febrl_run(split: febrl.SplitFiles, workdir: Path, key: bytes) -> dict[str, Any]:
+    """Ours (``link_csv``) and splink on one split, each evaluated against the true pairs."""
+    from eviction_prevention import linkage, splink_anchor
+
+    out = workdir / f"{split.name}_links.csv"
+    started = time.perf_counter()
+    linkage.link_csv(split.a, split.b, out, key)
+    seconds = time.perf_counter() - started
+    ours = {**linkage.evaluate(pd.read_csv(out, dtype=str), split.pairs), "seconds": seconds}
+    anchor = splink_anchor.link_csv(split.a, split.b, workdir / "splink.log")
+    theirs = {**linkage.evaluate(anchor.pairs, split.pairs), "seconds": anchor.seconds}
+    return febrl_row(split, ours, theirs)
+
+
+def febrl_part(sources: Sequence[Path], workdir: Path, key: bytes) -> list[dict[str, Any]]:
+    """``febrl_run`` on the split of each source file; the splits, links and splink's log go to ``workdir``."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    (workdir / "splink.log").unlink(missing_ok=True)
+    rows = []
+    for source in sources:
+        rows.append(febrl_run(febrl.split_file(source, workdir), workdir, key))
+        print(f"  {source.stem}: done", file=sys.stderr, flush=True)
+    return rows
+
+
+def _ratio(value: float | None, digits: int = 3) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"
+
+
+def febrl_table(rows: Sequence[dict[str, Any]]) -> list[str]:
+    head = (
+        f"{'dataset':<9} {'A':>5} {'B':>5} {'pairs':>5} | {'ours P':>7} {'R':>6} {'F1':>6} {'s':>6} | "
+        f"{'splink P':>8} {'R':>6} {'F1':>6} {'s':>6} | {'F1 ratio':>8} {'time ratio':>10}"
+    )
+    lines = [head]
+    for r in rows:
+        o, s = r["ours"], r["splink"]
+        lines.append(
+            f"{r['dataset']:<9} {r['a_records']:>5} {r['b_records']:>5} {r['true_pairs']:>5} | "
+            f"{o['precision']:>7.4f} {o['recall']:>6.4f} {o['f1']:>6.4f} {o['seconds']:>6.2f} | "
+            f"{s['precision']:>8.4f} {s['recall']:>6.4f} {s['f1']:>6.4f} {s['seconds']:>6.2f} | "
+            f"{_ratio(r['f1_ratio']):>8} {_ratio(r['time_ratio']):>10}"
+        )
+    if rows:
+        ratios = [r["f1_ratio"] for r in rows if r["f1_ratio"] is not None]
+        ours_s, splink_s = sum(r["ours"]["seconds"] for r in rows), sum(r["splink"]["seconds"] for r in rows)
+        mean = statistics.fmean(ratios) if ratios else None
+        lines.append(
+            f"{'all':<9} {'':>5} {'':>5} {'':>5} | {'':>7} {'':>6} {'':>6} {ours_s:>6.2f} | {'':>8} {'':>6} {'':>6} "
+            f"{splink_s:>6.2f} | {_ratio(mean):>8} {_ratio(ours_s / splink_s if splink_s else None):>10}"
+        )
+    return lines
+
+
+def febrl_targets(rows: Sequence[dict[str, Any]]) -> list[Target]:
+    targets = [
+        Target(f"FEBRL {r['dataset']}: F1", f"{r['ours']['f1']:.4f}", f">= {FEBRL_F1}", r["ours"]["f1"] >= FEBRL_F1)
+        for r in rows
+    ]
+    ratios = [r["f1_ratio"] for r in rows]
+    if ratios:
+        mean = statistics.fmean(x if x is not None else 0.0 for x in ratios)
+        targets.append(
+            Target("FEBRL: mean F1 / splink F1", f"{mean:.4f}", f">= {FEBRL_F1_RATIO:.2f}", mean >= FEBRL_F1_RATIO)
+        )
+    for r in rows:
+        ours_s, splink_s = r["ours"]["seconds"], r["splink"]["seconds"]
+        targets.append(
+            Target(f"FEBRL {r['dataset']}: seconds, ours vs splink", f"{ours_s:.2f} vs {splink_s:.2f}",
+                   "ours <= splink", ours_s <= splink_s)
+        )  # fmt: skip
+    return targets
+
+
+# ------------------------------------------------------------------------------------------------ own generator
 
 
 def quality_run(noise: str, seed: int, scale: float, workdir: Path) -> dict[str, dict[str, float]]:
@@ -88,45 +158,159 @@ def quality_run(noise: str, seed: int, scale: float, workdir: Path) -> dict[str,
         return evaluation.linkage_quality(conn, data / "ground_truth", BENCH_KEY)
 
 
-def format_row(noise: str, seed: int, link_type: str, m: dict[str, float]) -> str:
-    return (
-        f"{noise:<8} {seed:>5} {link_type:<17} {m['precision']:>9.4f} {m['recall']:>7.4f} {m['f1']:>7.4f}"
-        f" {m['tp']:>5} {m['fp']:>4} {m['fn']:>4}"
-    )
+def generator_part(noises: Sequence[str], seeds: Sequence[int], scale: float) -> list[dict[str, Any]]:
+    """One row per noise level, seed and link type."""
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="bench-linkage-") as tmp:
+        for noise in noises:
+            for seed in seeds:
+                started = time.perf_counter()
+                result = quality_run(noise, seed, scale, Path(tmp))
+                seconds = time.perf_counter() - started
+                rows += [
+                    {"noise": noise, "seed": seed, "link_type": t, **result[t], "seconds": seconds} for t in LINK_TYPES
+                ]
+                print(f"  generator {noise} seed {seed}: {seconds:.1f} s", file=sys.stderr, flush=True)
+    return rows
+
+
+def worst_f1(rows: Sequence[dict[str, Any]]) -> dict[tuple[str, str], float]:
+    """The lowest F1 over seeds per (noise, link type), in first-seen order."""
+    worst: dict[tuple[str, str], float] = {}
+    for r in rows:
+        key = (r["noise"], r["link_type"])
+        worst[key] = min(worst.get(key, 1.0), r["f1"])
+    return worst
+
+
+def generator_table(rows: Sequence[dict[str, Any]]) -> list[str]:
+    lines = [
+        f"{'noise':<8} {'seed':>4} {'link type':<17} {'P':>7} {'R':>7} {'F1':>7} {'tp':>5} {'fp':>4} {'fn':>4} {'s':>6}"
+    ]
+    lines += [
+        f"{r['noise']:<8} {r['seed']:>4} {r['link_type']:<17} {r['precision']:>7.4f} {r['recall']:>7.4f} "
+        f"{r['f1']:>7.4f} {r['tp']:>5} {r['fp']:>4} {r['fn']:>4} {r['seconds']:>6.1f}"
+        for r in rows
+    ]
+    return lines
+
+
+def generator_targets(rows: Sequence[dict[str, Any]]) -> list[Target]:
+    seeds = sorted({r["seed"] for r in rows})
+    return [
+        Target(f"generator {noise} noise, {link_type}: worst F1 over seeds {','.join(map(str, seeds))}",
+               f"{f1:.4f}", f">= {GENERATOR_F1[noise]}", f1 >= GENERATOR_F1[noise])
+        for (noise, link_type), f1 in worst_f1(rows).items()
+        if noise in GENERATOR_F1
+    ]  # fmt: skip
+
+
+# ------------------------------------------------------------------------------------------------ attack
+
+
+def attack_results(report: fa.AttackReport) -> dict[str, Any]:
+    return {
+        "records": report.records,
+        "columns": [asdict(a) | {"met": a.met} for a in report.worst_per_column()],
+        "per_kind": [asdict(a) for a in report.attacks],
+        "attacked": report.attacked,
+        "stored": report.stored,
+        "not_attacked": report.gaps,
+    }
+
+
+def attack_table(results: dict[str, Any]) -> list[str]:
+    lines = [f"{'column':<20} {'worst kind':<12} {'best truth':<30} {'re-identified':>13}  target <= {fa.TARGET:.0%}"]
+    lines += [
+        f"{c['column']:<20} {c['kind']:<12} {c['truth']:<30} {c['share']:>13.2%}  {'met' if c['met'] else 'NOT MET'}"
+        for c in results["columns"]
+    ]
+    for kind, columns in results["not_attacked"].items():
+        lines += [f"{c:<20} {kind:<12} {'(stored, NOT ATTACKED)':<30} {'?':>13}  NOT MET" for c in columns]
+    return lines
+
+
+def attack_targets(results: dict[str, Any]) -> list[Target]:
+    over = [c for c in results["columns"] if not c["met"]]
+    listed = ", ".join(f"{c['column']} {c['share']:.1%}" for c in over)
+    gaps = [f"{kind}.{c}" for kind, cols in results["not_attacked"].items() for c in cols]
+    worst = max((c["share"] for c in results["columns"]), default=0.0)
+    measured = f"worst {worst:.2%}; {len(over)} of {len(results['columns'])} columns above"
+    return [
+        Target(f"frequency attack: every stored column <= {fa.TARGET:.0%} re-identified",
+               measured + (f": {listed}" if over else ""), f"<= {fa.TARGET:.0%}", not over),
+        Target("frequency attack covers every stored column", "not attacked: " + (", ".join(gaps) or "none"),
+               "none", not gaps),
+    ]  # fmt: skip
+
+
+# ------------------------------------------------------------------------------------------------ main
+
+
+def target_lines(targets: Sequence[Target]) -> list[str]:
+    return [f"  {'met    ' if t.met else 'NOT MET'}  {t.name}: {t.measured} (target {t.limit})" for t in targets]
+
+
+def _parts(text: str) -> list[str]:
+    parts = [p.strip() for p in text.split(",") if p.strip()]
+    unknown = sorted(set(parts) - set(PARTS))
+    if unknown:
+        raise argparse.ArgumentTypeError(f"unknown part(s) {unknown}; choose from {','.join(PARTS)}")
+    return parts
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    from eviction_prevention import settings
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", type=_parts, default=list(PARTS), help="comma-separated: febrl,generator,attack")
+    parser.add_argument("--scale", type=float, default=1.0, help="own generator: world size")
+    parser.add_argument("--seeds", default="1,2", help="own generator: comma-separated seeds")
+    parser.add_argument("--noise", default=",".join(NOISE_LEVELS), help="own generator: comma-separated noise levels")
+    parser.add_argument("--febrl-dir", type=Path, default=settings.home() / "febrl", help="where febrl-data put them")
+    parser.add_argument("--attack-records", type=int, default=20_000, help="frequency attack: population size")
+    parser.add_argument("--out", type=Path, default=settings.home() / "bench-linkage", help="results directory")
+    return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--scale", type=float, default=1.0)
-    parser.add_argument("--seeds", default="1,2", help="comma-separated generator seeds")
-    parser.add_argument("--noise", default=",".join(NOISE_LEVELS), help="comma-separated noise levels")
-    args = parser.parse_args(argv)
-    seeds = [int(s) for s in args.seeds.split(",")]
-    header = ("noise", "seed", "link_type", "precision", "recall", "f1", "tp", "fp", "fn")
-    print("{:<8} {:>5} {:<17} {:>9} {:>7} {:>7} {:>5} {:>4} {:>4}".format(*header))
-    worst: dict[tuple[str, str], float] = {}
-    with tempfile.TemporaryDirectory(prefix="bench-linkage-") as tmp:
-        for noise in args.noise.split(","):
-            for seed in seeds:
-                started = time.perf_counter()
-                result = quality_run(noise, seed, args.scale, Path(tmp))
-                for link_type in LINK_TYPES:
-                    print(format_row(noise, seed, link_type, result[link_type]))
-                    key = (noise, link_type)
-                    worst[key] = min(worst.get(key, 1.0), result[link_type]["f1"])
-                print(f"{'':8} {'':5} ({time.perf_counter() - started:.1f} s)", flush=True)
-    print("\nworst F1 per noise level and link type:")
-    for (noise, link_type), f1 in worst.items():
-        print(f"  {noise:<8} {link_type:<17} {f1:.4f}")
-    attack = attack_report()
-    print(
-        "\nfrequency attack (20,000 records, Zipf surnames over the public list, attacker aligns encoding "
-        "frequencies with the list):"
-    )
-    print(f"  bf_surname (hardened Bloom encoding): {attack['bf_surname']:.2%} of records re-identified")
-    print(f"  pk_surname (deterministic HMAC):       {attack['pk_surname']:.2%} of records re-identified")
-    print(f"  share of the most common surname:      {attack['baseline_top_name']:.2%} (guessing it for everyone)")
-    print(f"  bf_surname bit density:                {attack['bf_density']:.4f}")
+    args = parse_args(argv)
+    results: dict[str, Any] = {"parts": args.only}
+    targets: list[Target] = []
+    args.out.mkdir(parents=True, exist_ok=True)
+    if "febrl" in args.only:
+        try:
+            sources = febrl.require_files(args.febrl_dir)
+        except FileNotFoundError as exc:
+            print(exc, file=sys.stderr)
+            return 2
+        rows = febrl_part(sources, args.out / "febrl", BENCH_KEY)
+        results["febrl"] = rows
+        targets += febrl_targets(rows)
+        print("\n== FEBRL 1-3 split in two files (ours on pseudonyms vs splink 5 in clear text; seconds = wall) ==")
+        print("\n".join(febrl_table(rows)))
+    if "generator" in args.only:
+        seeds = [int(s) for s in args.seeds.split(",")]
+        rows = generator_part(args.noise.split(","), seeds, args.scale)
+        results["generator"] = {"scale": args.scale, "seeds": seeds, "runs": rows}
+        targets += generator_targets(rows)
+        print(f"\n== own generator (scale {args.scale}, seeds {args.seeds}) ==")
+        print("\n".join(generator_table(rows)))
+    if "attack" in args.only:
+        attack = attack_results(fa.run(args.attack_records))
+        results["attack"] = attack
+        targets += attack_targets(attack)
+        print(
+            f"\n== frequency attack ({attack['records']:,} records per kind through pseudonymise_frame; attacker "
+            "ranks stored values by count against the population's own frequencies) =="
+        )
+        print("\n".join(attack_table(attack)))
+    results["targets"] = [asdict(t) for t in targets]
+    print("\n== targets ==")
+    print("\n".join(target_lines(targets)))
+    path = args.out / "results.json"
+    path.write_text(json.dumps(results, indent=2, default=str) + "\n", encoding="utf-8")
+    print(f"\nresults: {path}")
     return 0
 
 

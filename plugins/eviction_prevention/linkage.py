@@ -1008,11 +1008,18 @@ _CSV_ALIASES = {
     "dob": "birth_date",
     "zip": "postcode",
     "zipcode": "postcode",
+    # FEBRL's layout (address_2, state and soc_sec_id are not used)
+    "rec_id": "record_id",
+    "street_number": "house_number",
+    "address_1": "street",
+    "suburb": "city",
+    "date_of_birth": "birth_date",
 }
 
 
 def _read_person_csv(path: Path) -> pd.DataFrame:
-    """All columns as text, empty cells as None; ``;`` or ``,`` separated; UTF-8 (BOM ok) or cp1252."""
+    """All columns as text, spaces around headers and cells stripped (FEBRL's ``", "`` separators), empty cells
+    as None; ``;`` or ``,`` separated; UTF-8 (BOM ok) or cp1252."""
     for encoding in ("utf-8-sig", "cp1252"):
         try:
             with open(path, encoding=encoding, newline="") as fh:
@@ -1027,6 +1034,7 @@ def _read_person_csv(path: Path) -> pd.DataFrame:
     df = df.rename(columns={k: v for k, v in _CSV_ALIASES.items() if k in df.columns and v not in df.columns})
     if "record_id" not in df.columns:
         df["record_id"] = [str(i) for i in range(len(df))]
+    df = df.apply(lambda column: column.str.strip())
     df = df.astype(object).where(df.ne(""), None)
     return df
 
