@@ -84,6 +84,7 @@ _CODE_GROUPS: dict[str, tuple[str, ...]] = {
     "phon": ("pk_surname_phon",),
     "given": ("pk_given_name",),
     "name_pair": ("pk_name_pair",),
+    "name_letters": ("pk_name_letters",),
     "initials": ("pk_initials",),
     "initials_sorted": ("pk_initials_sorted",),
     "initial_1": ("pk_initial_1",),
@@ -125,6 +126,7 @@ BLOCKING_RULES: tuple[Rule, ...] = (
     Rule(("pk_postcode", "pk_surname_phon")),
     Rule(("pk_name_pair",)),
     Rule(("pk_birth_date", "pk_city")),
+    Rule(("pk_birth_date", "pk_name_letters")),
     Rule(("pk_street_house", "pk_surname_phon")),
     Rule(("pk_given_name", "pk_house_number", "pk_city")),
     Rule(("pk_street_house", "pk_initial_1")),
@@ -530,6 +532,20 @@ def _birth_date_levels(left: Records, right: Records, li: np.ndarray, ri: np.nda
     )
 
 
+# The exact address: postcode and house number with letter and suffix equal, and street and house number, and city,
+# equal where both records have them.
+_ADDRESS_EXACT = ("pk_address", "pk_street_house", "pk_city")
+
+
+def _exact_address(L: Codes, R: Codes) -> np.ndarray:
+    """Pairs (their ``_ADDRESS_EXACT`` codes) at the exact address: the address pseudonym equal, and street with
+    house number, and city, equal unless missing on either side."""
+    exact = _eq(L["pk_address"], R["pk_address"])
+    for column in _ADDRESS_EXACT[1:]:
+        exact &= (L[column] == R[column]) | (L[column] < 0) | (R[column] < 0)
+    return exact
+
+
 def _similar(left: Records, right: Records, li: np.ndarray, ri: np.ndarray, column: str) -> np.ndarray:
     """Address parts that agree allowing typos: a postcode (characters by position) with up to two characters
     typed over or swapped, a street or city (bigrams) with a Dice coefficient of at least SET_DICE_CLOSE."""
@@ -540,10 +556,12 @@ def _similar(left: Records, right: Records, li: np.ndarray, ri: np.ndarray, colu
 
 def _address_levels(left: Records, right: Records, li: np.ndarray, ri: np.ndarray) -> np.ndarray:
     """How many of postcode, street, house number and city agree (``_similar``); level 0 is the exact address
-    (postcode and house number with letter and suffix). Encodings are compared only where the pseudonyms
-    leave it open."""
-    L, R = _gather(left, right, li, ri, ("pk_address", "pk_postcode", "pk_street_house", "pk_house_number", "pk_city"))
-    exact = _eq(L["pk_address"], R["pk_address"])
+    (``_exact_address``: where postcode and house number give street and city, as in the Netherlands, that is
+    the postcode and house number; where they are independent, all four agreeing is far rarer among
+    non-matches than any one, and its u is counted over all pairs like every exact level,
+    ``_exact_address_agreement``). Encodings are compared only where the pseudonyms leave it open."""
+    L, R = _gather(left, right, li, ri, ("pk_postcode", "pk_house_number", *_ADDRESS_EXACT))
+    exact = _exact_address(L, R)
     known = np.zeros(len(li), dtype=np.int8)
     agree = np.zeros(len(li), dtype=np.int8)
     for column, pseudonym in (("bf_postcode", "pk_postcode"), ("bf_street", "pk_street_house"), ("bf_city", "pk_city")):
@@ -597,10 +615,10 @@ def _estimate_u(left: Records, right: Records, seed: int) -> dict[str, np.ndarra
     return u
 
 
-# The pseudonym column whose equality is the "exact" level (level 0) of each field.
+# The pseudonym column whose equality is the "exact" level (level 0) of each field (the address: see
+# ``_exact_address_agreement``).
 _EXACT_COLUMN = {
-    "surname": "pk_surname", "given_name": "pk_given_name", "birth_date": "pk_birth_date", "address": "pk_address",
-    "bsn": "pk_bsn",
+    "surname": "pk_surname", "given_name": "pk_given_name", "birth_date": "pk_birth_date", "bsn": "pk_bsn",
 }  # fmt: skip
 
 
@@ -625,6 +643,21 @@ def _exact_agreement(left: Records, right: Records, column: str, comparable: str
     return agree / total, total
 
 
+_EXACT_ADDRESS_CAP = 100_000  # pairs per address value checked one by one; beyond, all count as exact
+
+
+def _exact_address_agreement(left: Records, right: Records) -> tuple[float, float]:
+    """``_exact_agreement`` of the exact address (``_exact_address``): the pairs sharing the address pseudonym,
+    from value counts, less those whose street or city differ (checked on the pairs themselves; an address
+    shared by more than _EXACT_ADDRESS_CAP pairs counts whole, so u errs high, towards a weaker weight)."""
+    share, total = _exact_agreement(left, right, "pk_address")
+    lk, rk = left.codes["pk_address"].astype(np.int64), right.codes["pk_address"].astype(np.int64)
+    li, ri, _ = block_pairs(lk, rk, _EXACT_ADDRESS_CAP)
+    L, R = _gather(left, right, li, ri, _ADDRESS_EXACT)
+    differ = float(len(li) - _exact_address(L, R).sum())
+    return (share * total - differ) / total if total else 0.0, total
+
+
 def _correct_u(
     left: Records, right: Records, u: dict[str, np.ndarray], m: dict[str, np.ndarray], share: float
 ) -> dict[str, np.ndarray]:
@@ -639,7 +672,10 @@ def _correct_u(
     out = {}
     for f in FIELDS:
         freq = u[f.name].copy()
-        exact, total = _exact_agreement(left, right, _EXACT_COLUMN[f.name], _COMPARABLE_COLUMN.get(f.name))
+        if f.name == "address":
+            exact, total = _exact_address_agreement(left, right)
+        else:
+            exact, total = _exact_agreement(left, right, _EXACT_COLUMN[f.name], _COMPARABLE_COLUMN.get(f.name))
         floor = np.full(len(f.levels), _U_FLOOR)
         if total:
             exact = (exact * total + _U_PRIOR_WEIGHT * f.u_prior[0]) / (total + _U_PRIOR_WEIGHT)

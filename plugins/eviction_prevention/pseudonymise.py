@@ -131,6 +131,7 @@ PERSON_PSEUDONYMS: tuple[str, ...] = (
     "pk_prefix",
     "pk_given_name",
     "pk_name_pair",
+    "pk_name_letters",
     "pk_initials",
     "pk_initials_sorted",
     "pk_initial_1",
@@ -164,6 +165,7 @@ _COLUMN_FIELD: dict[str, str] = {
     "pk_prefix": "prefix",
     "pk_given_name": "given_name",
     "pk_name_pair": "name_pair",
+    "pk_name_letters": "name_letters",
     "pk_initials": "initials",
     "pk_initials_sorted": "initials_sorted",
     "pk_initial_1": "initial",
@@ -740,14 +742,14 @@ def _birth_digit_keys(value: Any) -> tuple[str]:
     return (birth_digits(value),)
 
 
-def _name_pairs(
-    surnames: list[str], given: list[str], codes: tuple[np.ndarray, np.ndarray]
+def _unordered_pairs(
+    first: list[str], second: list[str], codes: tuple[np.ndarray, np.ndarray]
 ) -> tuple[list[str], np.ndarray]:
-    """``"{a}|{b}"`` of surname and first given name in sorted order (a pair written the other way round, the
-    given name in the surname field, gives the same text; ``""`` unless both are known), and the row codes."""
-    pair_codes, (si, gi) = _combine(codes)
-    texts = ["|".join(sorted((surnames[a], given[b]))) if surnames[a] and given[b] else "" for a, b in zip(
-        si.tolist(), gi.tolist(), strict=True)]  # fmt: skip
+    """``"{a}|{b}"`` of the two texts in sorted order (surname and given name written the other way round give
+    the same text; ``""`` unless both are known), per distinct combination, and the row codes."""
+    pair_codes, (fi, si) = _combine(codes)
+    texts = ["|".join(sorted((first[a], second[b]))) if first[a] and second[b] else "" for a, b in zip(
+        fi.tolist(), si.tolist(), strict=True)]  # fmt: skip
     return texts, pair_codes
 
 
@@ -817,8 +819,10 @@ def person_pseudonyms(
     (city,) = spread(_city_keys, ("pk_city", None), town)
     first = col("given_name")
     (given_text,) = spread(_given_keys, ("pk_given_name", None), first)
-    texts, codes = _name_pairs(surname, given_text, (name.codes, first.codes))
+    texts, codes = _unordered_pairs(surname, given_text, (name.codes, first.codes))
     out["pk_name_pair"] = _rows(pz._pseudonyms("name_pair", texts), codes)
+    texts, codes = _unordered_pairs([t[:1] for t in surname], [t[:1] for t in inits], (name.codes, given.codes))
+    out["pk_name_letters"] = _rows(pz.many("name_letters", texts), codes)
     out["bf_given_name"] = _surname_blooms(pz, given_text, inits, iso, (first.codes, given.codes, born.codes), bloom)
     for column, texts_, codes_, elements in (
         ("bf_street", street_key, street.codes, padded_bigrams),
