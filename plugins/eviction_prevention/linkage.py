@@ -409,17 +409,35 @@ def _eq(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return (a == b) & (a >= 0)
 
 
+_PREFIX_WORDS = 8  # words of a wide encoding compared first when only distances up to a limit matter
+
+
 def _distance(
-    left: Records, right: Records, li: np.ndarray, ri: np.ndarray, columns: tuple[str, str], chunk: int = 250_000
+    left: Records,
+    right: Records,
+    li: np.ndarray,
+    ri: np.ndarray,
+    columns: tuple[str, str],
+    limit: int | None = None,
+    chunk: int = 250_000,
 ) -> np.ndarray:
     """Hamming distance of encoding ``columns[0]`` of the left and ``columns[1]`` of the right records (the same
-    width); -1 when either is missing."""
+    width); -1 when either is missing. With ``limit``, a distance above it may be returned as any value above
+    it: the first _PREFIX_WORDS words are compared first, and only pairs still within the limit (the distance
+    over a part never exceeds the whole) are compared on the rest."""
     lcol, rcol = columns
+    lwords, rwords = left.words[lcol], right.words[rcol]
+    split = _PREFIX_WORDS if limit is not None and lwords.shape[1] > 2 * _PREFIX_WORDS else lwords.shape[1]
     out = np.full(len(li), -1, dtype=np.int64)
     for start in range(0, len(li), chunk):
         sl = slice(start, start + chunk)
         a, b = li[sl], ri[sl]
-        dist = np.bitwise_count(left.words[lcol][a] ^ right.words[rcol][b]).sum(axis=1, dtype=np.int64)
+        dist = np.bitwise_count(lwords[a, :split] ^ rwords[b, :split]).sum(axis=1, dtype=np.int64)
+        if split < lwords.shape[1]:
+            rest = np.flatnonzero(dist <= limit)
+            dist[rest] += np.bitwise_count(lwords[a[rest], split:] ^ rwords[b[rest], split:]).sum(
+                axis=1, dtype=np.int64
+            )
         out[sl] = np.where(left.present[lcol][a] & right.present[rcol][b], dist, -1)
     return out
 
@@ -461,10 +479,10 @@ def _names_swapped(left: Records, right: Records, li: np.ndarray, ri: np.ndarray
         both &= left.present[column][li] & right.present[column][ri]
     crossed = np.zeros(len(li), dtype=bool)
     rows = np.flatnonzero(both)
-    one = _distance(left, right, li[rows], ri[rows], names)
+    one = _distance(left, right, li[rows], ri[rows], names, BLOOM_NEAR)
     near = _close(one, BLOOM_NEAR)
     rows, one = rows[near], one[near]
-    other = _distance(left, right, li[rows], ri[rows], names[::-1])
+    other = _distance(left, right, li[rows], ri[rows], names[::-1], BLOOM_NEAR)
     crossed[rows] = _close(other, BLOOM_NEAR) & (np.minimum(one, other) <= BLOOM_CLOSE)
     return crossed
 
@@ -482,7 +500,7 @@ def _surname_levels(left: Records, right: Records, li: np.ndarray, ri: np.ndarra
     swapped = np.zeros(len(li), dtype=bool)
     swapped[todo] = _names_swapped(left, right, li[todo], ri[todo])
     dist = np.full(len(li), -1, dtype=np.int64)
-    dist[todo] = _distance(left, right, li[todo], ri[todo], ("bf_surname", "bf_surname"))
+    dist[todo] = _distance(left, right, li[todo], ri[todo], ("bf_surname", "bf_surname"), BLOOM_NEAR)
     return _levels([exact, component, phon, swapped, _close(dist, BLOOM_CLOSE), _close(dist, BLOOM_NEAR)], missing)
 
 
@@ -494,7 +512,7 @@ def _given_name_levels(left: Records, right: Records, li: np.ndarray, ri: np.nda
     exact = _eq(L["pk_given_name"], R["pk_given_name"])
     todo = np.flatnonzero(full & ~exact)
     dist = np.full(len(li), -1, dtype=np.int64)
-    dist[todo] = _distance(left, right, li[todo], ri[todo], ("bf_given_name", "bf_given_name"))
+    dist[todo] = _distance(left, right, li[todo], ri[todo], ("bf_given_name", "bf_given_name"), BLOOM_NEAR)
     swapped = np.zeros(len(li), dtype=bool)
     swapped[todo] = _names_swapped(left, right, li[todo], ri[todo])
     first = _eq(L["pk_initial_1"], R["pk_initial_1"])
