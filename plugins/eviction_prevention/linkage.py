@@ -125,7 +125,6 @@ BLOCKING_RULES: tuple[Rule, ...] = (
     Rule(("pk_surname_2", "pk_birth_year")),
     Rule(("pk_postcode", "pk_surname_phon")),
     Rule(("pk_name_pair",)),
-    Rule(("pk_birth_date", "pk_city")),
     Rule(("pk_birth_date", "pk_name_letters")),
     Rule(("pk_street_house", "pk_surname_phon")),
     Rule(("pk_given_name", "pk_house_number", "pk_city")),
@@ -195,6 +194,7 @@ FIELDS: tuple[Field, ...] = (
 _U_PRIOR_WEIGHT = 50.0  # pseudo-pairs behind the u prior (matters only for tiny inputs)
 _M_PRIOR_WEIGHT = 5.0  # pseudo-matches behind the m prior
 _RANDOM_PAIRS = 200_000
+_U_CORRECTIONS = 3  # passes of the u correction for the matches among random pairs (_correct_u)
 _TRAINING_PAIRS = 200_000  # per EM training session (sampled beyond that)
 _U_FLOOR = 1.0 / (4 * _RANDOM_PAIRS)  # u of a level after correction: never below a quarter of one sample pair
 _ENCODINGS = tuple(ENCODING_BITS)  # the Bloom encoding columns (bf_*)
@@ -677,8 +677,9 @@ def _exact_address_agreement(left: Records, right: Records) -> tuple[float, floa
 
 
 def _correct_u(
-    left: Records, right: Records, u: dict[str, np.ndarray], m: dict[str, np.ndarray], share: float
-) -> dict[str, np.ndarray]:
+    left: Records, right: Records, u: dict[str, np.ndarray], m: dict[str, np.ndarray], share: float,
+    exact_matches: dict[str, float],
+) -> dict[str, np.ndarray]:  # fmt: skip
     """u without the matches that random pairs contain.
 
     The exact level is counted over all pairs (value counts); every level is then corrected as
@@ -686,7 +687,10 @@ def _correct_u(
     (from a first scoring pass). Random pairs are mostly non-matches, but with a large overlap their
     agreement on a unique identifier (BSN) or a birth date is mainly made of true matches. A level's u is
     floored at half a pair among the pairs it was counted on (at most its prior); the exact share is
-    shrunk towards the prior like the sampled levels, so that tiny inputs do not drown in their matches."""
+    shrunk towards the prior like the sampled levels, so that tiny inputs do not drown in their matches.
+    The exact level subtracts the larger of share * m and ``exact_matches`` (the expected matches among the
+    candidate pairs at that level: every pair at the exact address or BSN is a candidate, so there this counts
+    the matches pair by pair rather than through an estimate of m)."""
     out = {}
     for f in FIELDS:
         freq = u[f.name].copy()
@@ -702,6 +706,9 @@ def _correct_u(
             freq[0] = exact
             floor[0] = min(0.5 / total, f.u_prior[0])
         corrected = np.maximum((freq - share * m[f.name]) / (1.0 - share), floor)
+        if total:
+            matched = max(exact_matches.get(f.name, 0.0), share * m[f.name][0] * total)
+            corrected[0] = max((freq[0] * (total + _U_PRIOR_WEIGHT) - matched) / (total + _U_PRIOR_WEIGHT), floor[0])
         out[f.name] = corrected / corrected.sum()
     return out
 
@@ -911,11 +918,15 @@ def score_records(
     }
     sessions = _training_sessions(left, right, max_block_pairs, seed)
     u = _estimate_u(left, right, seed)
-    m, log_lr, _ = _log_likelihood_ratio(gammas, log_tf, sessions, u, max_iter)
-    # u without the matches among the random pairs (their share from this first pass), then score again
-    matches = float(_match_shares(log_lr, li, ri, len(left), len(right), False)[0].sum())
-    u = _correct_u(left, right, u, m, matches / (len(left) * len(right)))
+    sampled = u
     m, log_lr, iterations = _log_likelihood_ratio(gammas, log_tf, sessions, u, max_iter)
+    # u without the matches among the random pairs (their share from the previous pass), then score again;
+    # the corrected u raises the weights, which finds more of the matches, so the correction is repeated
+    for _ in range(_U_CORRECTIONS):
+        prob = _match_shares(log_lr, li, ri, len(left), len(right), False)[0]
+        exact_matches = {f.name: float(prob[gammas[f.name] == 0].sum()) for f in FIELDS}
+        u = _correct_u(left, right, sampled, m, float(prob.sum()) / (len(left) * len(right)), exact_matches)
+        m, log_lr, iterations = _log_likelihood_ratio(gammas, log_tf, sessions, u, max_iter)
     prob, pi_left, pi_right = _match_shares(log_lr, li, ri, len(left), len(right), exclusive)
     log.info(
         "linkage: %d x %d records, %d candidate pairs, %d EM iterations, match share left=%.4f right=%.4f",
