@@ -1,6 +1,7 @@
 """Privacy properties of the stored encodings: key dependence and resistance to a frequency attack.
 
-(No raw identifier in the warehouse, logs or XComs is checked end to end in test_end_to_end.py.)
+(No raw identifier in the warehouse, logs or XComs is checked end to end in test_end_to_end.py; no pseudonym
+in the warehouse, whose staging rows store them sealed, in test_sealed_warehouse.py.)
 """
 
 from __future__ import annotations
