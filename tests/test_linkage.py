@@ -21,7 +21,9 @@ from eviction_prevention.linkage import (
     score_pairs,
     score_records,
 )
-from eviction_prevention.pseudonymise import ENCODED_BITS, pseudonymise_frame
+from eviction_prevention.pseudonymise import ENCODED_BITS
+
+from tests.sealed import pseudonymised
 
 KEY = b"test-key-linkage-not-a-secret"
 
@@ -193,8 +195,8 @@ def make_datasets(seed: int = 7, n: int = 400, both: int = 300):
 
 
 def _pseudonymised(left: pd.DataFrame, right: pd.DataFrame, truth_refs: set[tuple[str, str]]):
-    lp = pseudonymise_frame(left, "corporation", KEY)
-    rp = pseudonymise_frame(right, "social_team", KEY)
+    lp = pseudonymised(left, "corporation", KEY)
+    rp = pseudonymised(right, "social_team", KEY)
     lmap = dict(zip(left["tenancy_ref"], lp["record_key"], strict=True))
     rmap = dict(zip(right["case_ref"], rp["record_key"], strict=True))
     truth = {(lmap[a], rmap[b]) for a, b in truth_refs}
@@ -279,8 +281,8 @@ def test_without_one_to_one_a_person_links_to_each_of_their_records():
             {"record_ref": "S2", "bsn": "111222333", **person, "service": "budget_management"},
         ]
     )
-    lp = pseudonymise_frame(corp, "corporation", KEY)
-    rp = pseudonymise_frame(sdd, "sdd", KEY)
+    lp = pseudonymised(corp, "corporation", KEY)
+    rp = pseudonymised(sdd, "sdd", KEY)
     tenant = lp["record_key"].iloc[-1]
     many = link(lp, rp, one_to_one=False)
     assert set(many.loc[many["left_id"] == tenant, "right_id"]) == set(rp["record_key"])
@@ -333,8 +335,8 @@ def test_one_to_one_picks_the_better_candidate():
             {**base, "case_ref": "C2", "birth_date": date(1972, 8, 9), "initials": "M."},  # partner
         ]
     ).drop(columns=["tenancy_ref", "monthly_rent", "arrears_amount", "snapshot_date"])
-    lp = pseudonymise_frame(left, "corporation", KEY)
-    rp = pseudonymise_frame(right, "social_team", KEY)
+    lp = pseudonymised(left, "corporation", KEY)
+    rp = pseudonymised(right, "social_team", KEY)
     pairs = link(lp, rp, threshold=0.0)
     assert len(pairs) == 1
     assert pairs.loc[0, "right_id"] == rp.loc[0, "record_key"]

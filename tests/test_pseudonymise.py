@@ -17,6 +17,7 @@ from eviction_prevention.pseudonymise import (
     BLOOM_FLIPS,
     BLOOM_HASHES,
     ENCODED_BITS,
+    PERSON_PSEUDONYMS,
     PSEUDONYM_COLUMNS,
     Pseudonymiser,
     bloom_bits,
@@ -28,9 +29,16 @@ from eviction_prevention.pseudonymise import (
 )
 from eviction_prevention.schema import attribute_columns, columns, identifier_columns
 
+from tests.sealed import opened
+
 KEY = b"test-key-one"
 OTHER_KEY = b"test-key-two"
 HEX32 = re.compile(r"^[0-9a-f]{32}$")
+SEALED_COLUMNS = {"record_key", "key_version", "person_seal"}
+
+
+def _opened(out: pd.DataFrame, kind: str, key: bytes | KeyChain = KEY) -> pd.DataFrame:
+    return opened(out, kind, key)
 
 
 def test_pseudonym_matches_the_documented_construction():
@@ -129,7 +137,9 @@ def test_frame_has_no_identifier_and_keeps_attributes():
     df = _social_team_frame()
     out = pseudonymise_frame(df, "social_team", KEY)
     assert not set(identifier_columns("social_team")) & set(out.columns)
-    assert set(PSEUDONYM_COLUMNS) <= set(out.columns)
+    assert set(out.columns) >= SEALED_COLUMNS
+    assert not set(PERSON_PSEUDONYMS) & set(out.columns)  # sealed, not stored as columns
+    assert set(PSEUDONYM_COLUMNS) <= set(_opened(out, "social_team").columns)
     for col in attribute_columns("social_team"):
         if col in df.columns:
             pd.testing.assert_series_equal(out[col], df[col])
@@ -138,7 +148,8 @@ def test_frame_has_no_identifier_and_keeps_attributes():
 
 def test_no_raw_value_anywhere_in_the_output():
     df = _social_team_frame()
-    out = pseudonymise_frame(df, "social_team", KEY)
+    sealed = pseudonymise_frame(df, "social_team", KEY)
+    out = _opened(sealed, "social_team")
     identifier_values = set()
     for col in identifier_columns("social_team"):
         for v in df[col].tolist():
@@ -149,6 +160,7 @@ def test_no_raw_value_anywhere_in_the_output():
     pseudonym_text = [str(v) for col in PSEUDONYM_COLUMNS for v in out[col].tolist() if v is not None]
     for raw in identifier_values:
         assert raw not in out.to_numpy().tolist()
+        assert raw not in sealed.to_numpy().tolist()
         for text in pseudonym_text:
             assert text != raw
             # substrings: only meaningful for values that cannot occur in hex by chance
@@ -161,7 +173,7 @@ def test_no_raw_value_anywhere_in_the_output():
 
 def test_pseudonym_values_follow_the_rules():
     df = _social_team_frame()
-    out = pseudonymise_frame(df, "social_team", KEY)
+    out = _opened(pseudonymise_frame(df, "social_team", KEY), "social_team")
     first, second = out.iloc[0], out.iloc[1]
     assert first["record_key"] == pseudonym(KEY, "case_ref", "ZAAK-000123")
     assert first["pk_surname"] == pseudonym(KEY, "surname", "berg")
@@ -257,7 +269,7 @@ def test_corporation_frame_contact_details_and_namespace():
         "free_text": "belt altijd terug",  # unknown column: dropped
     }
     df = pd.DataFrame([row])
-    out = pseudonymise_frame(df, "corporation", KEY, keep=["partner_code"])
+    out = _opened(pseudonymise_frame(df, "corporation", KEY, keep=["partner_code"]), "corporation")
     assert out.loc[0, "pk_phone"] == pseudonym(KEY, "phone", "0612345678")
     assert out.loc[0, "pk_email"] == pseudonym(KEY, "email", "j.vd.berg@example.nl")
     assert "partner_code" in out.columns and "free_text" not in out.columns
@@ -276,7 +288,7 @@ def test_sdd_frame_and_empty_frame():
     out = pseudonymise_frame(empty, "sdd", KEY)
     assert out.empty
     assert not set(identifier_columns("sdd")) & set(out.columns)
-    assert set(PSEUDONYM_COLUMNS) <= set(out.columns)
+    assert set(out.columns) >= SEALED_COLUMNS
 
 
 def test_plain_key_is_the_one_version_chain():
@@ -298,18 +310,32 @@ def test_chained_pseudonym_is_hmac_of_the_previous_version():
 
 
 def test_rotation_keeps_history_linkable():
-    """Rows stored under v1 and rotated to v2 equal the same rows pseudonymised under the chain v1+v2."""
+    """Rows stored under v1 and rotated to v2 equal the same rows pseudonymised under the chain v1+v2: the
+    seal is opened under v1, its pseudonyms rotated, and sealed again under v2."""
     rows = pd.DataFrame([_person(), _person(surname="Bakker", initials="A.", bsn=None)])
     rows["case_ref"] = ["C1", "C2"]
     chain = KeyChain((("v1", KEY), ("v2", OTHER_KEY)))
     stored = pseudonymise_frame(rows, "social_team", KEY)
     assert list(stored["key_version"]) == ["v1", "v1"]
-    rotated = rotate_frame(stored, "social_team", OTHER_KEY, "v2")
+    rotated = rotate_frame(stored, "social_team", chain, "v2")
     fresh = pseudonymise_frame(rows, "social_team", chain)
     pd.testing.assert_frame_equal(rotated, fresh)
-    assert rotated.loc[0, "pk_surname"] != stored.loc[0, "pk_surname"]
+    assert rotated.loc[0, "person_seal"] != stored.loc[0, "person_seal"]
+    opened = _opened(rotated, "social_team", chain)
+    inner = pseudonym(KEY, "surname", "berg")
+    expected = hmac.new(OTHER_KEY, f"eviction-prevention/v2/surname\x1f{inner}".encode(), hashlib.sha256)
+    assert opened.loc[0, "pk_surname"] == expected.hexdigest()[:32]
+    with pytest.raises(ValueError, match="does not open"):  # sealed under v2 now: the v1 key alone cannot open it
+        _opened(rotated.assign(key_version="v1"), "social_team", KEY)
     # rerunning an interrupted rotation changes nothing
-    pd.testing.assert_frame_equal(rotate_frame(rotated, "social_team", OTHER_KEY, "v2"), fresh)
+    pd.testing.assert_frame_equal(rotate_frame(rotated, "social_team", chain, "v2"), fresh)
+    # a frame of pseudonym columns (in memory) rotates the same way
+    tokens = _opened(stored, "social_team")
+    pd.testing.assert_frame_equal(
+        rotate_frame(tokens, "social_team", chain, "v2"), _opened(fresh, "social_team", chain)
+    )
+    with pytest.raises(ValueError, match="not in the key chain"):
+        rotate_frame(stored, "social_team", OTHER_KEY, "v2")  # the new key alone cannot open the v1 seals
 
 
 @pytest.mark.parametrize("key", [b"k", b"k" * 64, b"k" * 65, bytes(range(200))])  # HMAC pads keys longer than 64
@@ -385,7 +411,7 @@ def test_blank_values_count_as_missing():
     df = _social_team_frame()
     df["case_ref"] = ["   ", "ZAAK-1"]
     df["surname"] = [" ", "Bakker"]
-    out = pseudonymise_frame(df, "social_team", KEY, namespace="team")
+    out = _opened(pseudonymise_frame(df, "social_team", KEY, namespace="team"), "social_team")
     assert out.loc[0, "record_key"] is None and out.loc[0, "pk_surname"] is None and out.loc[0, "bf_surname"] is None
     assert out.loc[1, "record_key"] == pseudonym(KEY, "case_ref", "team\x1fZAAK-1")
 

@@ -583,9 +583,10 @@ def _address_levels(left: Records, right: Records, li: np.ndarray, ri: np.ndarra
     known = np.zeros(len(li), dtype=np.int8)
     agree = np.zeros(len(li), dtype=np.int8)
     for column, pseudonym in (("bf_postcode", "pk_postcode"), ("bf_street", "pk_street_house"), ("bf_city", "pk_city")):
-        present = left.present[column][li] & right.present[column][ri]
-        same = _eq(L[pseudonym], R[pseudonym]) & present
-        rows = np.flatnonzero(present & ~same & ~exact)
+        encoded = left.present[column][li] & right.present[column][ri]
+        present = encoded | ((L[pseudonym] >= 0) & (R[pseudonym] >= 0))  # seals migrated without the encodings
+        same = _eq(L[pseudonym], R[pseudonym])
+        rows = np.flatnonzero(encoded & ~same & ~exact)
         same[rows] = _similar(left, right, li[rows], ri[rows], column)
         known += present
         agree += same

@@ -2,7 +2,9 @@
 
 Person-level scores come from :mod:`eviction_prevention.linkage` (Fellegi-Sunter); this module turns them
 into the links the marts use: arrears case -> social-team case, tenancy -> SDD record, social-team case
--> SDD record.
+-> SDD record. The warehouse holds each row's person pseudonyms sealed (``person_seal``); the read functions
+open them in memory (``sealing.unseal``, with the pseudonymisation key) right after reading, and nothing
+here writes, logs or returns them.
 
 Evidence from the third source counts too: a tenancy whose social-team case matches an SDD record (say
 on the BSN pseudonym, which corporations do not have) is linked to that record with probability
@@ -47,7 +49,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from sqlalchemy.engine import Connection
 
-from eviction_prevention import linkage, warehouse
+from eviction_prevention import keys, linkage, sealing, settings, warehouse
 from eviction_prevention.partners import load_partners
 from eviction_prevention.pseudonymise import PERSON_PSEUDONYMS
 
@@ -65,31 +67,42 @@ CASE_CANDIDATE_THRESHOLD = 0.01
 REPORT_DATE_CLOSE_DAYS = 3
 # Assumed m-probabilities of the report-date levels: a social team registers a report within 3 days.
 REPORT_DATE_M = {"close": 0.95, "window": 0.05}
-KEY_LIST = ", ".join(PERSON_KEYS)
+# What a row's person pseudonyms are read from: the seal and its associated data (``sealing``).
+SEALED = ("record_key", "key_version", sealing.SEAL_COLUMN)
+SEALED_LIST = ", ".join(SEALED)
 ArrayLike = linkage.ArrayLike
 
 
-def tenancies(conn: Connection) -> pd.DataFrame:
+def unsealed(frame: pd.DataFrame, kind: str, chain: keys.KeyChain) -> pd.DataFrame:
+    """``frame`` with its seal columns (SEALED) replaced by the person pseudonyms the linkage compares
+    (PERSON_KEYS), opened in memory. They stay inside the linkage step: never written, logged or returned."""
+    tokens = sealing.unseal(frame[sealing.SEAL_COLUMN], frame["record_key"], frame["key_version"], kind, chain)
+    rest = frame.drop(columns=list(SEALED)).reset_index(drop=True)
+    return pd.concat([rest, tokens[PERSON_KEYS]], axis=1)
+
+
+def tenancies(conn: Connection, chain: keys.KeyChain) -> pd.DataFrame:
     """The tenant of each tenancy as last delivered, with person pseudonyms."""
-    return warehouse.read_frame(
+    frame = warehouse.read_frame(
         conn,
         f"""
         WITH ranked AS (
             SELECT s.*, row_number() OVER (PARTITION BY partner, record_key ORDER BY snapshot_date DESC) AS rn
             FROM int_arrears_snapshots AS s
         )
-        SELECT partner || ':' || record_key AS id, {KEY_LIST}
+        SELECT partner || ':' || record_key AS id, {SEALED_LIST}
         FROM ranked WHERE rn = 1
         """,
     )
+    return unsealed(frame, "corporation", chain)
 
 
-def social_team_cases(conn: Connection) -> pd.DataFrame:
+def social_team_cases(conn: Connection, chain: keys.KeyChain) -> pd.DataFrame:
     frame = warehouse.read_frame(
         conn,
-        f"SELECT social_team_case_id AS id, reporter, report_received_date, {KEY_LIST} FROM int_social_team_cases",
+        f"SELECT social_team_case_id AS id, reporter, report_received_date, {SEALED_LIST} FROM int_social_team_cases",
     )
-    return frame.assign(reporter=corporation_reporters(frame["reporter"]))
+    return unsealed(frame.assign(reporter=corporation_reporters(frame["reporter"])), "social_team", chain)
 
 
 def corporation_reporters(reporters: pd.Series) -> pd.Series:
@@ -103,8 +116,9 @@ def corporation_reporters(reporters: pd.Series) -> pd.Series:
     return codes.astype(object).where(codes.notna(), None)
 
 
-def sdd_records(conn: Connection) -> pd.DataFrame:
-    return warehouse.read_frame(conn, f"SELECT sdd_record_id AS id, {KEY_LIST} FROM int_sdd_records")
+def sdd_records(conn: Connection, chain: keys.KeyChain) -> pd.DataFrame:
+    frame = warehouse.read_frame(conn, f"SELECT sdd_record_id AS id, {SEALED_LIST} FROM int_sdd_records")
+    return unsealed(frame, "sdd", chain)
 
 
 def arrears_cases(conn: Connection) -> pd.DataFrame:
@@ -494,15 +508,17 @@ class _Scored:
     sdd: pd.DataFrame  # id (node number), pk_bsn
 
 
-def _score_sources(conn: Connection) -> _Scored:
-    """Read, encode and score the three sources, one pair of sources after the other. The encoded records
-    stay inside: once scored, their memory is free for the assembly."""
+def _score_sources(conn: Connection, chain: keys.KeyChain) -> _Scored:
+    """Read, unseal, encode and score the three sources, one pair of sources after the other. The encoded
+    records stay inside: once scored, their memory is free for the assembly."""
     # One source at a time, so only one source's pseudonym text is in memory; the largest first, so the
     # memory its query leaves with DuckDB's allocator is reused by the others rather than added to.
     encoder = linkage.Encoder()
-    sdd_rec, sdd = _encoded(encoder, sdd_records(conn), ["id", "pk_bsn"])
-    ten_rec, tenants = _encoded(encoder, tenancies(conn), ["id"])
-    st_rec, st_cases = _encoded(encoder, social_team_cases(conn), ["id", "reporter", "report_received_date", "pk_bsn"])
+    sdd_rec, sdd = _encoded(encoder, sdd_records(conn, chain), ["id", "pk_bsn"])
+    ten_rec, tenants = _encoded(encoder, tenancies(conn, chain), ["id"])
+    st_cases_frame = social_team_cases(conn, chain)
+    st_rec, st_cases = _encoded(encoder, st_cases_frame, ["id", "reporter", "report_received_date", "pk_bsn"])
+    del st_cases_frame
     del encoder
     nodes = _nodes({"corporation": tenants["id"], "social_team": st_cases["id"], "sdd": sdd["id"]})
     ten_n, st_n, sdd_n = nodes.numbers["corporation"], nodes.numbers["social_team"], nodes.numbers["sdd"]
@@ -520,13 +536,14 @@ def _score_sources(conn: Connection) -> _Scored:
     return _Scored(nodes, case_st, tenant_st, tenant_sdd, st_sdd, st_bsn, sdd_bsn)
 
 
-def link_sources(conn: Connection) -> dict[str, int]:
+def link_sources(conn: Connection, key: bytes | keys.KeyChain | None = None) -> dict[str, int]:
     """Write int_links (case -> social-team case, tenancy -> SDD record, social-team case -> SDD record)
-    and int_persons.
+    and int_persons. ``key``: the pseudonymisation key chain that opens the seals (default
+    ``settings.pseudonym_key``).
 
     Person links are assembled on node numbers (``_nodes``: ordered like the record ids, so every sort
     and tie-break is the one on ids) and turned into ids only when written."""
-    scored = _score_sources(conn)
+    scored = _score_sources(conn, keys.parse_key_chain(key if key is not None else settings.pseudonym_key()))
     nodes, tenant_st, tenant_sdd_direct, st_sdd_direct = (
         scored.nodes,
         scored.tenant_st,

@@ -156,6 +156,13 @@ PERSON_PSEUDONYMS: tuple[str, ...] = (
 )
 PSEUDONYM_COLUMNS: tuple[str, ...] = ("record_key", *PERSON_PSEUDONYMS)
 
+# The raw width in bytes of each person pseudonym (its hex text is twice as long): ``pk_*`` are HEX_CHARS hex
+# characters, ``bf_*`` Bloom encodings ENCODING_BITS bits. ``sealing`` packs every column of PERSON_PSEUDONYMS
+# into its fixed-width slot; a new column with another width gets its entry here.
+TOKEN_BYTES: dict[str, int] = {
+    c: ENCODING_BITS[c] // 8 if c in ENCODING_BITS else HEX_CHARS // 2 for c in PERSON_PSEUDONYMS
+}
+
 # The HMAC field label of each stored pseudonym column (columns compared with each other share one).
 _COLUMN_FIELD: dict[str, str] = {
     "pk_surname": "surname",
@@ -878,16 +885,20 @@ def pseudonymise_frame(
     keep: Iterable[str] = (),
     bloom: bool = True,
 ) -> pd.DataFrame:
-    """Replace the identifiers of a canonical ``kind`` frame by keyed pseudonyms.
+    """Replace the identifiers of a canonical ``kind`` frame by keyed pseudonyms, sealed.
 
     The result has, in this order: ``record_key``, ``key_version``, every attribute column of ``kind`` that is present
     in ``df`` (unchanged, same dtype), the columns named in ``keep`` (non-personal extras such as a
-    partner code or a source file name; identifier columns are refused), and the person pseudonyms.
+    partner code or a source file name; identifier columns are refused), and ``person_seal``: the row's person
+    pseudonyms (``person_pseudonyms``; phone and e-mail only for corporations) sealed under the current key
+    version (``sealing``). The pseudonyms themselves are not returned: their frequencies would survive at rest.
     No identifier column survives; columns not in the schema are dropped unless kept.
 
     ``record_key`` is the pseudonym of the kind's reference column; references are only unique within
     one partner, so pass the partner code as ``namespace`` when several partners share a table.
     """
+    from eviction_prevention import sealing  # sealing builds on this module's columns
+
     if kind not in REFERENCE_COLUMN:
         raise ValueError(f"unknown source kind {kind!r}")
     identifiers = set(identifier_columns(kind))
@@ -909,6 +920,8 @@ def pseudonymise_frame(
     if kind != "corporation":
         persons["pk_phone"] = None
         persons["pk_email"] = None
+    seals = sealing.seal(persons, record_key, pz.key_version, kind, pz.chain)
+    del persons
     attrs = [c for c in attribute_columns(kind) if c in df.columns]
     extras = [c for c in keep if c in df.columns and c not in attrs]
     out = pd.concat(
@@ -920,7 +933,7 @@ def pseudonymise_frame(
                 }
             ),
             df[attrs + extras],
-            persons,
+            seals.to_frame(sealing.SEAL_COLUMN),
         ],
         axis=1,
     )
@@ -930,35 +943,80 @@ def pseudonymise_frame(
     return out
 
 
-def rotate_frame(frame: pd.DataFrame, kind: str, key: bytes, version: str) -> pd.DataFrame:
-    """Carry stored pseudonyms to a new key version without clear text (see ``keys``).
+def rotate_frame(frame: pd.DataFrame, kind: str, chain: bytes | keys.KeyChain, version: str) -> pd.DataFrame:
+    """Carry stored rows to key version ``version`` of the key chain ``chain`` without clear text (see ``keys``).
 
-    Every ``pk_*`` column and ``record_key`` (kind ``kind``) becomes ``HMAC(key, root/version/field 0x1F
-    stored)``, ``bf_*`` encodings get the new version's bit permutation, and ``key_version`` is set.
-    Rows already at ``version`` are left as they are, so an interrupted rotation can be rerun."""
+    For a row at an earlier version (``key_version``; missing counts as the chain's first), every version after
+    its own up to ``version`` is applied in turn: ``record_key`` (kind ``kind``) and every ``pk_*`` pseudonym
+    become ``HMAC(key, root/version/field 0x1F stored)``, every ``bf_*`` encoding gets the version's bit
+    permutation. In a stored frame the pseudonyms are in ``person_seal``: unsealed under the row's version,
+    rotated, and sealed again under ``version`` (bound to the new record_key); a frame of pseudonym columns
+    (in memory) is rotated as it is. ``key_version`` is set. Rows already at ``version`` are left as they are,
+    so an interrupted rotation can be rerun."""
+    from eviction_prevention import sealing  # sealing builds on this module's columns
+
+    chain = keys.parse_key_chain(chain)
+    order = [v for v, _ in chain.versions]
+    if version not in order:
+        raise ValueError(f"key version {version!r} is not in the key chain")
     out = frame.copy()
-    todo = (out["key_version"] != version).to_numpy() if "key_version" in out.columns else np.ones(len(out), bool)
-    for column in out.columns:
-        if column == "record_key" or column in _COLUMN_FIELD:
-            field = column_field(column, kind)
-            values = out[column].astype(object).tolist()
-            rotated = [
-                keys.rotate_pseudonym(key, version, field, v) if do and isinstance(v, str) else v
-                for v, do in zip(values, todo, strict=True)
-            ]
-            out[column] = pd.Series(rotated, index=out.index, dtype=object)
-        elif column in ENCODING_BITS:
-            bits = ENCODING_BITS[column]
-            order = keys.bloom_permutation(key, version, bits)
-            permuted = [
-                _permute_hex(v, order, bits) if do and isinstance(v, str) else v
-                for v, do in zip(out[column].astype(object).tolist(), todo, strict=True)
-            ]
-            out[column] = pd.Series(permuted, index=out.index, dtype=object)
+    stored = out["key_version"] if "key_version" in out.columns else pd.Series(None, index=out.index, dtype=object)
+    stored = stored.astype(object).where(stored.notna(), order[0])
+    sealed = sealing.SEAL_COLUMN in out.columns
+    columns = [c for c in out.columns if c in PERSON_PSEUDONYMS]
+    for start in pd.unique(stored).tolist():
+        if start == version:
+            continue
+        if start not in order or order.index(start) > order.index(version):
+            raise ValueError(f"rows at key version {start!r} cannot be rotated to {version!r}")
+        rows = (stored == start).to_numpy()
+        part = out.loc[rows]
+        if sealed:
+            tokens = sealing.unseal(part[sealing.SEAL_COLUMN], part["record_key"], start, kind, chain)
+        else:
+            tokens = part[columns]
+        record_key = part["record_key"] if "record_key" in part.columns else None
+        for step in order[order.index(start) + 1 : order.index(version) + 1]:
+            tokens, record_key = _rotated(tokens, record_key, kind, dict(chain.versions)[step], step)
+        if record_key is not None:
+            out.loc[rows, "record_key"] = record_key.to_numpy()
+        if sealed:
+            seals = sealing.seal(tokens, record_key, version, kind, chain)
+            out.loc[rows, sealing.SEAL_COLUMN] = seals.to_numpy()
+        else:
+            for column in columns:
+                out.loc[rows, column] = tokens[column].to_numpy()
     out["key_version"] = pd.Series(version, index=out.index, dtype=object)
     return out
 
 
-def _permute_hex(value: str, order: list[int], size: int = ENCODED_BITS) -> str:
-    bits = np.unpackbits(np.frombuffer(bytes.fromhex(value.zfill(size // 4)), dtype=np.uint8))[None, :]
+def _rotated(
+    tokens: pd.DataFrame, record_key: pd.Series | None, kind: str, key: bytes, version: str
+) -> tuple[pd.DataFrame, pd.Series | None]:
+    """One rotation step (to ``version``, whose key is ``key``) of pseudonym columns and record keys."""
+
+    def values(series: pd.Series) -> list[str | None]:
+        return [v if isinstance(v, str) else None for v in series.astype(object).tolist()]
+
+    def chained(series: pd.Series, field: str) -> pd.Series:
+        rotated = [keys.rotate_pseudonym(key, version, field, v) for v in values(series)]
+        return pd.Series(rotated, index=series.index, dtype=object)
+
+    out = {}
+    for column in tokens.columns:
+        if column in _COLUMN_FIELD:
+            out[column] = chained(tokens[column], column_field(column, kind))
+        elif column.startswith("bf_"):
+            order = keys.bloom_permutation(key, version, 8 * TOKEN_BYTES[column])
+            permuted = [_permute_hex(v, order) if v else v for v in values(tokens[column])]
+            out[column] = pd.Series(permuted, index=tokens.index, dtype=object)
+        else:
+            out[column] = tokens[column]
+    rotated_keys = chained(record_key, column_field("record_key", kind)) if record_key is not None else None
+    return pd.DataFrame(out, index=tokens.index), rotated_keys
+
+
+def _permute_hex(value: str, order: list[int]) -> str:
+    """A hex encoding of ``len(order)`` bits with bit j moved to position order[j]."""
+    bits = np.unpackbits(np.frombuffer(bytes.fromhex(value.zfill(len(order) // 4)), dtype=np.uint8))[None, :]
     return _to_hex(_permute_columns(bits.astype(bool), order))[0]

@@ -12,7 +12,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from eviction_prevention import access, intake, linking, settings, statutory_calendar, warehouse
+from eviction_prevention import access, intake, keys, linking, seal_migration, settings, statutory_calendar, warehouse
 from eviction_prevention.partners import load_partners
 
 log = logging.getLogger(__name__)
@@ -76,10 +76,18 @@ def refresh_delivery_periods(conn: Connection, reference: dt.date) -> None:
         intake.refresh_delivery_periods(conn, partner, reference)
 
 
-def publish(url: str | None = None, reference_date: dt.date | None = None) -> dict[str, object]:
-    """Rebuild intermediate models, links and marts in one transaction, as of one reference date."""
+def publish(
+    url: str | None = None, reference_date: dt.date | None = None, key: bytes | keys.KeyChain | None = None
+) -> dict[str, object]:
+    """Rebuild intermediate models, links and marts in one transaction, as of one reference date.
+
+    The linkage opens the sealed person pseudonyms, so publishing needs the pseudonymisation key (``key``, by
+    default ``settings.pseudonym_key``); a warehouse made before sealing is migrated first (``seal_migration``).
+    """
+    chain = keys.parse_key_chain(key if key is not None else settings.pseudonym_key())
     with warehouse.connect(url) as conn:
         warehouse.ensure_schema(conn)
+        seal_migration.migrate(conn, chain)
         seed_reference_data(conn)
         rules = statutory_calendar.load_rules()
         seed_calendar(conn, rules)
@@ -88,7 +96,7 @@ def publish(url: str | None = None, reference_date: dt.date | None = None) -> di
         statutory_calendar.warn_if_uncovered(reference, rules)
         counts: dict[str, object] = dict(warehouse.build_models(conn, "before_linkage"))
         refresh_delivery_periods(conn, reference or intake.today())
-        counts["links"] = linking.link_sources(conn)
+        counts["links"] = linking.link_sources(conn, chain)
         counts.update(warehouse.build_models(conn, "after_linkage"))
         counts["reference_date"] = reference.isoformat() if reference else None
         access.apply_access(conn)

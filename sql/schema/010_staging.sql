@@ -1,7 +1,10 @@
--- Staging tables, loaded by the intake DAG. Direct identifiers never arrive here: every person
--- field is a keyed pseudonym (pk_*: HMAC-SHA256 chain over the key versions; bf_*: hardened keyed Bloom
--- filter encoding for fuzzy comparison). key_version: the newest key version that produced the row
--- (see eviction_prevention.keys: rotation carries stored pseudonyms to a new version without clear text).
+-- Staging tables, loaded by the intake DAG. Direct identifiers never arrive here: the person fields become
+-- keyed pseudonyms at ingest (HMAC-SHA256 chains over the key versions, a hardened keyed Bloom filter of the
+-- surname), and those are not stored as columns either, since their value frequencies would survive: they
+-- are sealed per row into person_seal (AES-SIV under a key derived from the pseudonym key, bound to the
+-- kind, record_key and key version; eviction_prevention.sealing), which only the linkage opens, in memory.
+-- key_version: the newest key version that produced the row and sealed it (see eviction_prevention.keys:
+-- rotation carries stored pseudonyms to a new version without clear text).
 -- Rows of one file are replaced as a whole (partner + file_id), so a rerun loads them once.
 
 CREATE TABLE IF NOT EXISTS stg_arrears_snapshots (
@@ -11,35 +14,7 @@ CREATE TABLE IF NOT EXISTS stg_arrears_snapshots (
     snapshot_date        DATE NOT NULL,
     record_key           VARCHAR NOT NULL,  -- HMAC of the partner's own reference
     key_version          VARCHAR,
-    pk_surname           VARCHAR,
-    pk_surname_1         VARCHAR,
-    pk_surname_2         VARCHAR,
-    pk_surname_phon      VARCHAR,
-    pk_prefix            VARCHAR,
-    pk_initials          VARCHAR,
-    pk_initials_sorted   VARCHAR,
-    pk_initial_1         VARCHAR,
-    pk_birth_date        VARCHAR,
-    pk_birth_year        VARCHAR,
-    pk_birth_md          VARCHAR,
-    pk_birth_dm_swapped  VARCHAR,
-    pk_postcode          VARCHAR,
-    pk_address           VARCHAR,
-    pk_street_house      VARCHAR,
-    pk_bsn               VARCHAR,
-    bf_surname           VARCHAR,
-    pk_given_name        VARCHAR,
-    pk_name_pair         VARCHAR,
-    pk_name_letters      VARCHAR,
-    pk_house_number      VARCHAR,
-    pk_city              VARCHAR,
-    bf_given_name        VARCHAR,
-    bf_street            VARCHAR,
-    bf_city              VARCHAR,
-    bf_postcode          VARCHAR,
-    bf_birth_date        VARCHAR,
-    pk_phone             VARCHAR,
-    pk_email             VARCHAR,
+    person_seal          VARCHAR,  -- the person pseudonyms, sealed (eviction_prevention.sealing)
     city                 VARCHAR,
     monthly_rent         NUMERIC(12, 2),
     arrears_amount       NUMERIC(12, 2),
@@ -62,33 +37,7 @@ CREATE TABLE IF NOT EXISTS stg_social_team_cases (
     export_date             DATE NOT NULL,
     record_key           VARCHAR NOT NULL,  -- HMAC of the partner's own reference
     key_version          VARCHAR,
-    pk_surname           VARCHAR,
-    pk_surname_1         VARCHAR,
-    pk_surname_2         VARCHAR,
-    pk_surname_phon      VARCHAR,
-    pk_prefix            VARCHAR,
-    pk_initials          VARCHAR,
-    pk_initials_sorted   VARCHAR,
-    pk_initial_1         VARCHAR,
-    pk_birth_date        VARCHAR,
-    pk_birth_year        VARCHAR,
-    pk_birth_md          VARCHAR,
-    pk_birth_dm_swapped  VARCHAR,
-    pk_postcode          VARCHAR,
-    pk_address           VARCHAR,
-    pk_street_house      VARCHAR,
-    pk_bsn               VARCHAR,
-    bf_surname           VARCHAR,
-    pk_given_name        VARCHAR,
-    pk_name_pair         VARCHAR,
-    pk_name_letters      VARCHAR,
-    pk_house_number      VARCHAR,
-    pk_city              VARCHAR,
-    bf_given_name        VARCHAR,
-    bf_street            VARCHAR,
-    bf_city              VARCHAR,
-    bf_postcode          VARCHAR,
-    bf_birth_date        VARCHAR,
+    person_seal          VARCHAR,  -- the person pseudonyms, sealed (eviction_prevention.sealing)
     team                    VARCHAR,
     city                    VARCHAR,
     reporter                VARCHAR,
@@ -112,33 +61,7 @@ CREATE TABLE IF NOT EXISTS stg_sdd_records (
     export_date    DATE NOT NULL,
     record_key           VARCHAR NOT NULL,  -- HMAC of the partner's own reference
     key_version          VARCHAR,
-    pk_surname           VARCHAR,
-    pk_surname_1         VARCHAR,
-    pk_surname_2         VARCHAR,
-    pk_surname_phon      VARCHAR,
-    pk_prefix            VARCHAR,
-    pk_initials          VARCHAR,
-    pk_initials_sorted   VARCHAR,
-    pk_initial_1         VARCHAR,
-    pk_birth_date        VARCHAR,
-    pk_birth_year        VARCHAR,
-    pk_birth_md          VARCHAR,
-    pk_birth_dm_swapped  VARCHAR,
-    pk_postcode          VARCHAR,
-    pk_address           VARCHAR,
-    pk_street_house      VARCHAR,
-    pk_bsn               VARCHAR,
-    bf_surname           VARCHAR,
-    pk_given_name        VARCHAR,
-    pk_name_pair         VARCHAR,
-    pk_name_letters      VARCHAR,
-    pk_house_number      VARCHAR,
-    pk_city              VARCHAR,
-    bf_given_name        VARCHAR,
-    bf_street            VARCHAR,
-    bf_city              VARCHAR,
-    bf_postcode          VARCHAR,
-    bf_birth_date        VARCHAR,
+    person_seal          VARCHAR,  -- the person pseudonyms, sealed (eviction_prevention.sealing)
     city           VARCHAR,
     service        VARCHAR,
     start_date     DATE,
@@ -151,3 +74,8 @@ CREATE TABLE IF NOT EXISTS stg_sdd_records (
 ALTER TABLE stg_arrears_snapshots ADD COLUMN IF NOT EXISTS key_version VARCHAR;
 ALTER TABLE stg_social_team_cases ADD COLUMN IF NOT EXISTS key_version VARCHAR;
 ALTER TABLE stg_sdd_records ADD COLUMN IF NOT EXISTS key_version VARCHAR;
+-- Warehouses created before sealing get the column here, so an intake can load before the next publish;
+-- that publish seals their pk_*/bf_* columns into it and drops them (eviction_prevention.seal_migration).
+ALTER TABLE stg_arrears_snapshots ADD COLUMN IF NOT EXISTS person_seal VARCHAR;
+ALTER TABLE stg_social_team_cases ADD COLUMN IF NOT EXISTS person_seal VARCHAR;
+ALTER TABLE stg_sdd_records ADD COLUMN IF NOT EXISTS person_seal VARCHAR;
