@@ -156,7 +156,7 @@ def load_scenario(tmp_path: Path, url: str, key: bytes, exports: list[tuple[str,
         files.append(land(tmp_path, "sociale_teams", f"casussen_{export_date}.csv", rows))
     outcomes = load(files, url, key)
     assert [o["status"] for o in outcomes] == ["loaded"] * len(files), [o["reasons"] for o in outcomes]
-    publish.publish(url)
+    publish.publish(url, key=key)
 
 
 def referrals(url: str, key: bytes) -> dict[str, dict]:
@@ -358,7 +358,7 @@ def publish_in_batches(url: str, key: bytes, files: dict[str, intake.FetchedFile
     for batch in batches:
         outcomes = load([files[name] for name in batch], url, key)
         assert [o["status"] for o in outcomes] == ["loaded"] * len(batch), [o["reasons"] for o in outcomes]
-        publish.publish(url)
+        publish.publish(url, key=key)
 
 
 def person_ids(url: str) -> dict[str, list[tuple]]:

@@ -133,4 +133,4 @@ def run_in_process(data_dir: Path, url: str, key: bytes) -> dict[str, object]:
             for path in sorted(partner_dir.iterdir())
         ]
         outcomes += intake.ingest_files(partner, files, key, url)
-    return {"files": len(outcomes), "published": publish.publish(url)}
+    return {"files": len(outcomes), "published": publish.publish(url, key=key)}

@@ -86,8 +86,6 @@ KEY_BYTES = 64  # AES-256-SIV
 TAG_BYTES = 16  # the SIV
 BLOCK_ROWS = 65_536  # rows packed, encrypted and encoded at a time (bounds the temporary buffers)
 _HEADER_BYTES = 6
-_HEX_DIGITS = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
-_HEX_PAIRS = np.stack([_HEX_DIGITS[np.arange(256) >> 4], _HEX_DIGITS[np.arange(256) & 15]], axis=1)
 
 
 class SealError(ValueError):
@@ -157,8 +155,9 @@ def _context(version: str, kind: str) -> bytes:
 def _suites(chain: bytes | keys.KeyChain, versions: np.ndarray, kind: str) -> dict[Any, tuple[AESSIV, bytes]]:
     """Per key version that occurs in ``versions`` and in the chain: its cipher and the associated data's
     first component."""
-    _context(keys.parse_key_chain(chain).current, kind)  # an unknown kind fails even without rows
-    known = dict(keys.parse_key_chain(chain).versions)
+    parsed = keys.parse_key_chain(chain)
+    _context(parsed.current, kind)  # an unknown kind fails even without rows
+    known = dict(parsed.versions)
     return {v: (_cipher(known[v], v), _context(v, kind)) for v in pd.unique(versions).tolist() if v in known}
 
 
@@ -188,9 +187,10 @@ def _crypt(
 ) -> list[bytes]:
     """Seal (``opening`` False) or open every item with its row's associated data and key version; ``numbers``:
     the input row number of each item, for error messages."""
-    out: list[bytes] = items if len(pd.unique(versions)) == 1 else [b""] * len(items)
-    for version in pd.unique(versions).tolist():
-        rows = range(len(items)) if out is items else np.flatnonzero(versions == version).tolist()
+    distinct = pd.unique(versions).tolist()
+    out: list[bytes] = [b""] * len(items)
+    for version in distinct:
+        rows = range(len(items)) if len(distinct) == 1 else np.flatnonzero(versions == version).tolist()
         try:
             cipher, context = suites[version]
         except KeyError:
@@ -204,7 +204,7 @@ def _crypt(
                 f"row {row}: person_seal does not open under key version {version!r} for this record "
                 "(wrong key, a changed seal, or a seal moved to another record or source)"
             ) from None
-        if out is items:
+        if len(distinct) == 1:
             return done
         for i, value in zip(rows, done, strict=True):
             out[i] = value
