@@ -28,14 +28,15 @@ byte 0                     ``FORMAT``
 byte 1                     ``n``: the seal holds the first ``n`` columns of PERSON_PSEUDONYMS
 bytes 2-5                  layout check: SHA-256 of ``"name:width;"`` over those ``n`` columns, first 4 bytes
 ``ceil(n / 8)`` bytes      presence bitmap (``numpy.packbits`` order: column 0 is the high bit of byte 0)
-one slot per column        its raw bytes (``pseudonymise.TOKEN_BYTES``: 16 per ``pk_*``, 125 for ``bf_surname``);
+one slot per column        its raw bytes (``pseudonymise.TOKEN_BYTES``: 16 per ``pk_*``, the width of each ``bf_*``);
                            zeros when missing, so the length never tells which fields are missing
 zero padding               so that the ciphertext (plaintext + 16-byte SIV) is a multiple of 3 bytes
 =========================  ==============================================================================
 
-Today (19 columns: 18 ``pk_*`` and ``bf_surname``): 422 bytes of plaintext, a 438-byte ciphertext, stored as
-584 characters of base64 (no ``=``) in a VARCHAR, so DuckDB, PostgreSQL and the COPY paths handle it as
-any other text (the 19 hex columns it replaces took up to 826 characters). Columns appended to
+Today (29 columns: 23 ``pk_*`` of 16 bytes; ``bf_surname`` and ``bf_given_name`` 125, ``bf_street`` and
+``bf_city`` 32, ``bf_postcode`` and ``bf_birth_date`` 16): 724 bytes of plaintext, a 741-byte ciphertext with its
+padding, stored as 988 characters of base64 (no ``=``) in a VARCHAR, so DuckDB, PostgreSQL and the COPY paths
+handle it as any other text (the 29 hex columns it replaces took up to 1,428 characters). Columns appended to
 PERSON_PSEUDONYMS later make new seals longer; older seals still open, their newer columns missing. A seal
 whose layout check does not match the current columns (a column renamed, moved, or given another width)
 is refused rather than read wrongly.
