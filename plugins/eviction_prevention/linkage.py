@@ -677,13 +677,25 @@ def _exact_address_agreement(left: Records, right: Records) -> tuple[float, floa
     return (share * total - differ) / total if total else 0.0, total
 
 
+def _exact_agreements(left: Records, right: Records) -> dict[str, tuple[float, float]]:
+    """Per field, the share of pairs at its exact level and the number of pairs it was counted on
+    (``_exact_agreement``; the address: ``_exact_address_agreement``). They depend on the records only."""
+    out = {}
+    for f in FIELDS:
+        if f.name == "address":
+            out[f.name] = _exact_address_agreement(left, right)
+        else:
+            out[f.name] = _exact_agreement(left, right, _EXACT_COLUMN[f.name], _COMPARABLE_COLUMN.get(f.name))
+    return out
+
+
 def _correct_u(
-    left: Records, right: Records, u: dict[str, np.ndarray], m: dict[str, np.ndarray], share: float,
+    agreements: dict[str, tuple[float, float]], u: dict[str, np.ndarray], m: dict[str, np.ndarray], share: float,
     exact_matches: dict[str, float],
 ) -> dict[str, np.ndarray]:  # fmt: skip
     """u without the matches that random pairs contain.
 
-    The exact level is counted over all pairs (value counts); every level is then corrected as
+    The exact level is counted over all pairs (value counts, ``agreements``); every level is then corrected as
     (f - share * m) / (1 - share), with ``share`` the expected share of matching pairs among all pairs
     (from a first scoring pass). Random pairs are mostly non-matches, but with a large overlap their
     agreement on a unique identifier (BSN) or a birth date is mainly made of true matches. A level's u is
@@ -695,10 +707,7 @@ def _correct_u(
     out = {}
     for f in FIELDS:
         freq = u[f.name].copy()
-        if f.name == "address":
-            exact, total = _exact_address_agreement(left, right)
-        else:
-            exact, total = _exact_agreement(left, right, _EXACT_COLUMN[f.name], _COMPARABLE_COLUMN.get(f.name))
+        exact, total = agreements[f.name]
         floor = np.full(len(f.levels), _U_FLOOR)
         if total:
             exact = (exact * total + _U_PRIOR_WEIGHT * f.u_prior[0]) / (total + _U_PRIOR_WEIGHT)
@@ -919,14 +928,14 @@ def score_records(
     }
     sessions = _training_sessions(left, right, max_block_pairs, seed)
     u = _estimate_u(left, right, seed)
-    sampled = u
+    sampled, agreements = u, _exact_agreements(left, right)
     m, log_lr, iterations = _log_likelihood_ratio(gammas, log_tf, sessions, u, max_iter)
     # u without the matches among the random pairs (their share from the previous pass), then score again;
     # the corrected u raises the weights, which finds more of the matches, so the correction is repeated
     for _ in range(_U_CORRECTIONS):
         prob = _match_shares(log_lr, li, ri, len(left), len(right), False)[0]
         exact_matches = {f.name: float(prob[gammas[f.name] == 0].sum()) for f in FIELDS}
-        u = _correct_u(left, right, sampled, m, float(prob.sum()) / (len(left) * len(right)), exact_matches)
+        u = _correct_u(agreements, sampled, m, float(prob.sum()) / (len(left) * len(right)), exact_matches)
         m, log_lr, iterations = _log_likelihood_ratio(gammas, log_tf, sessions, u, max_iter)
     prob, pi_left, pi_right = _match_shares(log_lr, li, ri, len(left), len(right), exclusive)
     log.info(
