@@ -433,6 +433,22 @@ def birth_date(value: Any) -> date | None:
     return None
 
 
+def _year_first(digits: str) -> str:
+    """Eight date digits in year-month-day order: as given when they start with a century (18, 19, 20), else
+    read as day-month-year."""
+    return digits if digits[:2] in ("18", "19", "20") else digits[4:] + digits[2:4] + digits[:2]
+
+
+def birth_digits(value: Any) -> str:
+    """A birth date as its eight digits year-month-day, also when they make no valid date (a typo such as
+    ``19729518`` still shares seven of eight digits with ``19720518``); ``""`` when not eight digits."""
+    d = birth_date(value)
+    if d is not None:
+        return f"{d.year:04d}{d.month:02d}{d.day:02d}"
+    digits = "".join(ch for ch in as_text(value) if ch.isdigit())
+    return _year_first(digits) if len(digits) == 8 else ""
+
+
 _DATE_PARTS = re.compile(r"^[0-9]+(?:[-/. ][0-9]+){0,2}$")
 
 
@@ -446,7 +462,7 @@ def birth_year(value: Any) -> int | None:
         return None
     parts = re.split(r"[-/. ]", text)
     if len(parts) == 1 and len(text) == 8:
-        parts = [text[:4]] if text[:2] in ("18", "19", "20") else [text[4:]]
+        parts = [_year_first(text)[:4]]
     years = [int(p) for p in parts if len(p) == 4 and 1880 <= int(p) <= 2100]
     return years[0] if len(years) == 1 else None
 

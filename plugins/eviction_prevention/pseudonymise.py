@@ -314,7 +314,6 @@ class Pseudonymiser:
         self.memo_limit = memo_limit
         self._hmacs: dict[tuple[str, str], _Hmac] = {}
         self._memos: dict[str, _Memo] = {}
-        self._bigrams: dict[str, tuple[int, ...]] = {}
         self._elements: dict[tuple[str, str], tuple[int, ...]] = {}
         self._orders: dict[int, list[int]] = {}
         self._flip_rows: np.ndarray | None = None
@@ -368,16 +367,6 @@ class Pseudonymiser:
     def _digests(self, field: str, values: list[bytes]) -> list[bytes]:
         version, k = self.chain.versions[0]
         return self._hmac(version, k, field).digests(values)
-
-    def _bigram_positions(self, bigram: str) -> tuple[int, ...]:
-        positions = self._bigrams.get(bigram)
-        if positions is None:
-            digest = self._digests("bf_surname", [bigram.encode()])[0]
-            h1 = int.from_bytes(digest[:8], "big")
-            h2 = int.from_bytes(digest[8:16], "big") | 1
-            positions = tuple((h1 + i * h2) % BLOOM_BITS for i in range(BLOOM_HASHES))
-            self._bigrams[bigram] = positions
-        return positions
 
     def _permutation(self, size: int = ENCODED_BITS) -> list[int]:
         """The composition of every version's keyed permutation of ``size`` bits (bit j ends at order[j])."""
@@ -439,10 +428,14 @@ class Pseudonymiser:
         """Packed encodings of the padded bigrams of each text, before the keyed flips."""
         inner = np.zeros((len(texts), BLOOM_BITS), dtype=bool)
         for row, text in enumerate(texts):
-            padded = f"_{text}_"
-            inner[row, [pos for i in range(len(padded) - 1) for pos in self._bigram_positions(padded[i : i + 2])]] = (
-                True
-            )
+            inner[
+                row,
+                [
+                    p
+                    for b in padded_bigrams(text)
+                    for p in self._element_positions("bf_surname", b, BLOOM_BITS, BLOOM_HASHES)
+                ],
+            ] = True
         return [row.tobytes() for row in self._encode(inner)]
 
     def _flip_positions(self, messages: list[bytes]) -> np.ndarray:
@@ -712,18 +705,6 @@ def _birth_keys(value: Any) -> tuple[str, str, str, str, str]:
     return d.isoformat(), str(d.year), f"{d.month:02d}-{d.day:02d}", swapped, d.isoformat()
 
 
-def birth_digits(value: Any) -> str:
-    """A birth date as its eight digits year-month-day, also when they make no valid date (a typo such as
-    ``19729518`` still shares seven of eight digits with ``19720518``); ``""`` when not eight digits."""
-    d = nz.birth_date(value)
-    if d is not None:
-        return f"{d.year:04d}{d.month:02d}{d.day:02d}"
-    digits = "".join(ch for ch in nz.as_text(value) if ch.isdigit())
-    if len(digits) != 8:
-        return ""
-    return digits if digits[:2] in ("18", "19", "20") else digits[4:] + digits[2:4] + digits[:2]
-
-
 def _postcode_keys(code: Any) -> tuple[str, str]:
     """(postcode, postcode): the second as text for the address key."""
     pc = nz.postcode(code) or ""
@@ -746,7 +727,7 @@ def _city_keys(city: Any) -> tuple[str, str]:
 
 
 def _birth_digit_keys(value: Any) -> tuple[str]:
-    return (birth_digits(value),)
+    return (nz.birth_digits(value),)
 
 
 def _unordered_pairs(
@@ -820,8 +801,7 @@ def person_pseudonyms(
     texts, codes = _joined(street_key, bare, (street.codes, house.codes))
     out["pk_street_house"] = _rows(pz.many("street_house", texts), codes)
 
-    (bare_house,) = [pz.many("house_number", bare)]
-    out["pk_house_number"] = _rows(bare_house, house.codes)
+    out["pk_house_number"] = _rows(pz.many("house_number", bare), house.codes)
     town = col("city")
     (city,) = spread(_city_keys, ("pk_city", None), town)
     first = col("given_name")
@@ -831,18 +811,14 @@ def person_pseudonyms(
     texts, codes = _unordered_pairs([t[:1] for t in surname], [t[:1] for t in inits], (name.codes, given.codes))
     out["pk_name_letters"] = _rows(pz.many("name_letters", texts), codes)
     out["bf_given_name"] = _surname_blooms(pz, given_text, inits, iso, (first.codes, given.codes, born.codes), bloom)
-    for column, texts_, codes_, elements in (
-        ("bf_street", street_key, street.codes, padded_bigrams),
-        ("bf_city", city, town.codes, padded_bigrams),
-        ("bf_postcode", postcode, code.codes, positioned_characters),
-    ):
-        bits = ENCODING_BITS[column]
-        hashes = SET_HASHES if elements is padded_bigrams else POSITION_HASHES
-        out[column] = _rows(pz.set_encodings(column, texts_, elements, bits, hashes), codes_)
     (digits,) = spread(_birth_digit_keys, (None,), born)
-    out["bf_birth_date"] = _rows(
-        pz.set_encodings("bf_birth_date", digits, positioned_characters, POSITION_BITS, POSITION_HASHES), born.codes
-    )
+    for column, texts_, codes_, elements, hashes in (
+        ("bf_street", street_key, street.codes, padded_bigrams, SET_HASHES),
+        ("bf_city", city, town.codes, padded_bigrams, SET_HASHES),
+        ("bf_postcode", postcode, code.codes, positioned_characters, POSITION_HASHES),
+        ("bf_birth_date", digits, born.codes, positioned_characters, POSITION_HASHES),
+    ):
+        out[column] = _rows(pz.set_encodings(column, texts_, elements, ENCODING_BITS[column], hashes), codes_)
 
     for column, func in (("pk_bsn", nz.bsn), ("pk_phone", nz.phone), ("pk_email", nz.email)):
         out[column] = _pseudonymised(pz, _COLUMN_FIELD[column], func, col(column.removeprefix("pk_")))
