@@ -474,6 +474,35 @@ def test_a_rule_on_missing_birth_dates_pairs_only_records_without_one():
     assert pairs == {(0, 0), (0, 1)}  # l2 has a birth date, as have r1 and r2
 
 
+def test_raw_tokens_score_exactly_as_their_hex_text():
+    """The linkage opens seals into raw bytes (``Encoder.raw_records``); those records score as the hex
+    pseudonyms they are, and one encoder refuses to mix the two forms."""
+    from eviction_prevention.pseudonymise import PERSON_PSEUDONYMS, TOKEN_BYTES
+
+    left, right, truth_refs = make_datasets(seed=9, n=150, both=100)
+    lp, rp, _ = _pseudonymised(left, right, truth_refs)
+
+    def raw(frame: pd.DataFrame) -> tuple[dict, dict]:
+        present = {c: frame[c].notna().to_numpy() for c in PERSON_PSEUDONYMS if c in frame}
+        raw_ = {
+            c: np.array([list(bytes.fromhex(v)) if isinstance(v, str) else [0] * TOKEN_BYTES[c] for v in frame[c]],
+                        dtype=np.uint8).reshape(len(frame), TOKEN_BYTES[c])
+            for c in present
+        }  # fmt: skip
+        return present, raw_
+
+    text = encode([lp, rp])
+    encoder = Encoder()
+    raw_pair = [encoder.raw_records(f["record_key"], *raw(f)) for f in (lp, rp)]
+    for a, b in zip(text, raw_pair, strict=True):
+        for column in a.words:
+            assert (a.words[column] == b.words[column]).all()
+    pd.testing.assert_frame_equal(score_records(*text), score_records(*raw_pair))
+    assert len(score_records(*raw_pair)) > 50
+    with pytest.raises(ValueError, match="would not compare"):
+        encoder.records(lp)
+
+
 def test_greedy_one_to_one_takes_pairs_in_order():
     keep = greedy_one_to_one(["a", "a", "b", "b", "c"], ["x", "y", "x", "z", "z"])
     assert keep.tolist() == [0, 3]  # (a, x), then (b, z); (c, z) comes too late

@@ -9,11 +9,12 @@ import hmac
 from datetime import date
 
 import pandas as pd
+import pyarrow as pa
 import pytest
 from cryptography.hazmat.primitives.ciphers.aead import AESSIV
 from eviction_prevention.keys import KeyChain
 from eviction_prevention.pseudonymise import PERSON_PSEUDONYMS, TOKEN_BYTES, person_pseudonyms, pseudonymise_frame
-from eviction_prevention.sealing import SealError, seal, seal_length, unseal
+from eviction_prevention.sealing import SealError, open_seals, seal, seal_length, unseal
 
 from tests.sealed import opened
 
@@ -78,6 +79,22 @@ def test_roundtrip_gives_the_pseudonyms_back():
     assert list(back.columns) == list(PERSON_PSEUDONYMS)
     assert _as_none(back) == _as_none(tokens)
     assert back.loc[3].isna().all()  # a row without any pseudonym seals and opens as such
+
+
+def test_open_seals_gives_the_raw_bytes_of_each_token_and_zeros_where_missing():
+    tokens = _as_none(person_pseudonyms(_people(), KEY))
+    keys_ = ["a", "b", "c", "d"]
+    sealed = seal(pd.DataFrame(tokens), keys_, "v1", "sdd", KEY)
+    # an Arrow result of two chunks, as a query gives it: no row is lost or moved at the chunk boundary
+    chunked = pa.chunked_array([pa.array(sealed.iloc[:3].tolist()), pa.array(sealed.iloc[3:].tolist())])
+    opened_ = open_seals(chunked, pa.chunked_array([pa.array(keys_)]), "v1", "sdd", KEY)
+    for column in PERSON_PSEUDONYMS:
+        assert opened_.raw[column].shape == (4, TOKEN_BYTES[column])
+        for row, token in enumerate(tokens):
+            expected = bytes.fromhex(token[column]) if token[column] else bytes(TOKEN_BYTES[column])
+            assert opened_.present[column][row] == (token[column] is not None)
+            assert opened_.raw[column][row].tobytes() == expected
+    assert opened_.present["pk_bsn"].tolist() == [True, False, False, False]
 
 
 def test_same_row_same_seal_so_a_rerun_writes_the_same_warehouse():

@@ -44,7 +44,7 @@ from __future__ import annotations
 import binascii
 import csv
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -279,43 +279,92 @@ def _decode_hex_rows(part: pa.Array, out: np.ndarray, nbytes: int, name: str) ->
 
 
 class Encoder:
-    """Encodes sources one at a time (``records``) in one shared code space, so that any two of them can
-    be scored (``score_records``) and a value has the same code in every source.
+    """Encodes sources one at a time in one shared code space, so that any two of them can be scored
+    (``score_records``) and a value has the same code in every source.
 
-    Per code group it keeps the distinct values seen so far, in order of first appearance; each source
-    is dictionary-encoded by Arrow (hashing in C, no Python object per value) and its dictionary mapped
-    onto those. A source's text can be dropped once it is encoded."""
+    A source comes as text (``records``: hex pseudonyms in a frame, as ``pseudonymise`` writes them) or as
+    raw bytes (``raw_records``: the tokens of opened seals, ``sealing.open_seals``); one encoder takes one
+    form only, since the same token in the two forms is two different values. Per code group it keeps the
+    distinct values seen so far, in order of first appearance; each source is dictionary-encoded by Arrow
+    (hashing in C, no Python object per value) and its dictionary mapped onto those. A source's text or
+    bytes can be dropped once it is encoded."""
 
     def __init__(self) -> None:
-        self._values = {group: pa.array([], pa.large_string()) for group in _CODE_GROUPS}
+        self._values = {group: pa.array([], pa.large_binary()) for group in _CODE_GROUPS}
+        self._form: str | None = None
+
+    def _take_form(self, form: str) -> None:
+        if self._form not in (None, form):
+            raise ValueError(f"this encoder encoded {self._form} pseudonyms; {form} ones would not compare")
+        self._form = form
 
     def _codes(self, group: str, parts: list[pa.ChunkedArray]) -> list[np.ndarray]:
-        """Codes (int32, -1 = missing or empty) of the columns ``parts`` of one code group."""
-        encoded = pc.dictionary_encode(pa.chunked_array([c for part in parts for c in part.chunks], pa.large_string()))
-        local = encoded.chunk(0).dictionary if encoded.num_chunks else pa.array([], pa.large_string())
+        """Codes (int32, -1 = missing or empty) of the columns ``parts`` (large_binary) of one code group."""
+        encoded = pc.dictionary_encode(pa.chunked_array([c for part in parts for c in part.chunks], pa.large_binary()))
+        local = encoded.chunk(0).dictionary if encoded.num_chunks else pa.array([], pa.large_binary())
         seen = self._values[group]
         known = pc.index_in(local, value_set=seen)
         new = local.filter(pc.is_null(known))
         self._values[group] = pa.concat_arrays([seen, new])
         mapping = pc.fill_null(known, -1).to_numpy().astype(np.int32)
         mapping[mapping < 0] = np.arange(len(seen), len(seen) + len(new), dtype=np.int32)
-        mapping[pc.fill_null(pc.equal(local, ""), False).to_numpy(zero_copy_only=False)] = -1
+        mapping[pc.fill_null(pc.equal(local, b""), False).to_numpy(zero_copy_only=False)] = -1
         mapping = np.append(mapping, np.int32(-1))  # local index -1 (null) stays missing
         indices = pa.chunked_array([chunk.indices for chunk in encoded.chunks], pa.int32())
         codes = mapping[pc.fill_null(indices, -1).to_numpy()]
         return np.split(codes, np.cumsum([len(part) for part in parts])[:-1])
 
-    def records(self, frame: pd.DataFrame, id_column: str = "record_key") -> Records:
-        """The records of one source (the person pseudonym columns of ``frame``; absent ones are missing)."""
+    def _records(
+        self, ids: pd.Series, column: Callable[[str], pa.ChunkedArray], words: dict[str, np.ndarray]
+    ) -> Records:
         codes = {}
         for group, cols in _CODE_GROUPS.items():
-            codes.update(zip(cols, self._codes(group, [_text(frame, c) for c in cols]), strict=True))
-        ids = frame[id_column]
+            codes.update(zip(cols, self._codes(group, [column(c) for c in cols]), strict=True))
         # text ids stay Arrow strings (taking rows from them is cheap); other ids as objects, as given
         ids = ids.array if isinstance(ids.dtype, pd.StringDtype) else ids.to_numpy(dtype=object)
-        words = {c: _words(_text(frame, c), ENCODING_BITS[c] // 8, c) for c in _ENCODINGS}
         ones = {c: np.bitwise_count(w).sum(axis=1, dtype=np.int16) for c, w in words.items()}
         return Records(ids, codes, words, {c: n > 0 for c, n in ones.items()}, ones)
+
+    def records(self, frame: pd.DataFrame, id_column: str = "record_key") -> Records:
+        """The records of one source (the person pseudonym columns of ``frame``, as text; absent ones are
+        missing)."""
+        self._take_form("text")
+        words = {c: _words(_text(frame, c), ENCODING_BITS[c] // 8, c) for c in _ENCODINGS}
+        return self._records(frame[id_column], lambda c: _text(frame, c).cast(pa.large_binary()), words)
+
+    def raw_records(self, ids: pd.Series, present: Mapping[str, np.ndarray], raw: Mapping[str, np.ndarray]) -> Records:
+        """The records of one source from raw tokens: per pseudonym column, whether each row has it and its
+        bytes ((rows, width) uint8, zeros where missing); absent columns are missing."""
+        self._take_form("raw")
+        n = len(ids)
+        words = {c: _raw_words(raw.get(c), n, ENCODING_BITS[c] // 8, c) for c in _ENCODINGS}
+        return self._records(ids, lambda c: _raw_binary(present.get(c), raw.get(c), n), words)
+
+
+def _raw_binary(present: np.ndarray | None, raw: np.ndarray | None, n: int) -> pa.ChunkedArray:
+    """Raw tokens as Arrow large_binary, null where not present."""
+    if present is None or raw is None:
+        return pa.chunked_array([pa.nulls(n, pa.large_binary())])
+    width = raw.shape[1]
+    offsets = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(present * width, out=offsets[1:])
+    data = np.ascontiguousarray(raw if present.all() else raw[present])
+    validity = pa.py_buffer(np.packbits(present, bitorder="little").tobytes())
+    array = pa.Array.from_buffers(
+        pa.large_binary(), n, [validity, pa.py_buffer(offsets), pa.py_buffer(data)], null_count=int(n - present.sum())
+    )
+    return pa.chunked_array([array])
+
+
+def _raw_words(raw: np.ndarray | None, n: int, nbytes: int, name: str) -> np.ndarray:
+    """Raw encodings of ``nbytes`` bytes as (n, words) uint64 (laid out as ``_words`` lays out hex), zeros
+    if missing."""
+    out = np.zeros((n, -(-nbytes // 8) * 8), dtype=np.uint8)
+    if raw is not None:
+        if raw.shape[1] != nbytes:
+            raise ValueError(f"{name}: encodings of {raw.shape[1]} bytes, not {nbytes}")
+        out[:, :nbytes] = raw
+    return out.view(np.uint64)
 
 
 def encode(frames: Sequence[pd.DataFrame], id_columns: str | Sequence[str] = "record_key") -> list[Records]:

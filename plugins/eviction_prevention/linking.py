@@ -67,42 +67,56 @@ CASE_CANDIDATE_THRESHOLD = 0.01
 REPORT_DATE_CLOSE_DAYS = 3
 # Assumed m-probabilities of the report-date levels: a social team registers a report within 3 days.
 REPORT_DATE_M = {"close": 0.95, "window": 0.05}
-# What a row's person pseudonyms are read from: the seal and its associated data (``sealing``).
+# What a row's person pseudonyms are read from: the seal and its associated data (``sealing``), kept in
+# staging only; the intermediate models point at their staging row (partner, file_id, source_row).
 SEALED = ("record_key", "key_version", sealing.SEAL_COLUMN)
-SEALED_LIST = ", ".join(SEALED)
 ArrayLike = linkage.ArrayLike
 
 
-def unsealed(frame: pd.DataFrame, kind: str, chain: keys.KeyChain) -> pd.DataFrame:
-    """``frame`` with its seal columns (SEALED) replaced by the person pseudonyms the linkage compares
-    (PERSON_KEYS), opened in memory. They stay inside the linkage step: never written, logged or returned."""
-    tokens = sealing.unseal(frame[sealing.SEAL_COLUMN], frame["record_key"], frame["key_version"], kind, chain)
-    rest = frame.drop(columns=list(SEALED)).reset_index(drop=True)
-    return pd.concat([rest, tokens[PERSON_KEYS]], axis=1)
+@dataclass(frozen=True)
+class _Source:
+    """One source as read for linkage: its other columns (``frame``), and its rows' person pseudonyms,
+    opened in memory (``tokens``: raw bytes). They stay inside the linkage step: never written, logged or
+    returned."""
+
+    frame: pd.DataFrame
+    tokens: sealing.Opened
 
 
-def tenancies(conn: Connection, chain: keys.KeyChain) -> pd.DataFrame:
-    """The tenant of each tenancy as last delivered, with person pseudonyms."""
-    frame = warehouse.read_frame(
-        conn,
-        f"""
-        WITH ranked AS (
-            SELECT s.*, row_number() OVER (PARTITION BY partner, record_key ORDER BY snapshot_date DESC) AS rn
-            FROM int_arrears_snapshots AS s
-        )
-        SELECT partner || ':' || record_key AS id, {SEALED_LIST}
-        FROM ranked WHERE rn = 1
-        """,
+def _sealed_rows(model: str, staging: str, columns: str, where: str = "") -> str:
+    """The rows of an intermediate model with the seal of each (from its staging row)."""
+    sealed = ", ".join(f"s.{c}" for c in SEALED)
+    return (
+        f"SELECT {columns}, {sealed} FROM {model} AS m JOIN {staging} AS s "
+        f"ON s.partner = m.partner AND s.file_id = m.file_id AND s.source_row = m.source_row {where}"
     )
-    return unsealed(frame, "corporation", chain)
 
 
-def social_team_cases(conn: Connection, chain: keys.KeyChain) -> pd.DataFrame:
-    frame = warehouse.read_frame(
-        conn,
-        f"SELECT social_team_case_id AS id, reporter, report_received_date, {SEALED_LIST} FROM int_social_team_cases",
-    )
-    return unsealed(frame.assign(reporter=corporation_reporters(frame["reporter"])), "social_team", chain)
+def _read_sealed(conn: Connection, sql: str, kind: str, chain: keys.KeyChain) -> _Source:
+    """The rows of ``sql`` (which selects SEALED last) with their seals opened."""
+    table = warehouse.read_arrow(conn, sql)
+    tokens = sealing.open_seals(table[sealing.SEAL_COLUMN], table["record_key"], table["key_version"], kind, chain)
+    return _Source(warehouse.frame_from_arrow(table.drop_columns(list(SEALED))), tokens)
+
+
+def tenancies(conn: Connection, chain: keys.KeyChain) -> _Source:
+    """The tenant of each tenancy as last delivered (ties: the latest file, then the first row)."""
+    latest = """(
+        SELECT partner, file_id, source_row, record_key,
+               row_number() OVER (PARTITION BY partner, record_key
+                                  ORDER BY snapshot_date DESC, file_id, source_row) AS rn
+        FROM int_arrears_snapshots
+    )"""
+    sql = _sealed_rows(latest, "stg_arrears_snapshots", "m.partner || ':' || m.record_key AS id", "WHERE m.rn = 1")
+    return _read_sealed(conn, sql, "corporation", chain)
+
+
+def social_team_cases(conn: Connection, chain: keys.KeyChain) -> _Source:
+    columns = "m.social_team_case_id AS id, m.reporter, m.report_received_date"
+    sql = _sealed_rows("int_social_team_cases", "stg_social_team_cases", columns)
+    source = _read_sealed(conn, sql, "social_team", chain)
+    frame = source.frame
+    return _Source(frame.assign(reporter=corporation_reporters(frame["reporter"])), source.tokens)
 
 
 def corporation_reporters(reporters: pd.Series) -> pd.Series:
@@ -116,9 +130,9 @@ def corporation_reporters(reporters: pd.Series) -> pd.Series:
     return codes.astype(object).where(codes.notna(), None)
 
 
-def sdd_records(conn: Connection, chain: keys.KeyChain) -> pd.DataFrame:
-    frame = warehouse.read_frame(conn, f"SELECT sdd_record_id AS id, {SEALED_LIST} FROM int_sdd_records")
-    return unsealed(frame, "sdd", chain)
+def sdd_records(conn: Connection, chain: keys.KeyChain) -> _Source:
+    sql = _sealed_rows("int_sdd_records", "stg_sdd_records", "m.sdd_record_id AS id")
+    return _read_sealed(conn, sql, "sdd", chain)
 
 
 def arrears_cases(conn: Connection) -> pd.DataFrame:
@@ -483,15 +497,20 @@ def record_first_seen(conn: Connection) -> pd.Series:
     return pd.Series(frame["first_seen"].array, index=frame["record_id"], dtype=object)
 
 
-def _encoded(encoder: linkage.Encoder, frame: pd.DataFrame, keep: list[str]) -> tuple[linkage.Records, pd.DataFrame]:
-    """One source encoded for linkage, and its ``keep`` columns (the pseudonym text is not kept), both in
-    order of record id: the order the linkage draws its random samples in, whatever order the rows came.
+def _encoded(encoder: linkage.Encoder, source: _Source, keep: list[str]) -> tuple[linkage.Records, pd.DataFrame]:
+    """One source encoded for linkage, and its ``keep`` columns (``pk_bsn``: the BSN pseudonym's code in
+    the encoder's code space, NaN if missing; no token is kept), both in order of record id: the order the
+    linkage draws its random samples in, whatever order the rows came.
 
     Every kept column is copied (``take`` per array): a column the query result shares memory with keeps
     the whole result alive."""
+    frame = source.frame
+    records = encoder.raw_records(frame["id"], source.tokens.present, source.tokens.raw)
     order = pc.sort_indices(linkage.arrow_text(frame["id"])).to_numpy()
-    kept = pd.DataFrame({column: frame[column].array.take(order) for column in keep})
-    return encoder.records(frame, "id").take(order), kept
+    bsn = records.codes["pk_bsn"]
+    columns = {"pk_bsn": np.where(bsn >= 0, bsn, np.nan)} | {c: frame[c].array for c in keep if c != "pk_bsn"}
+    kept = pd.DataFrame({column: columns[column].take(order) for column in keep})
+    return records.take(order), kept
 
 
 @dataclass(frozen=True)
@@ -516,9 +535,9 @@ def _score_sources(conn: Connection, chain: keys.KeyChain) -> _Scored:
     encoder = linkage.Encoder()
     sdd_rec, sdd = _encoded(encoder, sdd_records(conn, chain), ["id", "pk_bsn"])
     ten_rec, tenants = _encoded(encoder, tenancies(conn, chain), ["id"])
-    st_cases_frame = social_team_cases(conn, chain)
-    st_rec, st_cases = _encoded(encoder, st_cases_frame, ["id", "reporter", "report_received_date", "pk_bsn"])
-    del st_cases_frame
+    st_rec, st_cases = _encoded(
+        encoder, social_team_cases(conn, chain), ["id", "reporter", "report_received_date", "pk_bsn"]
+    )
     del encoder
     nodes = _nodes({"corporation": tenants["id"], "social_team": st_cases["id"], "sdd": sdd["id"]})
     ten_n, st_n, sdd_n = nodes.numbers["corporation"], nodes.numbers["social_team"], nodes.numbers["sdd"]

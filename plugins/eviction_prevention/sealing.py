@@ -165,10 +165,17 @@ def _suites(chain: bytes | keys.KeyChain, versions: np.ndarray, kind: str) -> di
     return {v: (_cipher(known[v], v), _context(v, kind)) for v in pd.unique(versions).tolist() if v in known}
 
 
+def _chunks(values: Any) -> pa.ChunkedArray:
+    """Text values (a Series, Arrow array, or list; ``None``/NaN missing) as Arrow large_string chunks,
+    without copying Arrow-backed text."""
+    array = values if isinstance(values, pa.Array | pa.ChunkedArray) else pa.array(values, from_pandas=True)
+    array = array if isinstance(array, pa.ChunkedArray) else pa.chunked_array([array])
+    return array.cast(pa.large_string()) if array.type != pa.large_string() else array
+
+
 def _text(values: Any, n: int) -> pa.Array:
-    """Text values (a Series, array or list; ``None``/NaN missing) as one Arrow large_string array."""
-    array = pa.array(values, type=pa.large_string(), from_pandas=True)
-    array = array.combine_chunks() if isinstance(array, pa.ChunkedArray) else array
+    """Text values as one Arrow large_string array of ``n`` rows."""
+    array = _chunks(values).combine_chunks()
     if len(array) != n:
         raise SealError(f"{len(array)} values for {n} rows")
     return array
@@ -296,80 +303,122 @@ def seal(
 
 
 def _hex_column(raw: np.ndarray, present: np.ndarray) -> pa.Array:
-    """Rows of raw bytes (``raw``: the present rows only) as lowercase hex text, null where not present."""
+    """Rows of raw bytes (``raw``: every row, zeros where missing) as lowercase hex text, null where not present."""
     n = len(present)
-    width = raw.shape[1] if raw.size else 0
+    width = raw.shape[1]
     offsets = np.zeros(n + 1, dtype=np.int64)
     np.cumsum(present * (2 * width), out=offsets[1:])
     validity = pa.py_buffer(np.packbits(present, bitorder="little").tobytes())
-    digits = pa.py_buffer(binascii.b2a_hex(np.ascontiguousarray(raw).tobytes()))
+    kept = raw if present.all() else raw[present]
+    digits = pa.py_buffer(binascii.b2a_hex(np.ascontiguousarray(kept).tobytes()))
     return pa.Array.from_buffers(
         pa.large_string(), n, [validity, pa.py_buffer(offsets.tobytes()), digits], null_count=int(n - present.sum())
     )
 
 
-def _columns_of(plain: np.ndarray, rows: np.ndarray, n: int, offset: int) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """Per column of the seals' layout: (present per row of the block, raw bytes per row of the block), from
-    the plaintexts ``plain`` of the block's rows ``rows`` (all of one column count), checked against their
-    header."""
-    count = int(plain[0, 1])
+@dataclass(frozen=True)
+class Opened:
+    """The person pseudonyms of opened seals as raw bytes: per column of PERSON_PSEUDONYMS, whether each row
+    has it (``present``, bool) and its bytes (``raw``, (rows, width) uint8, zeros where missing). The
+    linkage encodes these directly; ``unseal`` gives them as hex text."""
+
+    present: dict[str, np.ndarray]
+    raw: dict[str, np.ndarray]
+
+    def hex(self) -> pd.DataFrame:
+        """One text column (pandas ``str``, Arrow-backed) per column, lowercase hex, missing as NA."""
+        return pd.DataFrame(
+            {c: pa.chunked_array([_hex_column(self.raw[c], self.present[c])]).to_pandas() for c in self.raw}
+        )
+
+
+def _fill_block(matrix: np.ndarray, rows: np.ndarray, offset: int, out: Opened) -> None:
+    """Copy the plaintexts ``matrix`` of the input rows ``offset + rows`` (all of one column count) into
+    ``out``, checked against their layout's header."""
+    count = int(matrix[0, 1])
     shape = layout(count) if 0 < count <= len(PERSON_PSEUDONYMS) else None
-    if shape is None or plain.shape[1] != shape.size:
+    if shape is None or matrix.shape[1] != shape.size:
         raise SealError(f"row {offset + int(rows[0])}: a seal of {count} columns that this version cannot read")
     header = np.frombuffer(shape.header, dtype=np.uint8)
-    bad = np.flatnonzero((plain[:, :_HEADER_BYTES] != header).any(axis=1))
+    bad = np.flatnonzero((matrix[:, :_HEADER_BYTES] != header).any(axis=1))
     if len(bad):
         raise SealError(f"row {offset + int(rows[bad[0]])}: the seal's layout does not match the token columns")
-    presence = np.unpackbits(plain[:, _HEADER_BYTES : _HEADER_BYTES + shape.bitmap_bytes], axis=1)
-    out = {}
+    presence = np.unpackbits(matrix[:, _HEADER_BYTES : _HEADER_BYTES + shape.bitmap_bytes], axis=1).astype(bool)
+    contiguous = len(rows) and int(rows[-1]) - int(rows[0]) + 1 == len(rows)
+    at = slice(offset + int(rows[0]), offset + int(rows[-1]) + 1) if contiguous else offset + rows
     for j, (column, width, start) in enumerate(zip(shape.columns, shape.widths, shape.offsets, strict=True)):
-        present = np.zeros(n, dtype=bool)
-        present[rows] = presence[:, j].astype(bool)
-        raw = np.zeros((n, width), dtype=np.uint8)
-        raw[rows] = plain[:, start : start + width]
-        out[column] = (present, raw)
-    return out
+        out.present[column][at] = presence[:, j]
+        out.raw[column][at] = matrix[:, start : start + width]  # a missing slot is zeros (``seal``)
 
 
-def _ciphertexts(group: pa.Array, first_row: int) -> list[bytes]:
-    """The ciphertexts of seals that all have the same length (base64 decoded in one call)."""
-    bounds = np.frombuffer(group.buffers()[1], dtype=np.int64)[group.offset : group.offset + len(group) + 1]
-    text = group.buffers()[2].to_pybytes()[bounds[0] : bounds[-1]]
+def _ciphertexts(text: pa.Array, first_row: int) -> list[bytes]:
+    """The ciphertexts of seals (large_string, no nulls) that all have the same length: base64 decoded in
+    one call, straight from the Arrow buffer."""
+    bounds = np.frombuffer(text.buffers()[1], dtype=np.int64)[text.offset : text.offset + len(text) + 1]
+    digits = memoryview(text.buffers()[2])[int(bounds[0]) : int(bounds[-1])]
     try:
-        blob = binascii.a2b_base64(text, strict_mode=True) if (bounds[1] - bounds[0]) % 4 == 0 else b""
+        blob = binascii.a2b_base64(digits, strict_mode=True) if (bounds[1] - bounds[0]) % 4 == 0 else b""
     except binascii.Error:
         blob = b""
-    size = len(blob) // len(group)
-    if size <= TAG_BYTES or size * len(group) != len(blob):
+    size = len(blob) // len(text)
+    if size <= TAG_BYTES or size * len(text) != len(blob):
         raise SealError(f"row {first_row}: person_seal is not a seal")
     return [blob[i : i + size] for i in range(0, len(blob), size)]
 
 
-def _unseal_block(seals: pa.Array, offset: int, versions: np.ndarray, ads: list[bytes], suites: dict) -> dict:
-    """The token columns (Arrow text) of one block of seals (input rows from ``offset`` on)."""
-    n = len(seals)
+def _open_block(
+    seals: pa.Array, offset: int, versions: np.ndarray, ads: list[bytes], suites: dict, out: Opened
+) -> None:
+    """Open one block of seals (a slice of one chunk; input rows from ``offset`` on) into ``out``."""
     lengths = pc.fill_null(pc.binary_length(seals), 0).to_numpy(zero_copy_only=False)
-    columns: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     for length in np.unique(lengths[lengths > 0]).tolist():  # one group per layout (or corrupt length)
-        rows = np.flatnonzero(lengths == length)
-        cts = _ciphertexts(seals.filter(pa.array(lengths == length)), offset + int(rows[0]))
-        local = rows.tolist()
-        plain = _crypt(cts, [ads[i] for i in local], versions[rows], suites, rows + offset, opening=True)
+        same = lengths == length
+        rows = np.flatnonzero(same)
+        group = seals if len(rows) == len(seals) else seals.filter(pa.array(same))
+        cts = _ciphertexts(group, offset + int(rows[0]))
+        group_ads = ads if len(rows) == len(seals) else [ads[i] for i in rows.tolist()]
+        plain = _crypt(cts, group_ads, versions[rows], suites, rows + offset, opening=True)
         matrix = np.frombuffer(b"".join(plain), dtype=np.uint8).reshape(len(rows), -1)
         if (matrix[:, 0] != FORMAT).any():
             raise SealError(f"row {offset + int(rows[0])}: a seal of an unknown format")
-        for count in np.unique(matrix[:, 1]).tolist():
-            sub = matrix[:, 1] == count
-            for column, (present, raw) in _columns_of(matrix[sub], rows[sub], n, offset).items():
-                if column in columns:
-                    columns[column][0][present] = True
-                    columns[column][1][present] = raw[present]
-                else:
-                    columns[column] = (present, raw)
-    out = {}
-    for column in PERSON_PSEUDONYMS:
-        present, raw = columns.get(column, (np.zeros(n, dtype=bool), np.zeros((n, 0), dtype=np.uint8)))
-        out[column] = _hex_column(raw[present], present)
+        counts = np.unique(matrix[:, 1])
+        for count in counts.tolist():
+            sub = slice(None) if len(counts) == 1 else matrix[:, 1] == count
+            _fill_block(matrix[sub], rows[sub], offset, out)
+
+
+def open_seals(
+    seals: Sequence[str | None] | pd.Series | pa.Array | pa.ChunkedArray,
+    record_keys: Sequence[str | None] | pd.Series | pa.Array | pa.ChunkedArray,
+    key_versions: str | Sequence[str | None] | pd.Series | pa.Array | pa.ChunkedArray,
+    kind: str,
+    chain: bytes | keys.KeyChain,
+) -> Opened:
+    """The person pseudonyms of every seal as raw bytes (``Opened``); a missing seal gives a row of missing
+    tokens. ``record_keys``, ``key_versions`` and ``kind`` must be the row's own (they are the associated
+    data): anything else raises ``SealError``. Keep the result in memory: it holds the frequency-preserving
+    tokens the warehouse does not.
+
+    Seals are read from their Arrow buffers a block of rows at a time (a block never spans two chunks, so
+    a query result is not copied into one array first)."""
+    texts = _chunks(seals)
+    n = len(texts)
+    versions = _versions(key_versions, n)
+    ads = _ad_keys(record_keys, n)
+    suites = _suites(chain, versions, kind)
+    shape = layout()
+    out = Opened(
+        {c: np.zeros(n, dtype=bool) for c in shape.columns},
+        {c: np.zeros((n, w), dtype=np.uint8) for c, w in zip(shape.columns, shape.widths, strict=True)},
+    )
+    offset = 0
+    for chunk in texts.chunks:
+        for start in range(0, len(chunk), BLOCK_ROWS):
+            block = chunk.slice(start, BLOCK_ROWS)
+            at = offset + start
+            stop = at + len(block)
+            _open_block(block, at, versions[at:stop], ads[at:stop], suites, out)
+        offset += len(chunk)
     return out
 
 
@@ -381,25 +430,6 @@ def unseal(
     chain: bytes | keys.KeyChain,
 ) -> pd.DataFrame:
     """The person pseudonyms of every seal: one text column (pandas ``str``, Arrow-backed) per column of
-    PERSON_PSEUDONYMS, lowercase hex, missing as NA; a missing seal gives a row of missing tokens.
-
-    ``record_keys``, ``key_versions`` and ``kind`` must be the row's own (they are the associated data):
-    anything else raises ``SealError``. Keep the result in memory: it holds the frequency-preserving tokens
-    the warehouse does not."""
-    texts = _text(seals, len(seals))
-    n = len(texts)
-    versions = _versions(key_versions, n)
-    ads = _ad_keys(record_keys, n)
-    suites = _suites(chain, versions, kind)
-    chunks: dict[str, list[pa.Array]] = {c: [] for c in PERSON_PSEUDONYMS}
-    for start in range(0, n, BLOCK_ROWS):
-        stop = min(n, start + BLOCK_ROWS)
-        block = _unseal_block(texts.slice(start, stop - start), start, versions[start:stop], ads[start:stop], suites)
-        for column, array in block.items():
-            chunks[column].append(array)
-    return pd.DataFrame(
-        {
-            column: pa.chunked_array(parts, pa.large_string()).to_pandas() if parts else pd.Series([], dtype="str")
-            for column, parts in chunks.items()
-        }
-    )
+    PERSON_PSEUDONYMS, lowercase hex, missing as NA; a missing seal gives a row of missing tokens
+    (``open_seals``, as text)."""
+    return open_seals(seals, record_keys, key_versions, kind, chain).hex()

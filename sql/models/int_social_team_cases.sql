@@ -3,6 +3,7 @@
 -- The winning rows are ranked on their keys alone (a staging row is partner, file_id, source_row) and the
 -- wide rows joined once: linear on both engines (a NOT EXISTS over a CTE of wide rows made PostgreSQL
 -- sort every row twice, on disk at 300k rows). rank() keeps exact ties, as NOT EXISTS did.
+-- Every staging column but person_seal: the seals stay in staging, where the linkage reads them by row.
 WITH newest AS (
     SELECT partner, file_id, source_row
     FROM (
@@ -14,6 +15,9 @@ WITH newest AS (
     ) AS ranked
     WHERE rn = 1
 )
-SELECT s.partner || ':' || s.record_key AS social_team_case_id, s.*
+SELECT s.partner || ':' || s.record_key AS social_team_case_id,
+       s.partner, s.file_id, s.source_row, s.export_date, s.record_key, s.key_version, s.team, s.city, s.reporter,
+       s.report_received_date, s.analysis_sent_date, s.first_contact_date, s.trajectory, s.trajectory_start_date,
+       s.current_rent_paid, s.referral_sdd, s.referral_veilig_thuis, s.closed_date, s.outcome, s.row_warnings
 FROM stg_social_team_cases AS s
 JOIN newest AS n ON n.partner = s.partner AND n.file_id = s.file_id AND n.source_row = s.source_row
