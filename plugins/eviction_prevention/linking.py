@@ -40,7 +40,8 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -92,31 +93,50 @@ def _sealed_rows(model: str, staging: str, columns: str, where: str = "") -> str
     )
 
 
-def _read_sealed(conn: Connection, sql: str, kind: str, chain: keys.KeyChain) -> _Source:
-    """The rows of ``sql`` (which selects SEALED last) with their seals opened."""
-    table = warehouse.read_arrow(conn, sql)
+def _opened(table: pa.Table, kind: str, chain: keys.KeyChain) -> _Source:
+    """The rows of a source query (SEALED last) with their seals opened."""
     tokens = sealing.open_seals(table[sealing.SEAL_COLUMN], table["record_key"], table["key_version"], kind, chain)
-    return _Source(warehouse.frame_from_arrow(table.drop_columns(list(SEALED))), tokens)
+    frame = warehouse.frame_from_arrow(table.drop_columns(list(SEALED)))
+    if kind == "social_team":
+        frame = frame.assign(reporter=corporation_reporters(frame["reporter"]))
+    return _Source(frame, tokens)
 
 
-def tenancies(conn: Connection, chain: keys.KeyChain) -> _Source:
-    """The tenant of each tenancy as last delivered (ties: the latest file, then the first row)."""
-    latest = """(
+# Per source kind, its records with their seals: the tenant of each tenancy as last delivered (ties: the
+# latest file, then the first row), the current state of each social-team case and SDD record.
+SOURCE_QUERIES = {
+    "corporation": _sealed_rows(
+        """(
         SELECT partner, file_id, source_row, record_key,
                row_number() OVER (PARTITION BY partner, record_key
                                   ORDER BY snapshot_date DESC, file_id, source_row) AS rn
         FROM int_arrears_snapshots
-    )"""
-    sql = _sealed_rows(latest, "stg_arrears_snapshots", "m.partner || ':' || m.record_key AS id", "WHERE m.rn = 1")
-    return _read_sealed(conn, sql, "corporation", chain)
+    )""",
+        "stg_arrears_snapshots",
+        "m.partner || ':' || m.record_key AS id",
+        "WHERE m.rn = 1",
+    ),
+    "social_team": _sealed_rows(
+        "int_social_team_cases",
+        "stg_social_team_cases",
+        "m.social_team_case_id AS id, m.reporter, m.report_received_date",
+    ),
+    "sdd": _sealed_rows("int_sdd_records", "stg_sdd_records", "m.sdd_record_id AS id"),
+}
 
 
-def social_team_cases(conn: Connection, chain: keys.KeyChain) -> _Source:
-    columns = "m.social_team_case_id AS id, m.reporter, m.report_received_date"
-    sql = _sealed_rows("int_social_team_cases", "stg_social_team_cases", columns)
-    source = _read_sealed(conn, sql, "social_team", chain)
-    frame = source.frame
-    return _Source(frame.assign(reporter=corporation_reporters(frame["reporter"])), source.tokens)
+def read_sources(conn: Connection, chain: keys.KeyChain, kinds: Sequence[str]) -> Iterator[_Source]:
+    """The sources ``kinds`` one after the other, opened (``_opened``). The next source's query runs in a
+    thread while this one's seals are opened and encoded: DuckDB and PostgreSQL read without holding the
+    GIL, the opening holds it; ``conn`` is never used by both threads at once."""
+    with ThreadPoolExecutor(1, thread_name_prefix="linkage-read") as reader:
+        pending = reader.submit(warehouse.read_arrow, conn, SOURCE_QUERIES[kinds[0]])
+        for at, kind in enumerate(kinds):
+            table = pending.result()
+            if at + 1 < len(kinds):
+                pending = reader.submit(warehouse.read_arrow, conn, SOURCE_QUERIES[kinds[at + 1]])
+            yield _opened(table, kind, chain)
+            del table
 
 
 def corporation_reporters(reporters: pd.Series) -> pd.Series:
@@ -128,11 +148,6 @@ def corporation_reporters(reporters: pd.Series) -> pd.Series:
     }
     codes = reporters.astype("string").str.strip().str.lower().map(known)
     return codes.astype(object).where(codes.notna(), None)
-
-
-def sdd_records(conn: Connection, chain: keys.KeyChain) -> _Source:
-    sql = _sealed_rows("int_sdd_records", "stg_sdd_records", "m.sdd_record_id AS id")
-    return _read_sealed(conn, sql, "sdd", chain)
 
 
 def arrears_cases(conn: Connection) -> pd.DataFrame:
@@ -533,11 +548,11 @@ def _score_sources(conn: Connection, chain: keys.KeyChain) -> _Scored:
     # One source at a time, so only one source's pseudonym text is in memory; the largest first, so the
     # memory its query leaves with DuckDB's allocator is reused by the others rather than added to.
     encoder = linkage.Encoder()
-    sdd_rec, sdd = _encoded(encoder, sdd_records(conn, chain), ["id", "pk_bsn"])
-    ten_rec, tenants = _encoded(encoder, tenancies(conn, chain), ["id"])
-    st_rec, st_cases = _encoded(
-        encoder, social_team_cases(conn, chain), ["id", "reporter", "report_received_date", "pk_bsn"]
-    )
+    sources = read_sources(conn, chain, ["sdd", "corporation", "social_team"])
+    sdd_rec, sdd = _encoded(encoder, next(sources), ["id", "pk_bsn"])
+    ten_rec, tenants = _encoded(encoder, next(sources), ["id"])
+    st_rec, st_cases = _encoded(encoder, next(sources), ["id", "reporter", "report_received_date", "pk_bsn"])
+    sources.close()
     del encoder
     nodes = _nodes({"corporation": tenants["id"], "social_team": st_cases["id"], "sdd": sdd["id"]})
     ten_n, st_n, sdd_n = nodes.numbers["corporation"], nodes.numbers["social_team"], nodes.numbers["sdd"]
