@@ -136,11 +136,12 @@ class StageClock:
 
 @contextlib.contextmanager
 def instrumented(clock: StageClock) -> Iterator[None]:
-    """Time parse (``parse_bytes``), check (parse + validate), to_staging, models per phase and linkage."""
-    from eviction_prevention import intake, linking, warehouse
+    """Time parse (``parse_sandbox.parse``: in the reader process, with the transfer of its result), check (parse +
+    validate), to_staging, models per phase and linkage."""
+    from eviction_prevention import intake, linking, parse_sandbox, warehouse
 
     with contextlib.ExitStack() as stack:
-        stack.enter_context(clock.wrap(intake, "parse_bytes", "parse"))
+        stack.enter_context(clock.wrap(parse_sandbox, "parse", "parse"))
         stack.enter_context(clock.wrap(intake, "check", "_check"))
         stack.enter_context(clock.wrap(intake, "to_staging", "pseudonymise"))
         stack.enter_context(clock.wrap(linking, "link_sources", "link"))

@@ -46,8 +46,8 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from eviction_prevention import dutch_time, gc_tuning, locks, schema, settings, warehouse
-from eviction_prevention.parsing import Issue, parse_bytes
+from eviction_prevention import dutch_time, gc_tuning, locks, parse_sandbox, schema, settings, warehouse
+from eviction_prevention.parsing import Issue
 from eviction_prevention.partners import Partner
 from eviction_prevention.pseudonymise import pseudonymise_frame
 from eviction_prevention.validation import History, build_data_docs, run_suite, scrubbed, suite_parameters
@@ -329,7 +329,7 @@ def check_file(
 
 
 def check(data: bytes, partner: Partner, history: History, on: dt.date) -> Checked:
-    parsed = parse_bytes(data, partner.layout, partner.kind)
+    parsed = parse_sandbox.parse(data, partner.layout, partner.kind, partner.read_limits)
     if parsed.rejected:
         return Checked(pd.DataFrame(), promote_row_errors(parsed.issues, partner), rows=len(parsed.frame))
     frame = parsed.frame
@@ -545,10 +545,37 @@ def _resumed_or_duplicate(known: dict[str, Any], fetched: FetchedFile) -> FileOu
     )
 
 
+def _checked(conn: Connection, partner: Partner, fetched: FetchedFile, on: dt.date | None) -> Checked:
+    """Parse and validate a landed file; an exception while doing so (the reading itself is isolated in
+    ``parse_sandbox``) is the file's rejection, with the exception's class only: its text can quote a cell."""
+    data = Path(fetched.landing_path).read_bytes()
+    history = load_history(conn, partner.code)
+    try:
+        return check(data, partner, history, on or today())
+    except Exception as exc:  # one file's failure is that file's rejection
+        log.warning("partner %s file %s: checking failed (%s)", partner.code, fetched.file_id[:12], type(exc).__name__)
+        return Checked(pd.DataFrame(), [Issue("check_error", unexpected_failure("gecontroleerd", exc))])
+
+
+def unexpected_failure(stage: str, exc: BaseException) -> str:
+    """The Dutch reason for an unexpected failure while a file was ``stage`` (gecontroleerd, opgeslagen)."""
+    return (
+        f"het bestand kon niet worden {stage} (onverwachte fout van het type {type(exc).__name__}); "
+        "neem contact op met het datateam als het opnieuw gebeurt"
+    )
+
+
 def ingest_file(
-    conn: Connection, partner: Partner, fetched: FetchedFile, key: bytes, on: dt.date | None = None
+    conn: Connection,
+    partner: Partner,
+    fetched: FetchedFile,
+    key: bytes,
+    on: dt.date | None = None,
+    failure: Issue | None = None,
 ) -> tuple[FileOutcome, Any]:
-    """Load one landed file exactly once (inside the caller's transaction). Returns the outcome and GX result."""
+    """Load one landed file exactly once (inside the caller's transaction). Returns the outcome and GX result.
+    ``failure``: record the file as rejected for that reason without reading it (``ingest_files``, after its
+    rows could not be stored)."""
     known = _ledger_row(conn, partner.code, fetched.file_id)
     if known is not None:
         outcome = _resumed_or_duplicate(known, fetched)
@@ -557,10 +584,10 @@ def ingest_file(
         return outcome, None
     if fetched.refusal:
         checked = Checked(pd.DataFrame(), [Issue("refused", fetched.refusal)])
+    elif failure is not None:
+        checked = Checked(pd.DataFrame(), [failure])
     else:
-        checked = check(
-            Path(fetched.landing_path).read_bytes(), partner, load_history(conn, partner.code), on or today()
-        )
+        checked = _checked(conn, partner, fetched, on)
     rows_loaded = 0
     notes: list[str] = []
     if not any(i.severity == "critical" for i in checked.issues):
@@ -599,8 +626,21 @@ def ingest_files(
         with eng.begin() as conn:  # short: its DDL locks are not held while files are validated
             locks.ensure_schema(conn)
         for item in fetched:
-            with eng.begin() as conn:
-                outcome, gx_result = ingest_file(conn, partner, item, key, on)
+            try:
+                with eng.begin() as conn:
+                    outcome, gx_result = ingest_file(conn, partner, item, key, on)
+            except Exception as exc:
+                if warehouse.is_unavailable(exc):
+                    raise  # the warehouse, not the file: the task fails and its retry resumes the batch
+                log.warning(
+                    "partner %s file %s: its rows could not be stored (%s)",
+                    partner.code,
+                    item.file_id[:12],
+                    type(exc).__name__,
+                )
+                failure = Issue("store_error", unexpected_failure("opgeslagen", exc))
+                with eng.begin() as conn:
+                    outcome, gx_result = ingest_file(conn, partner, item, key, on, failure=failure)
             outcomes.append(asdict(outcome))
             if gx_result is not None:
                 results.append((partner.kind, f"{partner.code}-{item.file_id[:12]}", scrubbed(gx_result, identifiers)))
@@ -627,12 +667,26 @@ def _dutch_timestamp(iso: str) -> str:
     return local.strftime("%d-%m-%Y %H:%M") + " (Nederlandse tijd)"
 
 
+QUOTE_LIMIT = 300  # characters of one quoted line in a receipt (a file name, a reason)
+
+
+def one_line(text: str, limit: int = QUOTE_LIMIT) -> str:
+    """Text taken from a delivery (a file name; a reason that quotes a header or a cell) as one printable
+    line of at most ``limit`` characters: a line break, tab, control or format character (including the
+    Unicode line and paragraph separators and bidirectional overrides) becomes ``?``, so nothing quoted can
+    start a line of its own in a receipt ("Resultaat: GEACCEPTEERD") or reorder what is shown."""
+    printable = "".join(c if c.isprintable() else "?" for c in str(text)[: limit + 1])
+    return printable if len(printable) <= limit else printable[: limit - 1] + "…"
+
+
 def receipt_text(outcome: dict, partner_name: str = "") -> str:
-    """The receipt (ontvangstbevestiging) for the partner, in Dutch; never quotes personal data."""
+    """The receipt (ontvangstbevestiging) for the partner, in Dutch; never quotes personal data. Whatever it
+    quotes from the delivery is one printable line each (``one_line``)."""
     rows = outcome.get("rejected_row_numbers") or []
+    listed = {k: [f"- {one_line(m)}" for m in outcome.get(k) or []] for k in ("notes", "reasons", "warning_messages")}
     lines = [
-        f"Ontvangstbevestiging{' voor ' + partner_name if partner_name else ''}",
-        f"Bestand: {outcome['remote_name']}",
+        f"Ontvangstbevestiging{' voor ' + one_line(partner_name) if partner_name else ''}",
+        f"Bestand: {one_line(outcome['remote_name'])}",
         f"Ontvangen: {_dutch_timestamp(outcome.get('received_at', ''))}",
         f"Controlegetal (SHA-256): {outcome['file_id']}",
         f"Resultaat: {_VERDICT[outcome['status']]}",
@@ -640,12 +694,12 @@ def receipt_text(outcome: dict, partner_name: str = "") -> str:
         f"Regels afgewezen: {outcome['rows_rejected']}" + (f" (regel {', '.join(map(str, rows))})" if rows else ""),
         f"Waarschuwingen: {outcome['warnings']}",
     ]
-    if outcome.get("notes"):
-        lines += ["", "Opmerkingen:"] + [f"- {n}" for n in outcome["notes"]]
-    if outcome["reasons"]:
-        lines += ["", "Fouten:"] + [f"- {r}" for r in outcome["reasons"]]
-    if outcome.get("warning_messages"):
-        lines += ["", "Waarschuwingen (de regels zijn wel verwerkt):"] + [f"- {w}" for w in outcome["warning_messages"]]
+    if listed["notes"]:
+        lines += ["", "Opmerkingen:", *listed["notes"]]
+    if listed["reasons"]:
+        lines += ["", "Fouten:", *listed["reasons"]]
+    if listed["warning_messages"]:
+        lines += ["", "Waarschuwingen (de regels zijn wel verwerkt):", *listed["warning_messages"]]
     if outcome["status"] == "rejected":
         lines += [
             "",

@@ -41,7 +41,6 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -93,10 +92,23 @@ def _sealed_rows(model: str, staging: str, columns: str, where: str = "") -> str
     )
 
 
-def _opened(table: pa.Table, kind: str, chain: keys.KeyChain) -> _Source:
-    """The rows of a source query (SEALED last) with their seals opened."""
-    tokens = sealing.open_seals(table[sealing.SEAL_COLUMN], table["record_key"], table["key_version"], kind, chain)
-    frame = warehouse.frame_from_arrow(table.drop_columns(list(SEALED)))
+def _read_source(conn: Connection, kind: str, chain: keys.KeyChain) -> _Source:
+    """The records of one source kind (``SOURCE_QUERIES``) with their seals opened. The query is read as a
+    stream and each batch's seals opened as it comes, so the seals' text is never all in memory."""
+    sql = SOURCE_QUERIES[kind]
+    n = int(warehouse.read_frame(conn, f"SELECT count(*) AS n FROM ({sql}) AS q")["n"].iloc[0])
+    if not n:  # the columns, without rows
+        frame = warehouse.read_frame(conn, f"SELECT * FROM ({sql}) AS q WHERE 1 = 0").drop(columns=list(SEALED))
+        return _Source(frame, sealing.open_seals([], [], [], kind, chain))
+    kept: list[pa.RecordBatch] = []
+
+    def batches() -> Iterator[pa.RecordBatch]:
+        for batch in warehouse.read_arrow_batches(conn, sql):
+            kept.append(batch.drop_columns(list(SEALED)))
+            yield batch
+
+    tokens = sealing.open_seal_batches(batches(), n, kind, chain)
+    frame = warehouse.frame_from_arrow(pa.Table.from_batches(kept))
     if kind == "social_team":
         frame = frame.assign(reporter=corporation_reporters(frame["reporter"]))
     return _Source(frame, tokens)
@@ -126,17 +138,9 @@ SOURCE_QUERIES = {
 
 
 def read_sources(conn: Connection, chain: keys.KeyChain, kinds: Sequence[str]) -> Iterator[_Source]:
-    """The sources ``kinds`` one after the other, opened (``_opened``). The next source's query runs in a
-    thread while this one's seals are opened and encoded: DuckDB and PostgreSQL read without holding the
-    GIL, the opening holds it; ``conn`` is never used by both threads at once."""
-    with ThreadPoolExecutor(1, thread_name_prefix="linkage-read") as reader:
-        pending = reader.submit(warehouse.read_arrow, conn, SOURCE_QUERIES[kinds[0]])
-        for at, kind in enumerate(kinds):
-            table = pending.result()
-            if at + 1 < len(kinds):
-                pending = reader.submit(warehouse.read_arrow, conn, SOURCE_QUERIES[kinds[at + 1]])
-            yield _opened(table, kind, chain)
-            del table
+    """The sources ``kinds`` one after the other (``_read_source``): only one is open at a time."""
+    for kind in kinds:
+        yield _read_source(conn, kind, chain)
 
 
 def corporation_reporters(reporters: pd.Series) -> pd.Series:
@@ -512,15 +516,19 @@ def record_first_seen(conn: Connection) -> pd.Series:
     return pd.Series(frame["first_seen"].array, index=frame["record_id"], dtype=object)
 
 
-def _encoded(encoder: linkage.Encoder, source: _Source, keep: list[str]) -> tuple[linkage.Records, pd.DataFrame]:
-    """One source encoded for linkage, and its ``keep`` columns (``pk_bsn``: the BSN pseudonym's code in
+def _encoded(
+    encoder: linkage.Encoder, sources: Iterator[_Source], keep: list[str]
+) -> tuple[linkage.Records, pd.DataFrame]:
+    """The next of ``sources`` encoded for linkage, and its ``keep`` columns (``pk_bsn``: the BSN pseudonym's code in
     the encoder's code space, NaN if missing; no token is kept), both in order of record id: the order the
     linkage draws its random samples in, whatever order the rows came.
 
     Every kept column is copied (``take`` per array): a column the query result shares memory with keeps
     the whole result alive."""
+    source = next(sources)  # taken here, so that nothing else holds it once it is encoded
     frame = source.frame
     records = encoder.raw_records(frame["id"], source.tokens.present, source.tokens.raw)
+    del source  # the opened tokens are encoded: their memory is free before the records are reordered
     order = pc.sort_indices(linkage.arrow_text(frame["id"])).to_numpy()
     bsn = records.codes["pk_bsn"]
     columns = {"pk_bsn": np.where(bsn >= 0, bsn, np.nan)} | {c: frame[c].array for c in keep if c != "pk_bsn"}
@@ -549,9 +557,9 @@ def _score_sources(conn: Connection, chain: keys.KeyChain) -> _Scored:
     # memory its query leaves with DuckDB's allocator is reused by the others rather than added to.
     encoder = linkage.Encoder()
     sources = read_sources(conn, chain, ["sdd", "corporation", "social_team"])
-    sdd_rec, sdd = _encoded(encoder, next(sources), ["id", "pk_bsn"])
-    ten_rec, tenants = _encoded(encoder, next(sources), ["id"])
-    st_rec, st_cases = _encoded(encoder, next(sources), ["id", "reporter", "report_received_date", "pk_bsn"])
+    sdd_rec, sdd = _encoded(encoder, sources, ["id", "pk_bsn"])
+    ten_rec, tenants = _encoded(encoder, sources, ["id"])
+    st_rec, st_cases = _encoded(encoder, sources, ["id", "reporter", "report_received_date", "pk_bsn"])
     sources.close()
     del encoder
     nodes = _nodes({"corporation": tenants["id"], "social_team": st_cases["id"], "sdd": sdd["id"]})

@@ -12,34 +12,38 @@ everywhere else:
   file it refuses) is read again by :mod:`csv`, which names the ragged rows.
 * .xlsx: calamine, its cell values read as openpyxl gave them (the rules and messages were written
   against those); openpyxl still reads a workbook with cells calamine reads differently (error cells
-  such as #N/A, texts of only whitespace: see _needs_openpyxl).
+  such as #N/A, texts of only whitespace: see _scan_xlsx).
 * Converting: the texts of the common shapes (``Jansen``, ``1.234,56``, ``31-10-2026``) a column at
   a time; every other value once per distinct value, through the per-value rules.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import datetime as dt
 import io
 import re
 import string
 import zipfile
-from collections.abc import Callable
+import zlib
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
 
 import numpy as np
 import pandas as pd
 
 from eviction_prevention import schema
-from eviction_prevention.partners import Layout
+from eviction_prevention.partners import Layout, ReadLimits
 
 try:  # pandas' string backend; without it every CSV file takes the csv-module path
     import pyarrow as pa
+    import pyarrow.compute as pc
     import pyarrow.csv as pa_csv
 except ImportError:  # pragma: no cover - pyarrow is installed wherever the tests run
-    pa = pa_csv = None
+    pa = pc = pa_csv = None
 
 
 @dataclass(frozen=True)
@@ -80,19 +84,33 @@ _DELIMITER_NAMES = {";": "puntkomma (;)", ",": "komma (,)", "\t": "tab", "|": "v
 ZIP_MAGIC = b"PK\x03\x04"
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # Compound File: encrypted .xlsx or old .xls
 _ENCRYPTED_PACKAGE = "EncryptedPackage".encode("utf-16-le")
-MAX_XLSX_UNPACKED_BYTES = 200 * 1024 * 1024
 # A text cell a spreadsheet would run as a formula (CSV/formula injection); "+31 6 ..." is a phone number.
 _FORMULA_RE = re.compile(r"^\s*(?:[=@\t\r]|[+-]\s*[A-Za-z(])")
 _VISIBLE_ASCII = "[!-~]"  # a character str.strip() keeps; the patterns below are the same in re and pyarrow's RE2
 
 
-def read_table(data: bytes, layout: Layout) -> pd.DataFrame:
-    """Read the raw bytes into a frame of strings (CSV) or Python objects (xlsx), header as given."""
+def read_table(data: bytes, layout: Layout, limits: ReadLimits | None = None) -> pd.DataFrame:
+    """Read the raw bytes into a frame of strings (CSV) or Python objects (xlsx), header as given, within
+    ``limits`` (default: ``ReadLimits()``) of unpacked size and cells."""
+    limits = limits or ReadLimits()
     if layout.format == "xlsx":
-        return _read_xlsx(data, layout)
-    if layout.format == "csv":
-        return _read_csv(data, layout)
-    raise FileRejected([Issue("format", f"onbekend bestandsformaat '{layout.format}'")])
+        table = _read_xlsx(data, layout, limits)
+    elif layout.format == "csv":
+        table = _read_csv(data, layout)
+    else:
+        raise FileRejected([Issue("format", f"onbekend bestandsformaat '{layout.format}'")])
+    cells = (len(table) + 1) * max(len(table.columns), 1)
+    if cells > limits.cells:
+        raise _reject("too_many_cells", f"het bestand heeft {cells} cellen: meer dan de toegestane {limits.cells}")
+    return table
+
+
+def cell_too_long() -> FileRejected:
+    """A cell longer than the csv module's field limit (also what an unclosed quote gives)."""
+    longest = f"{csv.field_size_limit():,}".replace(",", ".")
+    return _reject(
+        "cell_too_long", f"een cel is langer dan {longest} tekens (of een aanhalingsteken wordt niet afgesloten)"
+    )
 
 
 def _reject(code: str, message: str) -> FileRejected:
@@ -174,6 +192,8 @@ def _read_regular_csv(text: str, layout: Layout) -> pd.DataFrame | None:
         )
     except pa.ArrowInvalid:
         return None
+    if any((pc.max(pc.binary_length(column)).as_py() or 0) > csv.field_size_limit() for column in table.columns):
+        raise cell_too_long()  # as the csv module would say
     cells = table.to_pandas(types_mapper={pa.string(): pd.StringDtype("pyarrow", na_value=np.nan)}.get)
     cells = cells[~_blank_rows(cells, _blank_texts)]
     if cells.empty:
@@ -202,12 +222,28 @@ def _read_any_csv(text: str, layout: Layout) -> pd.DataFrame:
     return _table(pd.DataFrame(body, columns=range(width), dtype=object), header, issues)
 
 
-def _table(body: pd.DataFrame, header: list[str], issues: list[Issue]) -> pd.DataFrame:
+def _table(body: pd.DataFrame, header: list[str], issues: list[Issue], nul: bool = False) -> pd.DataFrame:
     """The data rows under the partner's headers (duplicates kept: :func:`convert` reports them)."""
     body = body.reset_index(drop=True)
+    issues = issues + (_nul_issues(body) if nul else [])
     body.columns = header
     body.attrs["issues"] = issues
     return body
+
+
+def _nul_issues(body: pd.DataFrame) -> list[Issue]:
+    """A row error per row with a NUL character in a text cell (Excel writes it as ``_x0000_``): no database
+    text type holds it, and no partner means it. The cell is emptied, so the rest of the row can be read."""
+    found = set()
+    for position in range(body.shape[1]):
+        cells = body.iloc[:, position]
+        rows = np.flatnonzero([isinstance(v, str) and "\x00" in v for v in cells.tolist()])
+        body.iloc[rows, position] = ""
+        found.update(rows.tolist())
+    return [
+        Issue("nul_character", f"regel {row + 2}: een cel bevat een NUL-teken (_x0000_)", row=row + 2, severity="row")
+        for row in sorted(found)
+    ]
 
 
 def _blank_rows(cells: pd.DataFrame, blank: Callable[[pd.Series], np.ndarray]) -> np.ndarray:
@@ -235,51 +271,119 @@ def _blank_cells(cells: pd.Series) -> np.ndarray:
     return (cells.isna() | (cells == "")).to_numpy(dtype=bool)
 
 
-def _check_xlsx_container(data: bytes) -> None:
-    """Refuse what no reader should parse: encrypted/old files, XML with DTDs (entity bombs), zip bombs."""
+def _check_not_encrypted_or_xls(data: bytes) -> None:
     if data.startswith(OLE_MAGIC):
         if _ENCRYPTED_PACKAGE in data:
             raise _reject(
                 "xlsx_encrypted", "het Excel-bestand is met een wachtwoord beveiligd; lever het zonder wachtwoord aan"
             )
         raise _reject("xls_format", "het bestand is een oud Excel-bestand (.xls); lever een .xlsx-bestand aan")
-    try:
-        with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            members = archive.infolist()
-            if sum(m.file_size for m in members) > MAX_XLSX_UNPACKED_BYTES:
-                raise _reject("xlsx_too_big", "het Excel-bestand is uitgepakt te groot (meer dan 200 MB)")
-            for member in members:
-                if member.filename.endswith((".xml", ".rels", ".vml")):
-                    with archive.open(member) as fh:
-                        head = fh.read(4096)
-                    if b"<!DOCTYPE" in head or b"<!ENTITY" in head:
-                        raise _reject(
-                            "xlsx_dtd", "het Excel-bestand bevat niet-toegestane XML-definities (DOCTYPE/ENTITY)"
-                        )
-    except zipfile.BadZipFile as exc:
-        raise _reject("xlsx", "het Excel-bestand kan niet worden geopend (beschadigd of geen .xlsx)") from exc
 
 
 # What calamine reads differently from openpyxl: an error cell (#N/A, #DIV/0!), which calamine reads as empty, and
 # a text starting with whitespace without xml:space="preserve" (openpyxl writes a text of only spaces or a tab so),
 # which calamine strips. A text that merely looks like one of these only costs the slower reader.
 _NOT_FOR_CALAMINE = (re.compile(rb"""t=["']e["']"""), re.compile(rb"<t>[\t\n\r ]"))
+# The used range a worksheet declares (the readers allocate it): <dimension ref="A1:Z100"/>.
+_DIMENSION = re.compile(rb"""<dimension\s+ref=["']([A-Za-z]{0,3})(\d*):?([A-Za-z]{0,3})(\d*)["']""")
+_CHUNK = 1 << 20
 
 
-def _needs_openpyxl(data: bytes) -> bool:
-    """Whether an XML part holds a cell calamine would read differently; streamed (a sheet unpacks to tens of MB)."""
-    with zipfile.ZipFile(io.BytesIO(data)) as archive:
-        for member in archive.infolist():
-            if not member.filename.endswith(".xml"):
-                continue
-            with archive.open(member) as fh:
-                tail = b""
-                while chunk := fh.read(1 << 20):
-                    window = tail + chunk
-                    if any(pattern.search(window) for pattern in _NOT_FOR_CALAMINE):
-                        return True
-                    tail = window[-8:]
-    return False
+def _column_number(letters: bytes) -> int:
+    number = 0
+    for letter in letters.upper():
+        number = number * 26 + letter - 64
+    return number
+
+
+def _declared_cells(head: bytes) -> tuple[int, int] | None:
+    """(rows, columns) of the used range a worksheet part declares at its start, if it does."""
+    found = _DIMENSION.search(head)
+    if found is None:
+        return None
+    first_col, first_row, last_col, last_row = found.groups()
+    return int(last_row or first_row or 1), _column_number(last_col or first_col)
+
+
+@dataclass(frozen=True)
+class _Scan:
+    needs_openpyxl: bool  # a cell calamine reads differently (``_NOT_FOR_CALAMINE``)
+    nul: bool  # a NUL character, written as _x0000_
+
+
+def _scan_xlsx(data: bytes, limits: ReadLimits) -> _Scan:
+    """Check an .xlsx before a reader unpacks it, in one streamed pass over every member, and say what it
+    holds (``_Scan``). Refused: DTDs (entity bombs), members that inflate beyond
+    ``limits.unpacked_mb`` in total (counted while inflating, whatever the zip declares), members whose
+    checksum or length does not match (zipfile checks both at the end of each member), a worksheet whose
+    declared used range has more than ``limits.cells`` cells."""
+    allowed = limits.unpacked_mb * 1024 * 1024
+    needs_openpyxl = nul = False
+    unpacked = 0
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            members = archive.infolist()
+            if sum(m.file_size for m in members) > allowed:
+                raise _too_big(limits)
+            for member in members:
+                xml = member.filename.endswith((".xml", ".rels", ".vml"))
+                with _member(archive, member) as fh:
+                    tail = b""
+                    first = True
+                    while chunk := fh.read(_CHUNK):
+                        unpacked += len(chunk)
+                        if unpacked > allowed:
+                            raise _too_big(limits)
+                        if not xml:
+                            continue
+                        if first:
+                            _check_xml_head(chunk, member.filename, limits)
+                            first = False
+                        window = tail + chunk
+                        if member.filename.endswith(".xml"):
+                            needs_openpyxl = needs_openpyxl or any(p.search(window) for p in _NOT_FOR_CALAMINE)
+                            nul = nul or b"_x0000_" in window
+                        tail = window[-8:]
+    except zipfile.BadZipFile as exc:
+        raise _reject("xlsx", "het Excel-bestand kan niet worden geopend (beschadigd of geen .xlsx)") from exc
+    except (zlib.error, EOFError) as exc:
+        raise _damaged() from exc
+    return _Scan(needs_openpyxl, nul)
+
+
+@contextlib.contextmanager
+def _member(archive: zipfile.ZipFile, member: zipfile.ZipInfo) -> Iterator[IO[bytes]]:
+    """One member, opened for reading; a checksum or length that does not match (zipfile checks both when the
+    member's end is read) is damage, not a file that cannot be opened."""
+    try:
+        with archive.open(member) as fh:
+            yield fh
+    except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
+        raise _damaged() from exc
+
+
+def _too_big(limits: ReadLimits) -> FileRejected:
+    return _reject("xlsx_too_big", f"het Excel-bestand is uitgepakt te groot (meer dan {limits.unpacked_mb} MB)")
+
+
+def _damaged() -> FileRejected:
+    return _reject(
+        "xlsx_damaged", "het Excel-bestand is beschadigd: een onderdeel klopt niet met zijn controlegetal of lengte"
+    )
+
+
+def _check_xml_head(head: bytes, name: str, limits: ReadLimits) -> None:
+    if b"<!DOCTYPE" in head[:4096] or b"<!ENTITY" in head[:4096]:
+        raise _reject("xlsx_dtd", "het Excel-bestand bevat niet-toegestane XML-definities (DOCTYPE/ENTITY)")
+    if name.startswith("xl/worksheets/"):
+        declared = _declared_cells(head)
+        if declared is not None and declared[0] * declared[1] > limits.cells:
+            rows, columns = declared
+            raise _reject(
+                "xlsx_range",
+                f"het Excel-bestand beslaat {rows} rijen en {columns} kolommen: meer dan de toegestane "
+                f"{limits.cells} cellen (verwijder lege opmaak of cellen ver buiten de gegevens)",
+            )
 
 
 _Sheets = tuple[list[str], dict[str, list[list]]]  # all sheet names; the cell rows of each worksheet
@@ -319,23 +423,25 @@ def _has_data(rows: list[list]) -> bool:
     return any(any(c not in (None, "") for c in r) for r in rows)
 
 
-def _read_xlsx(data: bytes, layout: Layout) -> pd.DataFrame:
-    _check_xlsx_container(data)
-    names, sheets = _openpyxl_sheets(data) if _needs_openpyxl(data) else _calamine_sheets(data)
+def _read_xlsx(data: bytes, layout: Layout, limits: ReadLimits) -> pd.DataFrame:
+    _check_not_encrypted_or_xls(data)
+    scan = _scan_xlsx(data, limits)
+    names, sheets = _openpyxl_sheets(data) if scan.needs_openpyxl else _calamine_sheets(data)
     if layout.sheet and layout.sheet not in names:
         raise FileRejected([Issue("sheet", f"tabblad '{layout.sheet}' ontbreekt")])
     with_data = [name for name, rows in sheets.items() if _has_data(rows)]
     if len(with_data) > 1:
-        names_shown = ", ".join(f"'{s}'" for s in with_data)
-        raise _reject(
+        positions = " en ".join(str(n) for n, name in enumerate(sheets, start=1) if name in with_data)
+        raise _reject(  # sheet names are text from the file: only their positions are named
             "sheets",
-            f"het Excel-bestand heeft {len(with_data)} tabbladen met gegevens ({names_shown}); lever één tabblad aan",
+            f"het Excel-bestand heeft {len(with_data)} tabbladen met gegevens (tabblad {positions}); "
+            "lever één tabblad aan",
         )
     rows = sheets[layout.sheet] if layout.sheet else next(iter(sheets.values()))
-    return _xlsx_table(rows)
+    return _xlsx_table(rows, nul=scan.nul)
 
 
-def _xlsx_table(rows: list[list]) -> pd.DataFrame:
+def _xlsx_table(rows: list[list], nul: bool = False) -> pd.DataFrame:
     """The first non-blank row is the header; the rows under it are cut or padded to its width."""
     width = max(map(len, rows), default=0)  # openpyxl's rows can be ragged, calamine's are not
     cells = pd.DataFrame([r + [None] * (width - len(r)) if len(r) < width else r for r in rows], dtype=object)
@@ -344,7 +450,7 @@ def _xlsx_table(rows: list[list]) -> pd.DataFrame:
         raise FileRejected([Issue("empty", "het bestand is leeg")])
     cells = cells.iloc[kept, : len(rows[kept[0]])]
     header = ["" if h is None else str(_as_openpyxl(h)).strip() for h in cells.iloc[0]]
-    return _table(cells.iloc[1:], header, [])
+    return _table(cells.iloc[1:], header, [], nul=nul)
 
 
 _PLAIN_WHOLE_NUMBERS = 1e16  # Excel and openpyxl write smaller whole numbers as plain digits
@@ -448,18 +554,16 @@ def _looks_like_impossible_date(raw: object, fmt: str) -> bool:
 def convert(frame: pd.DataFrame, layout: Layout, kind: str) -> ParseResult:
     """Rename partner headers to canonical names and type every value; collect issues."""
     issues: list[Issue] = list(frame.attrs.get("issues", []))
-    by_header = {v: k for k, v in layout.columns.items()}
     present = set(frame.columns)
-    for col in schema.columns(kind):
-        header = layout.columns.get(col.name)
-        if col.required and (header is None or header not in present):
-            issues.append(Issue("missing_column", f"kolom '{header or col.name}' ontbreekt", column=col.name))
-    unknown = [h for h in frame.columns if h not in by_header]
-    for header in unknown:  # data minimisation: only the agreed columns may be delivered
-        issues.append(
-            Issue("unknown_column", f"kolom '{header}' is niet afgesproken; lever alleen de afgesproken kolommen aan")
-        )
-    if len(set(frame.columns)) != len(frame.columns):
+    header_issues = _unknown_header_issues(list(frame.columns), layout)
+    header_row = any(i.code == "header_row" for i in header_issues)
+    if not header_row:  # else every agreed column is missing, and the "headers" are data
+        for col in schema.columns(kind):
+            header = layout.columns.get(col.name)
+            if col.required and (header is None or header not in present):
+                issues.append(Issue("missing_column", f"kolom '{header or col.name}' ontbreekt", column=col.name))
+    issues += header_issues
+    if not header_row and len(set(frame.columns)) != len(frame.columns):
         issues.append(Issue("duplicate_column", "een kolomnaam komt meer dan eens voor"))
     if any(i.severity == "critical" for i in issues):
         return ParseResult(pd.DataFrame(), issues)
@@ -476,6 +580,29 @@ def convert(frame: pd.DataFrame, layout: Layout, kind: str) -> ParseResult:
     result = pd.DataFrame(out)
     result["source_row"] = range(2, n_rows + 2)
     return ParseResult(result, issues)
+
+
+def _unknown_header_issues(headers: list[str], layout: Layout) -> list[Issue]:
+    """Data minimisation: only the agreed columns may be delivered. A header that is not agreed is named by its
+    position only: it is text from the file, and in a file without its header row (or with another template's)
+    it is the first data row, a person's name or e-mail address."""
+    agreed = set(layout.columns.values())
+    unknown = [n for n, h in enumerate(headers, start=1) if h not in agreed]
+    if not unknown:
+        return []
+    if len(agreed & set(headers)) < len(agreed) / 2:
+        expected = ", ".join(f"'{h}'" for h in list(layout.columns.values())[:4])
+        return [
+            Issue(
+                "header_row",
+                "de eerste regel heeft niet de afgesproken kolomnamen: de kopregel ontbreekt of komt uit een ander "
+                f"sjabloon (verwacht onder meer {expected})",
+            )
+        ]
+    return [
+        Issue("unknown_column", f"kolom {n} is niet afgesproken; lever alleen de afgesproken kolommen aan")
+        for n in unknown
+    ]
 
 
 _FORMULA = object()  # markers: the value is a formula / not of the column's type
@@ -766,9 +893,9 @@ _BULK: dict[str, Callable[[pd.Series, Layout], _Bulk]] = {
 }
 
 
-def parse_bytes(data: bytes, layout: Layout, kind: str) -> ParseResult:
+def parse_bytes(data: bytes, layout: Layout, kind: str, limits: ReadLimits | None = None) -> ParseResult:
     try:
-        raw = read_table(data, layout)
+        raw = read_table(data, layout, limits)
     except FileRejected as exc:
         return ParseResult(pd.DataFrame(), exc.issues)
     return convert(raw, layout, kind)

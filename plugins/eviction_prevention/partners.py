@@ -6,6 +6,7 @@ layout mapping, delivery cadence and window, upload-completion rule and limits a
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import os
 from dataclasses import dataclass, field
@@ -35,6 +36,17 @@ class Layout:
     thousands: str = ""
     true_values: tuple[str, ...] = ("ja",)
     false_values: tuple[str, ...] = ("nee",)
+
+
+@dataclass(frozen=True)
+class ReadLimits:
+    """Hard limits on reading one file (``parse_sandbox``, ``parsing``): beyond any of them the file is rejected
+    with a reason that names the limit."""
+
+    seconds: float = 120  # wall time to read and type the file
+    memory_mb: int = 2048  # address space the reader may add while reading it
+    cells: int = 20_000_000  # rows x columns of the sheet or CSV (an .xlsx is checked before it is unpacked)
+    unpacked_mb: int = 200  # an .xlsx's members, inflated
 
 
 @dataclass(frozen=True)
@@ -81,6 +93,7 @@ class Partner:
     # Snapshots are full lists: a dropped row would look like a closed case, so by default one bad row
     # rejects the whole file. Set to false to load the good rows and report the bad ones.
     reject_file_on_row_errors: bool = True
+    read_limits: ReadLimits = field(default_factory=ReadLimits)
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -156,7 +169,19 @@ _KNOWN_KEYS = {
     "landing_retention_days",
     "max_file_bytes",
     "reject_file_on_row_errors",
+    "read_limits",
 }
+
+
+def _read_limits(code: str, raw: dict[str, Any] | None) -> ReadLimits:
+    known = {f.name for f in dataclasses.fields(ReadLimits)}
+    unknown = set(raw or {}) - known
+    if unknown:
+        raise RegistryError(f"{code}: unknown read_limits {sorted(unknown)}")
+    limits = ReadLimits(**{k: (float(v) if k == "seconds" else int(v)) for k, v in (raw or {}).items()})
+    if min(dataclasses.astuple(limits)) <= 0:
+        raise RegistryError(f"{code}: read_limits must be positive")
+    return limits
 
 
 def _parse_partner(raw: dict[str, Any]) -> Partner:
@@ -181,6 +206,7 @@ def _parse_partner(raw: dict[str, Any]) -> Partner:
         landing_retention_days=int(raw.get("landing_retention_days", 400)),
         max_file_bytes=int(raw.get("max_file_bytes", 50 * 1024 * 1024)),
         reject_file_on_row_errors=bool(raw.get("reject_file_on_row_errors", True)),
+        read_limits=_read_limits(code, raw.get("read_limits")),
         extra={k: v for k, v in raw.items() if k not in _KNOWN_KEYS},
     )
 

@@ -41,15 +41,18 @@ PERSON_PSEUDONYMS later make new seals longer; older seals still open, their new
 whose layout check does not match the current columns (a column renamed, moved, or given another width)
 is refused rather than read wrongly.
 
+Opening. ``open_seals`` (and ``open_seal_batches``, for a query read as a stream of record batches) gives the
+tokens as raw bytes (``Opened``: per column, presence and a (rows, width) byte matrix), which the linkage
+encodes directly; ``unseal`` gives them as hex text, as ``pseudonymise`` writes them.
+
 Cost, measured on this machine (2 cores shared with other work, one core used; 1M rows of 19 random tokens,
 10% of them missing; five runs each): sealing 1M rows takes 6.9-11.5 s, unsealing 9.5-14.6 s. Per row:
-one AES-SIV call, ~4-6 µs either way (``cryptography`` holds the GIL, so threads do not help); base64,
-~1.5 µs to encode and ~3.3 µs to decode (hex would be ~0.5 and ~1 µs, at 50% more storage); the packing into
-and out of the fixed layout is vectorised over blocks of ``BLOCK_ROWS`` rows. Ingest seals every delivered
-row; the linkage unseals one row per record. In ``make bench`` at 100k arrears rows on DuckDB (181k delivered
-rows) the pseudonymise stage took 2.4 s longer and the link stage 1.2 s longer than with pseudonym columns.
-Seals do not compress (no two rows share bytes, by design), so DuckDB writes them more slowly and its file
-at that size doubled (120 to 239 MB).
+one AES-SIV call, ~3-6 µs either way (``cryptography`` holds the GIL, so threads do not help; AES-GCM would
+take ~1 µs but is not deterministic); base64, ~1.5 µs to encode and ~3 µs to decode; the packing into and out
+of the fixed layout is vectorised over blocks of ``BLOCK_ROWS`` rows. Ingest seals every delivered row; the
+linkage opens one row per record (1.25M records at 1M arrears rows: about 11 s of its link stage). Seals do
+not compress (no two rows share bytes, by design), so DuckDB writes them more slowly and its file at 100k
+arrears rows doubled (120 to 239 MB).
 """
 
 from __future__ import annotations
@@ -57,7 +60,7 @@ from __future__ import annotations
 import binascii
 import functools
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -76,7 +79,10 @@ from eviction_prevention.pseudonymise import PERSON_PSEUDONYMS, REFERENCE_COLUMN
 __all__ = [
     "FORMAT",
     "SEAL_COLUMN",
+    "Opened",
     "SealError",
+    "open_seal_batches",
+    "open_seals",
     "seal",
     "seal_length",
     "sealing_key",
@@ -387,6 +393,35 @@ def _open_block(
             _fill_block(matrix[sub], rows[sub], offset, out)
 
 
+def _opened(n: int) -> Opened:
+    """``n`` rows of missing tokens, to be filled."""
+    shape = layout()
+    return Opened(
+        {c: np.zeros(n, dtype=bool) for c in shape.columns},
+        {c: np.zeros((n, w), dtype=np.uint8) for c, w in zip(shape.columns, shape.widths, strict=True)},
+    )
+
+
+def _open_into(
+    out: Opened, offset: int, seals: Any, record_keys: Any, key_versions: Any, kind: str, chain: bytes | keys.KeyChain
+) -> int:
+    """Open the seals of rows ``offset`` on into ``out``, a block of rows at a time (a block never spans two
+    chunks, so a query result is not copied into one array first). Returns the number of rows."""
+    texts = _chunks(seals)
+    n = len(texts)
+    versions = _versions(key_versions, n)
+    ads = _ad_keys(record_keys, n)
+    suites = _suites(chain, versions, kind)
+    done = 0
+    for chunk in texts.chunks:
+        for start in range(0, len(chunk), BLOCK_ROWS):
+            block = chunk.slice(start, BLOCK_ROWS)
+            at, stop = done + start, done + start + len(block)
+            _open_block(block, offset + at, versions[at:stop], ads[at:stop], suites, out)
+        done += len(chunk)
+    return n
+
+
 def open_seals(
     seals: Sequence[str | None] | pd.Series | pa.Array | pa.ChunkedArray,
     record_keys: Sequence[str | None] | pd.Series | pa.Array | pa.ChunkedArray,
@@ -397,28 +432,24 @@ def open_seals(
     """The person pseudonyms of every seal as raw bytes (``Opened``); a missing seal gives a row of missing
     tokens. ``record_keys``, ``key_versions`` and ``kind`` must be the row's own (they are the associated
     data): anything else raises ``SealError``. Keep the result in memory: it holds the frequency-preserving
-    tokens the warehouse does not.
+    tokens the warehouse does not."""
+    out = _opened(len(_chunks(seals)))
+    _open_into(out, 0, seals, record_keys, key_versions, kind, chain)
+    return out
 
-    Seals are read from their Arrow buffers a block of rows at a time (a block never spans two chunks, so
-    a query result is not copied into one array first)."""
-    texts = _chunks(seals)
-    n = len(texts)
-    versions = _versions(key_versions, n)
-    ads = _ad_keys(record_keys, n)
-    suites = _suites(chain, versions, kind)
-    shape = layout()
-    out = Opened(
-        {c: np.zeros(n, dtype=bool) for c in shape.columns},
-        {c: np.zeros((n, w), dtype=np.uint8) for c, w in zip(shape.columns, shape.widths, strict=True)},
-    )
+
+def open_seal_batches(batches: Iterable[pa.RecordBatch], n: int, kind: str, chain: bytes | keys.KeyChain) -> Opened:
+    """``open_seals`` of ``n`` rows that come as Arrow record batches with the columns ``person_seal``,
+    ``record_key`` and ``key_version`` (other columns are ignored), say a query result read as a stream:
+    only one batch of seal text is in memory at a time."""
+    out = _opened(n)
     offset = 0
-    for chunk in texts.chunks:
-        for start in range(0, len(chunk), BLOCK_ROWS):
-            block = chunk.slice(start, BLOCK_ROWS)
-            at = offset + start
-            stop = at + len(block)
-            _open_block(block, at, versions[at:stop], ads[at:stop], suites, out)
-        offset += len(chunk)
+    for batch in batches:
+        if offset + batch.num_rows > n:
+            raise SealError(f"more than the {n} rows announced")
+        offset += _open_into(out, offset, batch[SEAL_COLUMN], batch["record_key"], batch["key_version"], kind, chain)
+    if offset != n:
+        raise SealError(f"{offset} rows instead of the {n} announced")
     return out
 
 

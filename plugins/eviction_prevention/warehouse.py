@@ -300,6 +300,38 @@ def read_frame(conn: Connection, sql: str, **params: Any) -> pd.DataFrame:
     return pd.DataFrame(result.fetchall(), columns=list(result.keys()))
 
 
+def is_unavailable(exc: BaseException) -> bool:
+    """Whether ``exc`` says the warehouse cannot be reached or used (connection lost, server shutting down,
+    disk full, a lock held), rather than that the statement or its data were refused."""
+    unavailable: tuple[type[BaseException], ...] = (sa.exc.OperationalError, sa.exc.InterfaceError, sa.exc.TimeoutError)
+    try:
+        import psycopg
+
+        unavailable += (psycopg.OperationalError, psycopg.InterfaceError)
+    except ImportError:  # pragma: no cover - psycopg is installed with the PostgreSQL provider
+        pass
+    try:
+        import duckdb
+
+        unavailable += (duckdb.IOException, duckdb.OutOfMemoryException, duckdb.InterruptException)
+    except ImportError:  # pragma: no cover
+        pass
+    return isinstance(exc, (*unavailable, OSError))
+
+
+def read_arrow_batches(conn: Connection, sql: str, rows: int = 65_536, **params: Any) -> Iterator[pa.RecordBatch]:
+    """The rows of one SELECT as Arrow record batches of at most ``rows`` rows: on DuckDB a stream (only
+    one batch is in memory at a time), elsewhere the batches of ``read_arrow``."""
+    if conn.dialect.name == "duckdb":
+        compiled = sa.text(sql).compile(dialect=conn.dialect)
+        bound = compiled.construct_params(params)
+        values = [bound[name] for name in compiled.positiontup or ()]
+        relation = conn.connection.dbapi_connection.sql(compiled.string, params=values or None)
+        yield from relation.fetch_arrow_reader(rows)
+        return
+    yield from read_arrow(conn, sql, **params).to_batches(rows)
+
+
 def read_arrow(conn: Connection, sql: str, **params: Any) -> pa.Table:
     """The rows of one SELECT as an Arrow table, for a reader that works on Arrow buffers (one copy fewer
     than ``read_frame``); a result whose types Arrow cannot take directly comes through ``read_frame``."""
