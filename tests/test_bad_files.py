@@ -132,5 +132,5 @@ def test_rejected_receipt_reads_like_a_letter_to_a_clerk(
     assert lines[1] == f"Bestand: {entry['deliver_as']}"
     assert lines[4] == "Resultaat: AFGEWEZEN - het bestand is niet verwerkt, er zijn geen gegevens uit opgeslagen"
     assert lines[5:8] == ["Regels verwerkt: 0", "Regels afgewezen: 1 (regel 4)", "Waarschuwingen: 0"]
-    assert "- regel 4: datum '31-02-2026' in kolom 'Datum 1 maand achterstand' bestaat niet" in lines
+    assert "• regel 4: datum '31-02-2026' in kolom 'Datum 1 maand achterstand' bestaat niet" in lines
     assert lines[-1].startswith("Wat nu: pas het bestand aan en lever het opnieuw aan.")

@@ -346,3 +346,123 @@ def test_a_file_without_its_header_row_quotes_none_of_its_cells(
         said = json.dumps(outcome, ensure_ascii=False)
         receipt = (partner_sftp.root / "trivire" / "outbox" / intake.receipt_name(outcome)).read_text(encoding="utf-8")
         assert not [c for c in cells if c in said or c in receipt]
+
+
+# ------------------------------------------------------------------- wrong data does not load silently (class 4)
+
+
+def test_a_utf8_file_for_a_windows_1252_partner_is_refused_not_read_as_mojibake():
+    trivire = get_partner("trivire")  # agreed: cp1252
+    table = csv_bytes("trivire", arrears_rows("TRU")).decode("cp1252").split("\r\n")
+    cells = table[1].split(";")
+    cells[table[0].split(";").index("Achternaam")] = "Zoë de Bruïne-Éléonore"
+    table[1] = ";".join(cells)
+    data = "\r\n".join(table)
+    utf8 = data.encode("utf-8")
+    result = parse_sandbox.parse(utf8, trivire.layout, trivire.kind, ReadLimits())
+    assert [(i.code, i.message) for i in result.issues] == [
+        (
+            "encoding_utf8",
+            "het bestand is in UTF-8 opgeslagen, maar de afgesproken tekencodering is cp1252: letters als é en ë "
+            "zouden verkeerd worden gelezen",
+        )
+    ]
+    same = parse_sandbox.parse(data.encode("cp1252"), trivire.layout, trivire.kind, ReadLimits())
+    assert same.issues == [] and len(same.frame) == 3  # the same text in the agreed encoding loads
+
+
+@pytest.mark.parametrize(
+    ("written", "amount"),
+    [("1.234,56", 1234.56), ("12.345.678,9", 12345678.9), ("123,45", 123.45), ("123.45", None), ("1.23,4", None),
+     ("12.34.567", None)],
+)  # fmt: skip
+def test_a_decimal_point_in_a_decimal_comma_file_is_not_a_thousands_separator(written: str, amount: float | None):
+    from eviction_prevention.parsing import parse_decimal
+
+    if amount is None:
+        with pytest.raises(ValueError):
+            parse_decimal(written, ",", ".")
+    else:
+        assert parse_decimal(written, ",", ".") == amount
+    trivire = get_partner("trivire")
+    table = csv_bytes("trivire", arrears_rows("TRD")).decode("cp1252").split("\r\n")
+    header = table[0].split(";")
+    cells = table[1].split(";")
+    cells[header.index("Achterstand")] = written
+    table[1] = ";".join(cells)
+    result = parse_sandbox.parse("\r\n".join(table).encode("cp1252"), trivire.layout, trivire.kind, ReadLimits())
+    if amount is None:
+        assert [(i.code, i.row, i.column) for i in result.issues if i.severity != "warning"][:1] == [
+            ("type", 2, "arrears_amount")
+        ]
+    else:
+        assert float(result.frame["arrears_amount"].iloc[0]) == amount
+
+
+def _trivire_with(changes: dict[str, str], rows: int = 3) -> bytes:
+    """A Trivire file whose every data row has ``changes`` (header -> value)."""
+    from tests.fixtures.build_corpus import trivire_from_table, trivire_table
+
+    table = trivire_table(arrears_rows("TRW", n=rows))
+    for row in table[1:]:
+        for header, value in changes.items():
+            row[table[0].index(header)] = value
+    return trivire_from_table(table)
+
+
+OUTSIDE = "heeft een waarde buiten het toegestane bereik"
+
+
+@pytest.mark.parametrize(
+    ("changes", "reason"),
+    [
+        ({"Peildatum": "31-12-1899"}, "kolom 'Peildatum' ligt te ver in het verleden (voor 30-11-2021): controleer"),
+        ({"Peildatum": "01-01-0001"}, "kolom 'Peildatum' ligt te ver in het verleden"),
+        ({"Datum persoonlijk contact": "01-01-2099"}, f"kolom 'Datum persoonlijk contact' {OUTSIDE}"),
+        ({"Datum vonnis": "31-12-9999"}, f"kolom 'Datum vonnis' {OUTSIDE}"),
+        ({"Datum ontruiming": "01-01-2099"}, f"kolom 'Datum ontruiming' {OUTSIDE}"),
+        ({"Datum eerste achterstand": "01-01-1950"}, f"kolom 'Datum eerste achterstand' {OUTSIDE}"),
+    ],
+)  # fmt: skip
+def test_dates_outside_their_plausible_window_reject_the_file(changes: dict[str, str], reason: str):
+    import datetime as dt
+
+    trivire = get_partner("trivire")
+    accepted, issues = intake.check_file(_trivire_with(changes), trivire, on=dt.date(2026, 11, 30))
+    assert accepted.empty
+    assert [i.message for i in issues if i.severity == "critical" and reason in i.message], [i.message for i in issues]
+
+
+def test_dates_inside_their_window_load():
+    import datetime as dt
+
+    trivire = get_partner("trivire")
+    inside = {"Datum ontruiming": "15-03-2027", "Datum eerste achterstand": "01-01-2001", "Peildatum": "31-10-2026"}
+    accepted, issues = intake.check_file(_trivire_with(inside), trivire, on=dt.date(2026, 11, 30))
+    assert len(accepted) == 3, [i.message for i in issues]
+
+
+def test_what_a_spreadsheet_opens_starts_no_formula(tmp_path: Path):
+    from eviction_prevention.linkage import link_csv
+    from eviction_prevention.spreadsheet_safety import neutralised
+
+    assert neutralised("=cmd|' /C calc'!A0") == "'=cmd|' /C calc'!A0"
+    assert neutralised("-2+3+cmd|' /C calc'!A0") == "'-2+3+cmd|' /C calc'!A0"
+    assert neutralised("@SUM(A1)") == "'@SUM(A1)"
+    assert neutralised(" +31 6 12345678") == "' +31 6 12345678"
+    assert neutralised("-12.50") == "-12.50" and neutralised("Jansen") == "Jansen"
+    # ``eviction-prevention link`` writes the input's record ids: a hostile id comes out as text
+    header = "rec_id,given_name,surname,date_of_birth,street_number,address_1,postcode,suburb\n"
+    names = ["kayla", "jesse", "ruby", "lachlan", "chloe", "oliver", "mia", "noah", "ella", "liam"]
+    surnames = ["honeychurch", "whiteway", "kozakowski", "burgemeister", "clarke", "dalby", "elmes", "fitzgerald"]
+    rows = [
+        f"{n},{s},19{50 + i % 40}{1 + i % 12:02d}{1 + i % 28:02d},{i + 1},sturt avenue,{2000 + i},ashgrove\n"
+        for i, (n, s) in enumerate((n, s) for s in surnames for n in names)
+    ]
+    ids = ['"=HYPERLINK(""http://x"")"', *[f"r{i}" for i in range(1, len(rows))]]  # the first quoted as CSV
+    (tmp_path / "a.csv").write_text(header + "".join(f"{i},{r}" for i, r in zip(ids, rows, strict=True)))
+    (tmp_path / "b.csv").write_text(header + "".join(f"b{i},{r}" for i, r in enumerate(rows)))
+    assert link_csv(tmp_path / "a.csv", tmp_path / "b.csv", tmp_path / "out.csv", b"k" * 32) == len(rows)
+    out = (tmp_path / "out.csv").read_text().splitlines()
+    assert '"\'=HYPERLINK(""http://x"")",b0,1.000000' in out
+    assert not [line for line in out if line[:1] in "=+-@"]

@@ -42,7 +42,7 @@ def test_report_date_after_snapshot_rejects_file() -> None:
     _, critical, _ = messages(trivire_file({"Datum melding sociaal team": "01-11-2026"}))
     assert critical == [
         "regel 2: kolom 'Datum melding sociaal team' heeft een waarde buiten het toegestane bereik "
-        "(uiterlijk 31-10-2026)"
+        "(31-10-1996 tot en met 31-10-2026)"
     ]
 
 

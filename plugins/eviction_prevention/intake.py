@@ -23,6 +23,7 @@ Complete uploads
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 import errno
@@ -67,6 +68,9 @@ class SFTPClientLike(Protocol):  # the subset of paramiko.SFTPClient used here
     def posix_rename(self, oldpath: str, newpath: str) -> None: ...
     def remove(self, path: str) -> None: ...
     def putfo(self, fl: Any, remotepath: str) -> Any: ...
+    def stat(self, path: str) -> Any: ...
+    def mkdir(self, path: str) -> None: ...
+    def open(self, filename: str, mode: str = "r") -> Any: ...
 
 
 @dataclass
@@ -83,6 +87,8 @@ class FetchedFile:
     # file's modification time, at most the download time), or the --received-at of a replayed file. Delivery
     # deadlines are judged by its Dutch date: the hourly weekday poll must not make a Friday 23:30 file late.
     delivered_at: str = ""
+    mtime: int | None = None  # the inbox file's modification time when it was listed (settle checks it again)
+    name_refused: bool = False  # refused for its name alone: the same bytes may come again under a right name
 
 
 @dataclass
@@ -101,6 +107,9 @@ class FileOutcome:
     received_at: str = ""
     rejected_row_numbers: list[int] = field(default_factory=list)
     marker: str | None = None
+    size_bytes: int | None = None  # the inbox file as read: settle moves it only if it is still these bytes
+    mtime: int | None = None
+    name_refused: bool = False
 
 
 # ------------------------------------------------------------------------------------------------ helpers
@@ -259,7 +268,7 @@ def fetch_new_files(
     """
     listing, found = complete_files(partner, sftp, sleep)
     fetched: list[FetchedFile] = []
-    for name in sorted(found):
+    for name in sorted(found, key=lambda n: (listing[n][1], n)):  # by arrival: a correction after its original
         size, mtime = listing[name]
         now = utcnow()
         received = now.isoformat()
@@ -278,6 +287,7 @@ def fetch_new_files(
                     refusal,
                     found[name],
                     delivered,
+                    int(mtime),
                 )
             )
             continue
@@ -287,8 +297,11 @@ def fetch_new_files(
         file_id, target = downloaded
         refusal = name_refusal(name, partner)
         fetched.append(
-            FetchedFile(partner.code, name, file_id, str(target), size, received, refusal, found[name], delivered)
-        )
+            FetchedFile(
+                partner.code, name, file_id, str(target), size, received, refusal, found[name], delivered, int(mtime),
+                name_refused=refusal is not None,
+            )
+        )  # fmt: skip
     log.info("partner %s: %d new file(s) downloaded", partner.code, len(fetched))
     return fetched
 
@@ -512,6 +525,9 @@ def _outcome_from_issues(fetched: FetchedFile, checked: Checked, rows_loaded: in
         received_at=fetched.received_at or utcnow().isoformat(),
         rejected_row_numbers=rejected_rows[:MAX_LISTED_MESSAGES],
         marker=fetched.marker,
+        size_bytes=fetched.size_bytes,
+        mtime=fetched.mtime,
+        name_refused=fetched.name_refused,
     )
 
 
@@ -522,6 +538,20 @@ def _same_delivery(known: dict[str, Any], fetched: FetchedFile) -> bool:
         return False
     settled = known["settled_at"]
     return settled is None or (bool(fetched.received_at) and dt.datetime.fromisoformat(fetched.received_at) < settled)
+
+
+def _refused_for_name(known: dict[str, Any], fetched: FetchedFile) -> bool:
+    """The ledger row is an earlier, settled delivery of these bytes that was refused for its name alone."""
+    stored = json.loads(known["outcome"]) if known["outcome"] else {}
+    return bool(stored.get("name_refused")) and known["settled_at"] is not None and not _same_delivery(known, fetched)
+
+
+def _forget_refusal(conn: Connection, partner: str, file_id: str) -> None:
+    """Drop a name refusal's ledger row (its delivery stays in meta_file_deliveries), so the bytes are read."""
+    conn.execute(
+        sa.text("DELETE FROM meta_file_ledger WHERE partner = :p AND file_id = :f AND status = 'rejected'"),
+        {"p": partner, "f": file_id},
+    )
 
 
 def _resumed_or_duplicate(known: dict[str, Any], fetched: FetchedFile) -> FileOutcome:
@@ -577,6 +607,9 @@ def ingest_file(
     ``failure``: record the file as rejected for that reason without reading it (``ingest_files``, after its
     rows could not be stored)."""
     known = _ledger_row(conn, partner.code, fetched.file_id)
+    if known is not None and not fetched.refusal and _refused_for_name(known, fetched):
+        _forget_refusal(conn, partner.code, fetched.file_id)  # the same bytes, now under an acceptable name
+        known = None
     if known is not None:
         outcome = _resumed_or_duplicate(known, fetched)
         if outcome.status == "duplicate":
@@ -683,7 +716,8 @@ def receipt_text(outcome: dict, partner_name: str = "") -> str:
     """The receipt (ontvangstbevestiging) for the partner, in Dutch; never quotes personal data. Whatever it
     quotes from the delivery is one printable line each (``one_line``)."""
     rows = outcome.get("rejected_row_numbers") or []
-    listed = {k: [f"- {one_line(m)}" for m in outcome.get(k) or []] for k in ("notes", "reasons", "warning_messages")}
+    # "• ", not "- ": a line a spreadsheet opens must not start a formula (``spreadsheet_safety``)
+    listed = {k: [f"• {one_line(m)}" for m in outcome.get(k) or []] for k in ("notes", "reasons", "warning_messages")}
     lines = [
         f"Ontvangstbevestiging{' voor ' + one_line(partner_name) if partner_name else ''}",
         f"Bestand: {one_line(outcome['remote_name'])}",
@@ -728,12 +762,48 @@ def _put_atomic(sftp: SFTPClientLike, data: bytes, folder: str, name: str) -> No
     sftp.posix_rename(partial, posixpath.join(folder, name))
 
 
-def _move(sftp: SFTPClientLike, source: str, target: str) -> bool:
+def _exists(sftp: SFTPClientLike, path: str) -> bool:
     try:
-        sftp.posix_rename(source, target)  # replaces an earlier copy of the same bytes and name
+        sftp.stat(path)
     except FileNotFoundError:
         return False
     return True
+
+
+def _move(sftp: SFTPClientLike, source: str, target: str) -> str:
+    """Move a settled file: "moved"; "gone" when an earlier run moved it already; "failed" when it is still in
+    the inbox and could not be moved (its folder is recreated once, should the partner have deleted it)."""
+    for attempt in range(2):
+        try:
+            sftp.posix_rename(source, target)  # replaces an earlier copy of the same bytes and name
+            return "moved"
+        except OSError:
+            if not _exists(sftp, source):
+                return "gone"
+            if attempt == 0:
+                with contextlib.suppress(OSError):
+                    sftp.mkdir(posixpath.dirname(target))
+    return "failed"
+
+
+def _still_as_read(sftp: SFTPClientLike, path: str, outcome: dict) -> bool:
+    """Whether the inbox file is still the bytes that were read: size, modification time and SHA-256 (read
+    again). A file changed since it was read stays in the inbox, where the next run reads it as a new
+    delivery; a file that is gone counts as unchanged (an earlier run moved it)."""
+    if outcome.get("size_bytes") is None or outcome["file_id"].startswith("unread-"):
+        return True  # nothing was read (a refused size) or an outcome from before these fields
+    try:
+        attr = sftp.stat(path)
+    except FileNotFoundError:
+        return True
+    mtime = outcome.get("mtime")
+    if attr.st_size != outcome["size_bytes"] or (mtime is not None and int(attr.st_mtime) != mtime):
+        return False
+    digest = hashlib.sha256()
+    with sftp.open(path, "rb") as fh:
+        while chunk := fh.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest() == outcome["file_id"]
 
 
 def mark_settled(conn: Connection, partner: str, file_ids: list[str]) -> None:
@@ -746,6 +816,14 @@ def mark_settled(conn: Connection, partner: str, file_ids: list[str]) -> None:
         )
 
 
+def _listed(sftp: SFTPClientLike, folder: str) -> list[Any]:
+    """A folder's entries; none when it is missing or not a folder (a partner may delete or replace it)."""
+    try:
+        return sftp.listdir_attr(folder)
+    except OSError:
+        return []
+
+
 def reconcile_settled(conn: Connection, partner: Partner, sftp: SFTPClientLike) -> int:
     """Mark files settled that were moved by an earlier run which crashed before recording it."""
     open_rows = conn.execute(
@@ -754,7 +832,7 @@ def reconcile_settled(conn: Connection, partner: Partner, sftp: SFTPClientLike) 
     ).fetchall()
     if not open_rows:
         return 0
-    moved = {a.filename for folder in (partner.processed, partner.quarantine) for a in sftp.listdir_attr(folder)}
+    moved = {a.filename for folder in (partner.processed, partner.quarantine) for a in _listed(sftp, folder)}
     done = [r[0] for r in open_rows if settled_name({"file_id": r[0], "remote_name": r[1]}) in moved]
     mark_settled(conn, partner.code, done)
     return len(done)
@@ -765,24 +843,34 @@ def settle_files(
 ) -> dict[str, int]:
     """Write each file's receipt to the outbox, move it out of the inbox (processed/ or quarantine/), then
     mark it settled in the ledger. Safe to rerun: a file already moved is skipped, a receipt rewritten."""
-    moved = {"processed": 0, "quarantine": 0}
+    moved = {"processed": 0, "quarantine": 0, "changed": 0, "failed": 0}
+    settled = []
     for outcome in outcomes:
         folder = partner.quarantine if outcome["status"] == "rejected" else partner.processed
+        source = posixpath.join(partner.inbox, outcome["remote_name"])
         _put_atomic(sftp, receipt_text(outcome, partner.name).encode("utf-8"), partner.outbox, receipt_name(outcome))
-        if not _move(
-            sftp, posixpath.join(partner.inbox, outcome["remote_name"]), posixpath.join(folder, settled_name(outcome))
-        ):
+        if not _still_as_read(sftp, source, outcome):
+            log.warning("partner %s: file %s changed after it was read; left for the next run", partner.code,
+                        outcome["file_id"][:12])  # fmt: skip
+            moved["changed"] += 1
+            settled.append(outcome)  # these bytes are handled; the changed file is a new delivery
+            continue
+        result = _move(sftp, source, posixpath.join(folder, settled_name(outcome)))
+        if result == "failed":
+            log.warning("partner %s: file %s could not be moved; the next run tries again", partner.code,
+                        outcome["file_id"][:12])  # fmt: skip
+            moved["failed"] += 1
+            continue
+        if result == "gone":
             log.info("partner %s: file %s already moved", partner.code, outcome["file_id"][:12])
         if outcome.get("marker"):
-            _move(
-                sftp,
-                posixpath.join(partner.inbox, outcome["marker"]),
-                posixpath.join(folder, settled_name(outcome) + ".done"),
-            )
+            marker = posixpath.join(folder, settled_name(outcome) + ".done")
+            _move(sftp, posixpath.join(partner.inbox, outcome["marker"]), marker)
         moved["quarantine" if folder == partner.quarantine else "processed"] += 1
+        settled.append(outcome)
     with warehouse.connect(url) as conn:
         locks.ensure_schema(conn)
-        mark_settled(conn, partner.code, [o["file_id"] for o in outcomes if o["status"] != "duplicate"])
+        mark_settled(conn, partner.code, [o["file_id"] for o in settled if o["status"] != "duplicate"])
         reconcile_settled(conn, partner, sftp)
     log.info("partner %s: %d processed, %d quarantined", partner.code, moved["processed"], moved["quarantine"])
     return moved

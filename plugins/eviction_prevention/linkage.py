@@ -60,6 +60,7 @@ from eviction_prevention.pseudonymise import (
     POSITION_HASHES,
     person_pseudonyms,
 )
+from eviction_prevention.spreadsheet_safety import neutralised_frame
 
 __all__ = [
     "BLOCKING_RULES", "FIELDS", "TRAINING_RULES", "Encoder", "Records", "Rule", "block_pairs", "encode", "evaluate",
@@ -1180,5 +1181,5 @@ def link_csv(left_csv: Path, right_csv: Path, out_csv: Path, key: bytes) -> int:
     pairs = link(frames[0], frames[1], left_id="record_id", right_id="record_id", one_to_one=True)
     out = Path(out_csv)
     out.parent.mkdir(parents=True, exist_ok=True)
-    pairs.to_csv(out, index=False, float_format="%.6f")
+    neutralised_frame(pairs).to_csv(out, index=False, float_format="%.6f")  # ids come from the input files
     return len(pairs)

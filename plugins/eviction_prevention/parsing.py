@@ -19,6 +19,7 @@ everywhere else:
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import csv
 import datetime as dt
@@ -142,10 +143,28 @@ def _width_message(line: int, found: int, width: int, last: bool) -> str:
     return f"regel {line}: {found} kolommen in plaats van {width}{hint}"
 
 
+def _check_not_utf8_instead(data: bytes, layout: Layout) -> None:
+    """A UTF-8 file sent to a partner whose agreed encoding is a single-byte one (Windows-1252) would decode
+    without an error, every é read as Ã©. Text in such an encoding with letters beyond ASCII is almost never
+    valid UTF-8; a file that is, is refused."""
+    if codecs.lookup(layout.encoding).name in ("utf-8", "utf-8-sig") or data.isascii():
+        return
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return
+    raise _reject(
+        "encoding_utf8",
+        f"het bestand is in UTF-8 opgeslagen, maar de afgesproken tekencodering is {layout.encoding}: letters als "
+        "é en ë zouden verkeerd worden gelezen",
+    )
+
+
 def _decode_csv(data: bytes, layout: Layout) -> str:
     if not data or data.isspace():  # as not data.strip(), without copying the file
         raise FileRejected([Issue("empty", "het bestand is leeg")])
     _check_not_binary(data)
+    _check_not_utf8_instead(data, layout)
     try:
         text = data.decode(layout.encoding)
     except UnicodeDecodeError as exc:
@@ -482,6 +501,11 @@ def parse_date(value: object, fmt: str) -> dt.date | None:
     return dt.datetime.strptime(str(value).strip(), fmt).date()
 
 
+def _grouped(thousands: str) -> str:
+    """The pattern of a whole number written with thousands separators: 1.234 or 12.345.678, never 123.45."""
+    return rf"-?[0-9]{{1,3}}(?:{re.escape(thousands)}[0-9]{{3}})+"
+
+
 def parse_decimal(value: object, decimal: str, thousands: str) -> float | None:
     """A number like ``1.234,56`` (decimal comma) or ``1234.56``. Raises ValueError."""
     if _is_blank(value):
@@ -489,7 +513,10 @@ def parse_decimal(value: object, decimal: str, thousands: str) -> float | None:
     if isinstance(value, int | float):
         return float(value)
     text = str(value).strip().replace("\u20ac", "").replace(" ", "")
-    if thousands:
+    if thousands and thousands in text:
+        whole = text.split(decimal, 1)[0] if decimal != thousands else text
+        if not re.fullmatch(_grouped(thousands), whole):  # "123.45" in a decimal-comma file is not 12.345
+            raise ValueError(text)
         text = text.replace(thousands, "")
     if decimal != ".":
         if "." in text:
@@ -825,9 +852,11 @@ def _bulk_float(texts: pd.Series, layout: Layout) -> _Bulk:
     """parse_decimal's steps; a text that then is ASCII digits with an optional sign and point had no space,
     euro sign or Unicode digit, which parse_decimal would treat differently."""
     numbers = texts
-    if layout.thousands:
-        numbers = numbers.str.replace(layout.thousands, "", regex=False)
     proven = np.ones(len(texts), dtype=bool)
+    if layout.thousands:
+        grouped = numbers.str.contains(layout.thousands, regex=False).to_numpy(dtype=bool)
+        proven &= ~grouped  # a number with thousands separators goes through parse_decimal's grouping check
+        numbers = numbers.str.replace(layout.thousands, "", regex=False)
     if layout.decimal != ".":
         proven &= ~numbers.str.contains(".", regex=False).to_numpy(dtype=bool)
         numbers = numbers.str.replace(layout.decimal, ".", regex=False)

@@ -80,7 +80,16 @@ _MESSAGES = {
     "expect_table_columns_to_match_set": "een verplichte kolom ontbreekt",
 }
 # Messages chosen by an expectation's ``meta.message`` (GX resolves parameters before we see the kwargs).
-_NAMED_MESSAGES = {"in_future": "kolom '{header}' ligt in de toekomst (na {today})"}
+_NAMED_MESSAGES = {
+    "in_future": "kolom '{header}' ligt in de toekomst (na {today})",
+    "too_old": "kolom '{header}' ligt te ver in het verleden (voor {min_as_of}): controleer de datum",
+}
+# The plausible window of the dates in a file: the file's own date (snapshot or export) at most AS_OF_YEARS
+# before today; its facts (arrears, contacts, reports, judgments, closings) at most FACT_YEARS before it, and
+# what may be planned (an eviction, a first conversation, a service's end) at most PLANNED_YEARS after it.
+AS_OF_YEARS = 5
+FACT_YEARS = 30
+PLANNED_YEARS = 2
 
 
 def bsn_passes_11_test(value: object) -> bool:
@@ -273,9 +282,14 @@ def suite_parameters(as_of: pd.Series, history: History, today: dt.date) -> dict
     """Parameters for the suites: the as-of date bounds, today, and the row-count band around the previous file."""
     today_ts = pd.Timestamp(today)
     file_as_of = as_of.max() if as_of.notna().any() else today_ts
+    min_as_of = today_ts - pd.DateOffset(years=AS_OF_YEARS)
+    anchor = min(max(file_as_of, min_as_of), today_ts)  # an implausible as-of date is rejected on its own
     params: dict[str, Any] = {
         "max_date": min(file_as_of, today_ts),  # facts may not lie after the as-of date, nor in the future
         "today": today_ts,
+        "min_as_of": min_as_of,
+        "min_date": anchor - pd.DateOffset(years=FACT_YEARS),
+        "max_planned": anchor + pd.DateOffset(years=PLANNED_YEARS),
         "last_as_of": pd.Timestamp(history.last_as_of) if history.last_as_of else pd.Timestamp("1900-01-01"),
         "previous_rows": history.previous_rows,
         "min_rows": 0,
@@ -329,6 +343,7 @@ def _message(
         observed=observed,
         previous_rows=parameters.get("previous_rows"),
         today=_resolve(parameters.get("today"), parameters),
+        min_as_of=_resolve(parameters.get("min_as_of"), parameters),
     )
 
 
