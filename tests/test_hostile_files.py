@@ -466,3 +466,25 @@ def test_what_a_spreadsheet_opens_starts_no_formula(tmp_path: Path):
     out = (tmp_path / "out.csv").read_text().splitlines()
     assert '"\'=HYPERLINK(""http://x"")",b0,1.000000' in out
     assert not [line for line in out if line[:1] in "=+-@"]
+
+
+def test_a_file_with_shifted_columns_quotes_none_of_its_cells(
+    tmp_path: Path, partner_sftp: PartnerSFTP, warehouse_url: str, key: bytes
+):
+    """Every data row shifted one column to the right under the agreed headers: names and e-mail addresses land
+    in date, number and yes/no columns, whose errors would quote them. They are named by length only."""
+    lines = csv_bytes("trivire", arrears_rows("TRS")).decode("cp1252").split("\r\n")
+    shifted = [lines[0]] + [";" + line.rsplit(";", 1)[0] for line in lines[1:] if line]
+    path = tmp_path / "huurachterstand_2026-10-31_shifted.csv"
+    path.write_bytes("\r\n".join(shifted).encode("cp1252"))
+    partner_sftp.upload("trivire", path)
+    with partner_sftp.client("trivire") as client:
+        (outcome,) = run_intake("trivire", client, warehouse_url, key)
+    assert outcome["status"] == "rejected"
+    assert any("(een tekst van " in r for r in outcome["reasons"]), outcome["reasons"]
+    cells = {c for line in lines[1:] for c in line.split(";") if len(c) >= 4}
+    said = json.dumps(outcome, ensure_ascii=False)
+    receipt = (partner_sftp.root / "trivire" / "outbox" / intake.receipt_name(outcome)).read_text(encoding="utf-8")
+    personal = {c for c in cells if re.search(r"[A-Za-z@]", c) or re.fullmatch(r"[\d-]{8,}", c)}  # names, dates
+    assert len(personal) > 10
+    assert [c for c in personal if c in said or c in receipt] == []

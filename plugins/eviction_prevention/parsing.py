@@ -557,8 +557,33 @@ def parse_str(value: object) -> str | None:
     return str(value).strip()
 
 
+# Words a partner writes in a yes/no, number or date column that say nothing about a person: quoted back as they are.
+_ANSWER_WORDS = frozenset(
+    ("ja", "nee", "j", "n", "y", "yes", "no", "true", "false", "waar", "onwaar", "wel", "niet", "geen", "x", "-", "?",
+     "misschien", "onbekend", "nvt", "n.v.t.", "nb", "n.b.", "leeg", "null", "none", "nan",
+     "#n/a", "#value!", "#ref!", "#div/0!", "#name?", "#num!", "#null!")  # and Excel's error values
+)  # fmt: skip
+
+
+_DATE_LIKE = re.compile(r"\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}")
+_PHONE_LIKE = re.compile(r"^\s*(\+|0)[\d\s-]{8,}$")
+
+
+def _shown(raw: object, kind: str) -> str:
+    """How a rejected cell of an attribute column of type ``kind`` is quoted: as it is when it cannot name a
+    person, else only its length. In a file whose columns are shifted, a date, number or yes/no column can hold a
+    surname, an e-mail address, a phone number or a birth date. Quoted: at most 20 characters of digits and
+    separators (not a phone number, and a date only in a date column), or a yes/no-like word."""
+    text = str(raw)
+    plain = len(text) <= 20 and not re.search(r"[^\W\d_]", text)
+    personal = bool(_PHONE_LIKE.match(text)) or (kind != "date" and bool(_DATE_LIKE.search(text)))
+    if (plain and not personal) or (len(text) <= 20 and text.strip().lower() in _ANSWER_WORDS):
+        return f" '{text}'"
+    return f" (een tekst van {len(text)} tekens)"
+
+
 def _type_error_message(col: schema.Column, header: str, row: int, raw: object, layout: Layout) -> str:
-    shown = f" '{raw}'" if col.role == "attribute" else ""
+    shown = _shown(raw, col.type) if col.role == "attribute" else ""
     if col.type == "date":
         if col.role == "attribute" and _looks_like_impossible_date(raw, layout.date_format):
             return f"regel {row}: datum{shown} in kolom '{header}' bestaat niet"
