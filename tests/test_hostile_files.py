@@ -488,3 +488,45 @@ def test_a_file_with_shifted_columns_quotes_none_of_its_cells(
     personal = {c for c in cells if re.search(r"[A-Za-z@]", c) or re.fullmatch(r"[\d-]{8,}", c)}  # names, dates
     assert len(personal) > 10
     assert [c for c in personal if c in said or c in receipt] == []
+
+
+def test_free_text_attribute_columns_keep_only_listed_values(
+    tmp_path: Path, partner_sftp: PartnerSFTP, warehouse_url: str, key: bytes
+):
+    """A social team's "Melder" and "Woonplaats" hold a person's name: it is not stored, the receipt says how
+    many values were not, and listed values are stored in the list's spelling. A team off the list is refused."""
+    from tests.fixtures.build_corpus import social_team_rows
+
+    rows = social_team_rows()
+    rows[0] |= {"reporter": "Jansen, mevr. A.", "city": "bij Piet de Vries", "team": "Sociaal Wijkteam Dordrecht"}
+    rows[1] |= {"reporter": "  TRIVIRE ", "city": "dordrecht", "team": "sociaal wijkteam  dordrecht"}
+    rows[2] |= {"reporter": "Huisarts", "city": "Zwijndrecht", "team": "SOCIAAL WIJKTEAM DORDRECHT"}
+    path = tmp_path / "casussen_2026-10-31.csv"
+    path.write_bytes(csv_bytes("sociale_teams", rows))
+    refused = [dict(r) for r in rows]
+    refused[1]["team"] = "Anna Bakker (consulent)"
+    other = tmp_path / "casussen_2026-10-31_team.csv"
+    other.write_bytes(csv_bytes("sociale_teams", [r | {"case_ref": r["case_ref"] + "X"} for r in refused]))
+    for local in (path, other):
+        partner_sftp.upload("sociale_teams", local)
+    with partner_sftp.client("sociale_teams") as client:
+        outcomes = {o["remote_name"]: o for o in run_intake("sociale_teams", client, warehouse_url, key)}
+    outcome, team = outcomes[path.name], outcomes[other.name]
+    assert (outcome["status"], outcome["rows_loaded"]) == ("loaded", 3)
+    assert sorted(outcome["warning_messages"]) == [
+        "kolom 'Melder': 1 waarde(n) staan niet op de afgesproken lijst en zijn opgeslagen als 'anders'",
+        "kolom 'Woonplaats': 1 waarde(n) staan niet op de afgesproken lijst en zijn niet opgeslagen",
+    ]
+    assert team["status"] == "rejected"
+    assert team["reasons"] == ["regel 3: kolom 'Team' bevat een waarde die niet op de afgesproken lijst staat"]
+    with warehouse.connect(warehouse_url) as conn:
+        sql = "SELECT reporter, city, team FROM stg_social_team_cases ORDER BY source_row"
+        stored = warehouse.read_frame(conn, sql)
+    assert stored.astype(object).where(stored.notna(), None).values.tolist() == [
+        ["anders", None, "Sociaal Wijkteam Dordrecht"],
+        ["trivire", "Dordrecht", "Sociaal Wijkteam Dordrecht"],
+        ["huisarts", "Zwijndrecht", "Sociaal Wijkteam Dordrecht"],
+    ]
+    for done in outcomes.values():
+        receipt = (partner_sftp.root / "sociale_teams" / "outbox" / intake.receipt_name(done)).read_text("utf-8")
+        assert not [v for v in ("Jansen", "Piet de Vries", "Anna Bakker") if v in receipt or v in json.dumps(done)]

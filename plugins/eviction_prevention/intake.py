@@ -48,6 +48,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from eviction_prevention import dutch_time, gc_tuning, locks, parse_sandbox, schema, settings, warehouse
+from eviction_prevention.closed_values import closed_value_issues, with_closed_values
 from eviction_prevention.parsing import Issue
 from eviction_prevention.partners import Partner
 from eviction_prevention.pseudonymise import pseudonymise_frame
@@ -348,7 +349,8 @@ def check(data: bytes, partner: Partner, history: History, on: dt.date) -> Check
     frame = parsed.frame
     as_of = frame[schema.AS_OF_COLUMN[partner.kind]]
     report = run_suite(frame, partner.kind, partner.layout.columns, suite_parameters(as_of, history, on))
-    issues = promote_row_errors(parsed.issues + report.issues + _as_of_issues(frame, partner), partner)
+    closed = closed_value_issues(frame, partner)
+    issues = promote_row_errors(parsed.issues + closed + report.issues + _as_of_issues(frame, partner), partner)
     if any(i.severity == "critical" for i in issues):
         return Checked(pd.DataFrame(), issues, gx_result=report.result, rows=len(frame))
     bad_rows = {i.row for i in issues if i.severity == "row"}
@@ -359,8 +361,8 @@ def check(data: bytes, partner: Partner, history: History, on: dt.date) -> Check
 
 
 def to_staging(frame: pd.DataFrame, partner: Partner, file_id: str, key: bytes) -> pd.DataFrame:
-    """Pseudonymise and drop identifiers; add provenance columns."""
-    out = pseudonymise_frame(frame, partner.kind, key)
+    """Pseudonymise and drop identifiers, keep free-text attributes to their lists; add provenance columns."""
+    out = with_closed_values(pseudonymise_frame(frame, partner.kind, key), partner)
     out["partner"] = partner.code
     out["file_id"] = file_id
     out["source_row"] = frame["source_row"].to_numpy()
