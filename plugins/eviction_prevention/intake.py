@@ -89,7 +89,12 @@ class FetchedFile:
     # deadlines are judged by its Dutch date: the hourly weekday poll must not make a Friday 23:30 file late.
     delivered_at: str = ""
     mtime: int | None = None  # the inbox file's modification time when it was listed (settle checks it again)
-    name_refused: bool = False  # refused for its name alone: the same bytes may come again under a right name
+
+    @property
+    def name_refused(self) -> bool:
+        """Refused for its name alone (read, unlike a file refused for its size): the same bytes may come again
+        under a right name."""
+        return self.refusal is not None and not self.file_id.startswith("unread-")
 
 
 @dataclass
@@ -299,8 +304,7 @@ def fetch_new_files(
         refusal = name_refusal(name, partner)
         fetched.append(
             FetchedFile(
-                partner.code, name, file_id, str(target), size, received, refusal, found[name], delivered, int(mtime),
-                name_refused=refusal is not None,
+                partner.code, name, file_id, str(target), size, received, refusal, found[name], delivered, int(mtime)
             )
         )  # fmt: skip
     log.info("partner %s: %d new file(s) downloaded", partner.code, len(fetched))

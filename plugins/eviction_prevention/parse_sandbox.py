@@ -45,7 +45,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from eviction_prevention.parsing import FileRejected, Issue, ParseResult, cell_too_long, parse_bytes
+import pandas as pd
+
+from eviction_prevention.parsing import FileRejected, Issue, ParseResult, cell_too_long, damaged_xlsx, parse_bytes
 from eviction_prevention.partners import Layout, ReadLimits
 
 log = logging.getLogger(__name__)
@@ -71,9 +73,7 @@ def _reason(code: str, message: str) -> ParseResult:
     return ParseResult(frame=_empty_frame(), issues=[Issue(code, message)])
 
 
-def _empty_frame() -> Any:
-    import pandas as pd
-
+def _empty_frame() -> pd.DataFrame:
     return pd.DataFrame()
 
 
@@ -85,10 +85,7 @@ def exception_reason(exc: BaseException, limits: ReadLimits) -> ParseResult:
     if isinstance(exc, csv.Error) and "field limit" in str(exc):
         return ParseResult(_empty_frame(), cell_too_long().issues)
     if isinstance(exc, zipfile.BadZipFile | zlib.error | EOFError):
-        return _reason(
-            "xlsx_damaged",
-            "het Excel-bestand is beschadigd: een onderdeel klopt niet met zijn controlegetal of lengte",
-        )
+        return ParseResult(_empty_frame(), damaged_xlsx().issues)
     if isinstance(exc, RecursionError):
         return _reason("read_nesting", "het bestand is te diep genest om te lezen")
     return _reason(

@@ -363,10 +363,8 @@ def _scan_xlsx(data: bytes, limits: ReadLimits) -> _Scan:
                             needs_openpyxl = needs_openpyxl or any(p.search(window) for p in _NOT_FOR_CALAMINE)
                             nul = nul or b"_x0000_" in window
                         tail = window[-8:]
-    except zipfile.BadZipFile as exc:
+    except zipfile.BadZipFile as exc:  # the archive itself; a member's damage is ``_member``'s
         raise _reject("xlsx", "het Excel-bestand kan niet worden geopend (beschadigd of geen .xlsx)") from exc
-    except (zlib.error, EOFError) as exc:
-        raise _damaged() from exc
     return _Scan(needs_openpyxl, nul)
 
 
@@ -378,14 +376,15 @@ def _member(archive: zipfile.ZipFile, member: zipfile.ZipInfo) -> Iterator[IO[by
         with archive.open(member) as fh:
             yield fh
     except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
-        raise _damaged() from exc
+        raise damaged_xlsx() from exc
 
 
 def _too_big(limits: ReadLimits) -> FileRejected:
     return _reject("xlsx_too_big", f"het Excel-bestand is uitgepakt te groot (meer dan {limits.unpacked_mb} MB)")
 
 
-def _damaged() -> FileRejected:
+def damaged_xlsx() -> FileRejected:
+    """An .xlsx member whose checksum or length does not match, or that does not inflate."""
     return _reject(
         "xlsx_damaged", "het Excel-bestand is beschadigd: een onderdeel klopt niet met zijn controlegetal of lengte"
     )
@@ -878,9 +877,10 @@ def _bulk_float(texts: pd.Series, layout: Layout) -> _Bulk:
     euro sign or Unicode digit, which parse_decimal would treat differently."""
     numbers = texts
     proven = np.ones(len(texts), dtype=bool)
-    if layout.thousands:
+    if layout.thousands:  # parse_decimal's grouping check: the whole part grouped by three, never 123.45
         grouped = numbers.str.contains(layout.thousands, regex=False).to_numpy(dtype=bool)
-        proven &= ~grouped  # a number with thousands separators goes through parse_decimal's grouping check
+        whole = numbers if layout.decimal == layout.thousands else numbers.str.split(layout.decimal, n=1).str[0]
+        proven &= ~grouped | whole.str.fullmatch(_grouped(layout.thousands)).to_numpy(dtype=bool)
         numbers = numbers.str.replace(layout.thousands, "", regex=False)
     if layout.decimal != ".":
         proven &= ~numbers.str.contains(".", regex=False).to_numpy(dtype=bool)

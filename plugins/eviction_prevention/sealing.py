@@ -433,8 +433,9 @@ def open_seals(
     tokens. ``record_keys``, ``key_versions`` and ``kind`` must be the row's own (they are the associated
     data): anything else raises ``SealError``. Keep the result in memory: it holds the frequency-preserving
     tokens the warehouse does not."""
-    out = _opened(len(_chunks(seals)))
-    _open_into(out, 0, seals, record_keys, key_versions, kind, chain)
+    texts = _chunks(seals)
+    out = _opened(len(texts))
+    _open_into(out, 0, texts, record_keys, key_versions, kind, chain)
     return out
 
 

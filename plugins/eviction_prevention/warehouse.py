@@ -267,14 +267,19 @@ def frame_from_arrow(table: pa.Table) -> pd.DataFrame:
     return frame
 
 
+def _duckdb_relation(conn: Connection, sql: str, params: dict[str, Any]) -> Any:
+    """``sql`` (``:name`` parameters) as a DuckDB relation on the connection's own DuckDB connection."""
+    compiled = sa.text(sql).compile(dialect=conn.dialect)
+    bound = compiled.construct_params(params)
+    values = [bound[name] for name in compiled.positiontup or ()]
+    return conn.connection.dbapi_connection.sql(compiled.string, params=values or None)
+
+
 def _arrow_result(conn: Connection, sql: str, params: dict[str, Any]) -> pa.Table | None:
     """The rows of ``sql`` as an Arrow table when every column has a type whose conversion gives what the
     DB-API rows would (else None): DuckDB's own Arrow export, PostgreSQL's COPY (``pg_copy``)."""
     if conn.dialect.name == "duckdb":
-        compiled = sa.text(sql).compile(dialect=conn.dialect)
-        bound = compiled.construct_params(params)
-        values = [bound[name] for name in compiled.positiontup or ()]
-        relation = conn.connection.dbapi_connection.sql(compiled.string, params=values or None)
+        relation = _duckdb_relation(conn, sql, params)
         same_as_rows = {"VARCHAR", "DATE", "BOOLEAN", "DOUBLE", "INTEGER", "BIGINT", "TIMESTAMP", '"NULL"'}
         return relation.to_arrow_table() if {str(t) for t in relation.types} <= same_as_rows else None
     if conn.dialect.name == "postgresql":
@@ -323,11 +328,7 @@ def read_arrow_batches(conn: Connection, sql: str, rows: int = 65_536, **params:
     """The rows of one SELECT as Arrow record batches of at most ``rows`` rows: on DuckDB a stream (only
     one batch is in memory at a time), elsewhere the batches of ``read_arrow``."""
     if conn.dialect.name == "duckdb":
-        compiled = sa.text(sql).compile(dialect=conn.dialect)
-        bound = compiled.construct_params(params)
-        values = [bound[name] for name in compiled.positiontup or ()]
-        relation = conn.connection.dbapi_connection.sql(compiled.string, params=values or None)
-        yield from relation.fetch_arrow_reader(rows)
+        yield from _duckdb_relation(conn, sql, params).fetch_arrow_reader(rows)
         return
     yield from read_arrow(conn, sql, **params).to_batches(rows)
 
