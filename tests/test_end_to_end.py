@@ -1,7 +1,8 @@
 """End to end through real components: synthetic files -> embedded SFTP -> `airflow dags test` -> warehouse.
 
 Checks the published compliance table and links against the generator's ground truth, and that no
-personal value from the partner files reaches the warehouse, the task logs or Airflow's XComs.
+personal value from the partner files reaches the warehouse, the task logs, Airflow's XComs or the receipts,
+also on the error paths: the demo delivers a file without its header row and one with shifted columns.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from eviction_prevention import evaluation, warehouse
-from eviction_prevention.demo import DemoPaths, run_pipeline
+from eviction_prevention.demo import DemoPaths, receipts_for, run_pipeline
 from eviction_prevention.parsing import parse_file
 from eviction_prevention.partners import get_partner
 
@@ -33,7 +34,7 @@ def demo_run(tmp_path_factory) -> dict:
         result = run_pipeline(DemoPaths(home), scale=0.3, seed=7, url=url)
     finally:
         mp.undo()
-    return result | {"home": home, "url": url}
+    return result | {"home": home, "url": url, "paths": DemoPaths(home)}
 
 
 def raw_personal_values(data_dir: Path) -> tuple[set[str], set[dt.date]]:
@@ -72,14 +73,39 @@ def test_linkage_precision_and_recall(demo_run: dict) -> None:
         assert q["recall"] >= 0.95, (link_type, q)
 
 
+HEADERLESS = (
+    "de eerste regel heeft niet de afgesproken kolomnamen: de kopregel ontbreekt of komt uit een ander sjabloon "
+    "(verwacht onder meer 'Contractnummer', 'Voorletters', 'Tussenvoegsel', 'Achternaam')"
+)
+
+
 def test_files_settled_on_the_server(demo_run: dict) -> None:
     root = demo_run["home"] / "sftp"
+    faulty = dict(demo_run["faulty"])
+    assert sorted(faulty) == ["trivire", "woonbron"]
     for partner in ("trivire", "woonbron", "tablis", "sociale_teams", "sdd"):
         assert list((root / partner / "inbox").iterdir()) == []
         processed = list((root / partner / "processed").iterdir())
+        quarantined = (root / partner / "quarantine").iterdir() if partner in faulty else []
+        refused = [p.name.split("_", 1)[1] for p in quarantined]  # kept as <file id>_<name>
         receipts = list((root / partner / "outbox").iterdir())
-        assert len(processed) == len(receipts) == (1 if partner in ("sociale_teams", "sdd") else 6)
-        assert all("Resultaat: GEACCEPTEERD" in r.read_text(encoding="utf-8") for r in receipts)
+        assert len(processed) == (1 if partner in ("sociale_teams", "sdd") else 6)
+        assert refused == ([faulty[partner]] if partner in faulty else [])
+        assert len(receipts) == len(processed) + len(refused)
+        accepted = [r for r in receipts if "Resultaat: GEACCEPTEERD" in r.read_text(encoding="utf-8")]
+        assert len(accepted) == len(processed)
+
+
+def test_faulty_deliveries_are_refused_for_what_is_wrong(demo_run: dict) -> None:
+    receipts = {
+        r.parent.parent.name: r.read_text(encoding="utf-8") for r in receipts_for(demo_run["paths"], demo_run["faulty"])
+    }
+    assert sorted(receipts) == ["trivire", "woonbron"]
+    assert "Resultaat: AFGEWEZEN" in receipts["trivire"] and HEADERLESS in receipts["trivire"]
+    # Woonbron's rows moved one column right: each problem is listed once, with the lines it is on
+    assert "Resultaat: AFGEWEZEN" in receipts["woonbron"]
+    assert "• op elke regel staan in dezelfde kolommen verkeerde waarden ('geboortedatum', " in receipts["woonbron"]
+    assert "• kolom 'huisnr' bevat geen geldig getal: regel 2-" in receipts["woonbron"]
 
 
 def test_no_personal_data_in_warehouse(demo_run: dict) -> None:
@@ -96,12 +122,14 @@ def test_no_personal_data_in_warehouse(demo_run: dict) -> None:
                 assert not (values & births), f"{table}.{col} holds birth dates"
 
 
-def test_no_personal_data_in_logs_or_xcoms(demo_run: dict) -> None:
+def test_no_personal_data_in_logs_xcoms_or_receipts(demo_run: dict) -> None:
     texts, births = raw_personal_values(demo_run["truth_dir"].parent)
     needles = texts | {d.isoformat() for d in births} | {d.strftime("%d-%m-%Y") for d in births}
     pattern = re.compile("|".join(rf"(?<!\w){re.escape(n)}(?!\w)" for n in sorted(needles, key=len, reverse=True)))
     airflow_home = demo_run["home"] / "airflow"
-    log_files = [demo_run["home"] / "logs" / "demo-airflow.log", *(airflow_home / "logs").rglob("*")]
+    receipts = [*(demo_run["home"] / "sftp").glob("*/outbox/*")]
+    assert len(receipts_for(demo_run["paths"], demo_run["faulty"])) == 2  # the error paths are among them
+    log_files = [demo_run["home"] / "logs" / "demo-airflow.log", *(airflow_home / "logs").rglob("*"), *receipts]
     scanned = 0
     for path in log_files:
         if path.is_file():

@@ -69,11 +69,14 @@ def _report(url: str | None, truth_dir: Path | None, key: bytes | None) -> bool:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    from eviction_prevention.demo import DemoPaths, run_pipeline
+    from eviction_prevention.demo import DemoPaths, receipts_for, run_pipeline
 
     paths = DemoPaths(settings.home())
     result = run_pipeline(paths, scale=args.scale, seed=args.seed)
     print(f"demo: {result['dropped']} partner files dropped over SFTP and processed through Airflow")
+    for receipt in receipts_for(paths, result["faulty"]):
+        print(f"\n== a faulty delivery, refused: {receipt.relative_to(paths.home)} ==")
+        print(receipt.read_text(encoding="utf-8").rstrip())
     agrees = _report(None, result["truth_dir"], result["key"])
     print(f"\nwarehouse: {settings.warehouse_url()}  (Airflow logs: {paths.log_file})")
     return 0 if agrees else 1

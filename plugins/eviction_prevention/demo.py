@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
+import glob
+import io
 import logging
 import re
 import secrets
@@ -57,11 +60,53 @@ def reset_state(paths: DemoPaths) -> None:
     (paths.home / "warehouse.duckdb.wal").unlink(missing_ok=True)
 
 
+FAULTY = "faulty"  # data/faulty/<partner>/: the deliveries the demo gets wrong on purpose
+
+
+def faulty_deliveries(data_dir: Path) -> list[Path]:
+    """Two deliveries a partner gets wrong, made from its own latest file, which the pipeline must refuse
+    without quoting a cell: Trivire's without its header row (its first tenant's name and e-mail address
+    stand where the headers belong) and Woonbron's with every row shifted one column to the right (names
+    land in date and amount columns). They sit in ``data/faulty/<partner>/`` and are delivered with the rest.
+    """
+    from eviction_prevention.partners import get_partner
+
+    made = []
+    for code, label, change in (("trivire", "zonder_kopregel", _headerless), ("woonbron", "verschoven", _shifted)):
+        layout = get_partner(code).layout
+        latest = sorted((data_dir / "partners" / code).iterdir())[-1]
+        text = latest.read_bytes().decode(layout.encoding)
+        terminator = "\r\n" if "\r\n" in text else "\n"
+        rows = change(list(csv.reader(io.StringIO(text, newline=""), delimiter=layout.delimiter)))
+        out = io.StringIO(newline="")
+        csv.writer(out, delimiter=layout.delimiter, lineterminator=terminator).writerows(rows)
+        path = data_dir / FAULTY / code / f"{latest.stem}_{label}{latest.suffix}"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(out.getvalue().encode(layout.encoding))
+        made.append(path)
+    return made
+
+
+def _headerless(rows: list[list[str]]) -> list[list[str]]:
+    return rows[1:]
+
+
+def _shifted(rows: list[list[str]]) -> list[list[str]]:
+    return rows[:1] + [["", *row[:-1]] for row in rows[1:]]
+
+
 def drop_partner_files(data_dir: Path, host: str, port: int, keys: object) -> int:
-    """Upload every generated partner file to its partner's inbox, as the partner would."""
+    """Upload every generated partner file to its partner's inbox, as the partner would, and the faulty
+    deliveries after them."""
     from eviction_prevention.sftp_server import upload
 
-    paths = [path for folder in sorted((data_dir / "partners").iterdir()) for path in sorted(folder.iterdir())]
+    paths = [
+        path
+        for kind in ("partners", FAULTY)
+        if (data_dir / kind).is_dir()
+        for folder in sorted((data_dir / kind).iterdir())
+        for path in sorted(folder.iterdir())
+    ]
     for path in progress.counted(paths, "files uploaded", total=len(paths), every=5):
         partner = path.parent.name
         delivered = simulated_delivery(path.name)
@@ -94,7 +139,8 @@ def run_pipeline(paths: DemoPaths, scale: float, seed: int, url: str | None = No
     reset_state(paths)
     with steps.step("generate synthetic partner files") as done:
         summary = generate(paths.data, scale=scale, seed=seed)
-        done(f"{sum(summary['files'].values())} rows in {len(summary['files'])} files")
+        faulty = faulty_deliveries(paths.data)
+        done(f"{sum(summary['files'].values())} rows in {len(summary['files'])} files, {len(faulty)} faulty files")
     key = pseudonym_key_file(paths.keys).read_text().strip()
     users = [p.code for p in load_partners()]
     keys = ensure_keys(paths.keys / "sftp", users)
@@ -114,7 +160,24 @@ def run_pipeline(paths: DemoPaths, scale: float, seed: int, url: str | None = No
             airflow_env.dags_test("partner_intake", env, paths.log_file, DEMO_LOGICAL_DATE)
         with steps.step("airflow dags test publish_referrals"):
             airflow_env.dags_test("publish_referrals", env, paths.log_file, DEMO_LOGICAL_DATE)
-    return {"generated": summary, "dropped": dropped, "key": key.encode(), "truth_dir": paths.data / "ground_truth"}
+    return {
+        "generated": summary,
+        "dropped": dropped,
+        "faulty": [(path.parent.name, path.name) for path in faulty],
+        "key": key.encode(),
+        "truth_dir": paths.data / "ground_truth",
+    }
+
+
+def receipts_for(paths: DemoPaths, deliveries: list[tuple[str, str]]) -> list[Path]:
+    """The receipts the pipeline wrote to the partners' outboxes for these (partner, file name) deliveries."""
+    from eviction_prevention.intake import RECEIPT_SUFFIX
+
+    return [
+        receipt
+        for partner, name in deliveries
+        for receipt in sorted((paths.sftp_root / partner / "outbox").glob(f"{glob.escape(name)}.*{RECEIPT_SUFFIX}"))
+    ]
 
 
 def run_in_process(data_dir: Path, url: str, key: bytes) -> dict[str, object]:

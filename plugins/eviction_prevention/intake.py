@@ -49,6 +49,7 @@ from sqlalchemy.engine import Connection
 
 from eviction_prevention import dutch_time, gc_tuning, locks, parse_sandbox, schema, settings, warehouse
 from eviction_prevention.closed_values import closed_value_issues, with_closed_values
+from eviction_prevention.issue_summary import line_ranges, slipped_columns, summarised
 from eviction_prevention.parsing import Issue
 from eviction_prevention.partners import Partner
 from eviction_prevention.pseudonymise import pseudonymise_frame
@@ -526,8 +527,8 @@ def _outcome_from_issues(fetched: FetchedFile, checked: Checked, rows_loaded: in
         rows_loaded=rows_loaded,
         rows_rejected=len(rejected_rows),
         warnings=len(warnings),
-        reasons=_capped([i.message for i in errors]),
-        warning_messages=_capped([i.message for i in warnings]),
+        reasons=_capped([*filter(None, [slipped_columns(row_errors, checked.rows)]), *summarised(errors)]),
+        warning_messages=_capped(summarised(warnings)),
         received_at=fetched.received_at or utcnow().isoformat(),
         rejected_row_numbers=rejected_rows[:MAX_LISTED_MESSAGES],
         marker=fetched.marker,
@@ -731,7 +732,7 @@ def receipt_text(outcome: dict, partner_name: str = "") -> str:
         f"Controlegetal (SHA-256): {outcome['file_id']}",
         f"Resultaat: {_VERDICT[outcome['status']]}",
         f"Regels verwerkt: {outcome['rows_loaded']}",
-        f"Regels afgewezen: {outcome['rows_rejected']}" + (f" (regel {', '.join(map(str, rows))})" if rows else ""),
+        f"Regels afgewezen: {outcome['rows_rejected']}" + (f" (regel {line_ranges(rows)})" if rows else ""),
         f"Waarschuwingen: {outcome['warnings']}",
     ]
     if listed["notes"]:
@@ -739,7 +740,10 @@ def receipt_text(outcome: dict, partner_name: str = "") -> str:
     if listed["reasons"]:
         lines += ["", "Fouten:", *listed["reasons"]]
     if listed["warning_messages"]:
-        lines += ["", "Waarschuwingen (de regels zijn wel verwerkt):", *listed["warning_messages"]]
+        heading = (
+            "Waarschuwingen:" if outcome["status"] == "rejected" else "Waarschuwingen (de regels zijn wel verwerkt):"
+        )
+        lines += ["", heading, *listed["warning_messages"]]
     if outcome["status"] == "rejected":
         lines += [
             "",
