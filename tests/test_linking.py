@@ -269,3 +269,12 @@ def test_person_ids_follow_the_rules_on_random_graphs():
     table = person_table(records, _links(edges), pd.Series(seen))
     assert _ids(table) == _reference_person_ids(records, edges, seen)
     assert table["person_id"].nunique() < len(ids) / 2  # the graph merged many records
+
+
+def test_a_reporter_naming_a_corporation_becomes_its_code_whatever_the_spelling():
+    from eviction_prevention.closed_values import corporation_codes
+
+    reporters = pd.Series(["Trivire", " trivire ", "TABLIS  WONEN", "tablis", "woonbron", "huisarts", None, "anders"])
+    assert corporation_codes(reporters).tolist() == [
+        "trivire", "trivire", "tablis", "tablis", "woonbron", None, None, None,
+    ]  # fmt: skip

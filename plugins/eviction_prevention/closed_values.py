@@ -36,12 +36,23 @@ def _key(value: str) -> str:
     return " ".join(value.split()).casefold()
 
 
+def _corporation_spellings() -> dict[str, str]:
+    """A corporation of the registry by code or by name, case and spacing folded -> its code."""
+    corporations = [p for p in load_partners() if p.kind == "corporation"]
+    return {_key(p.code): p.code for p in corporations} | {_key(p.name): p.code for p in corporations}
+
+
+def corporation_codes(reporters: pd.Series) -> pd.Series:
+    """Each reporter as the code of the corporation it names ('Trivire', 'trivire', 'TRIVIRE '), else None."""
+    found = _lookup(reporters, _corporation_spellings())
+    return pd.Series([None if pd.isna(v) else found[v] for v in reporters], index=reporters.index, dtype=object)
+
+
 def closed_lists(partner: Partner) -> dict[str, dict[str, str]]:
     """Per closed column of the partner's kind: the accepted spellings (case and spacing folded) -> the value
     stored."""
     municipalities = settings.municipalities()
-    corporations = [p for p in load_partners() if p.kind == "corporation"]
-    reporters = {_key(p.code): p.code for p in corporations} | {_key(p.name): p.code for p in corporations}
+    reporters = _corporation_spellings()
     listed = partner.extra.get("closed_values") or {}
     reporters |= {_key(v): v for v in listed.get("reporter", [])}
     lists = {

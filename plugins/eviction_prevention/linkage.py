@@ -54,6 +54,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from eviction_prevention.arrow_rows import fixed_rows_array
 from eviction_prevention.pseudonymise import (
     BLOOM_HASHES,
     ENCODING_BITS,
@@ -346,15 +347,7 @@ def _raw_binary(present: np.ndarray | None, raw: np.ndarray | None, n: int) -> p
     """Raw tokens as Arrow large_binary, null where not present."""
     if present is None or raw is None:
         return pa.chunked_array([pa.nulls(n, pa.large_binary())])
-    width = raw.shape[1]
-    offsets = np.zeros(n + 1, dtype=np.int64)
-    np.cumsum(present * width, out=offsets[1:])
-    data = np.ascontiguousarray(raw if present.all() else raw[present])
-    validity = pa.py_buffer(np.packbits(present, bitorder="little").tobytes())
-    array = pa.Array.from_buffers(
-        pa.large_binary(), n, [validity, pa.py_buffer(offsets), pa.py_buffer(data)], null_count=int(n - present.sum())
-    )
-    return pa.chunked_array([array])
+    return pa.chunked_array([fixed_rows_array(raw, present)])
 
 
 def _raw_words(raw: np.ndarray | None, n: int, nbytes: int, name: str) -> np.ndarray:

@@ -50,7 +50,7 @@ import pyarrow.compute as pc
 from sqlalchemy.engine import Connection
 
 from eviction_prevention import keys, linkage, sealing, settings, warehouse
-from eviction_prevention.partners import load_partners
+from eviction_prevention.closed_values import corporation_codes
 from eviction_prevention.pseudonymise import PERSON_PSEUDONYMS
 
 log = logging.getLogger(__name__)
@@ -110,7 +110,8 @@ def _read_source(conn: Connection, kind: str, chain: keys.KeyChain) -> _Source:
     tokens = sealing.open_seal_batches(batches(), n, kind, chain)
     frame = warehouse.frame_from_arrow(pa.Table.from_batches(kept))
     if kind == "social_team":
-        frame = frame.assign(reporter=corporation_reporters(frame["reporter"]))
+        # a corporation as reporter names the tenancy's corporation; a self-report, a GP or none says nothing
+        frame = frame.assign(reporter=corporation_codes(frame["reporter"]))
     return _Source(frame, tokens)
 
 
@@ -141,17 +142,6 @@ def read_sources(conn: Connection, chain: keys.KeyChain, kinds: Sequence[str]) -
     """The sources ``kinds`` one after the other (``_read_source``): only one is open at a time."""
     for kind in kinds:
         yield _read_source(conn, kind, chain)
-
-
-def corporation_reporters(reporters: pd.Series) -> pd.Series:
-    """Who reported a social-team case, as a corporation code when it names a corporation of the registry (by
-    code or by name, whatever the case or spacing: 'Trivire', 'trivire', 'TRIVIRE '), else empty: a
-    self-report, a GP or no reporter says nothing about which tenancy the case answers."""
-    known = {
-        key: p.code for p in load_partners() if p.kind == "corporation" for key in (p.code.lower(), p.name.lower())
-    }
-    codes = reporters.astype("string").str.strip().str.lower().map(known)
-    return codes.astype(object).where(codes.notna(), None)
 
 
 def arrears_cases(conn: Connection) -> pd.DataFrame:
@@ -245,9 +235,9 @@ def assign_cases(
     """From scored tenancy <-> social-team-case pairs to arrears case <-> social-team case, one to one.
 
     A social-team case can only answer an arrears case that no other corporation reported
-    (``corporation_reporters``), received in the case's window (``_in_case_window``). Within that candidate space
-    (Fellegi-Sunter): posterior odds = prior odds x person Bayes factor (2 ** match_weight from the person
-    model) x report-date likelihood ratio (m assumed in REPORT_DATE_M, u and prior estimated from the
+    (``closed_values.corporation_codes``), received in the case's window (``_in_case_window``). Within that
+    candidate space (Fellegi-Sunter): posterior odds = prior odds x person Bayes factor (2 ** match_weight from
+    the person model) x report-date likelihood ratio (m assumed in REPORT_DATE_M, u and prior estimated from the
     data by report_date_evidence; 1 for a case without a corporation report date, which has no date to
     agree with). Then greedy one to one by probability, then date gap.
     """

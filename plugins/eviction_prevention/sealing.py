@@ -74,6 +74,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESSIV
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from eviction_prevention import keys
+from eviction_prevention.arrow_rows import fixed_rows_array
 from eviction_prevention.pseudonymise import PERSON_PSEUDONYMS, REFERENCE_COLUMN, TOKEN_BYTES
 
 __all__ = [
@@ -308,20 +309,6 @@ def seal(
     return out.set_axis(tokens.index).rename(SEAL_COLUMN)
 
 
-def _hex_column(raw: np.ndarray, present: np.ndarray) -> pa.Array:
-    """Rows of raw bytes (``raw``: every row, zeros where missing) as lowercase hex text, null where not present."""
-    n = len(present)
-    width = raw.shape[1]
-    offsets = np.zeros(n + 1, dtype=np.int64)
-    np.cumsum(present * (2 * width), out=offsets[1:])
-    validity = pa.py_buffer(np.packbits(present, bitorder="little").tobytes())
-    kept = raw if present.all() else raw[present]
-    digits = pa.py_buffer(binascii.b2a_hex(np.ascontiguousarray(kept).tobytes()))
-    return pa.Array.from_buffers(
-        pa.large_string(), n, [validity, pa.py_buffer(offsets.tobytes()), digits], null_count=int(n - present.sum())
-    )
-
-
 @dataclass(frozen=True)
 class Opened:
     """The person pseudonyms of opened seals as raw bytes: per column of PERSON_PSEUDONYMS, whether each row
@@ -334,7 +321,10 @@ class Opened:
     def hex(self) -> pd.DataFrame:
         """One text column (pandas ``str``, Arrow-backed) per column, lowercase hex, missing as NA."""
         return pd.DataFrame(
-            {c: pa.chunked_array([_hex_column(self.raw[c], self.present[c])]).to_pandas() for c in self.raw}
+            {
+                c: pa.chunked_array([fixed_rows_array(self.raw[c], self.present[c], as_hex=True)]).to_pandas()
+                for c in self.raw
+            }
         )
 
 
