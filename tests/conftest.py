@@ -16,6 +16,9 @@ import sqlalchemy as sa
 
 PG_BASE_URL = os.environ.get("EVICTION_PREVENTION_TEST_PG_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/test")
 TEST_KEY = "test-key-not-secret-0123456789abcdef"
+TEST_VAULT_KEY = "test-vault-key-not-secret-fedcba9876543210"
+# module-scoped fixtures ingest before the per-test environment below is set: the vault key is the process's
+os.environ.setdefault("EVICTION_PREVENTION_VAULT_KEY", TEST_VAULT_KEY)
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
 
@@ -30,6 +33,7 @@ def unavailable(reason: str) -> None:
 def _isolated_home(tmp_path, monkeypatch) -> None:
     monkeypatch.setenv("EVICTION_PREVENTION_HOME", str(tmp_path / "var"))
     monkeypatch.setenv("EVICTION_PREVENTION_PSEUDONYM_KEY", TEST_KEY)
+    monkeypatch.setenv("EVICTION_PREVENTION_VAULT_KEY", TEST_VAULT_KEY)
     monkeypatch.delenv("EVICTION_PREVENTION_WAREHOUSE_URL", raising=False)
     monkeypatch.delenv("EVICTION_PREVENTION_REFERENCE_DATE", raising=False)
 
@@ -60,7 +64,7 @@ def scratch_schema(prefix: str = "t") -> Iterator[str]:
         yield schema
     finally:
         with admin.begin() as conn:
-            conn.execute(sa.text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
+            conn.execute(sa.text(f"DROP SCHEMA IF EXISTS {schema}, {schema}_vault CASCADE"))
         admin.dispose()
 
 

@@ -194,7 +194,7 @@ def _drop_schema(schema: str) -> None:
     with contextlib.suppress(sa.exc.SQLAlchemyError):
         admin = sa.create_engine(PG_BASE_URL)
         with admin.begin() as conn:
-            conn.execute(sa.text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
+            conn.execute(sa.text(f"DROP SCHEMA IF EXISTS {schema}, {schema}_vault CASCADE"))
         admin.dispose()
 
 

@@ -123,3 +123,15 @@ def test_statements_cover_every_layer() -> None:
         "GRANT SELECT ON public.mart_referrals, marts.mart_referrals TO ep_engineer, ep_analyst, ep_partner_coordinator"
         in sql
     )
+
+
+def test_no_role_reads_the_identity_vault(access_db: str) -> None:
+    """The sealed references sit in public_vault: the pipeline's role wrote them, no group role may read them."""
+    admin = sa.create_engine(access_db)
+    with admin.connect() as conn:
+        sealed = conn.exec_driver_sql("SELECT count(*) FROM public_vault.partner_references").scalar_one()
+        staged = conn.exec_driver_sql("SELECT count(*) FROM public.stg_arrears_snapshots").scalar_one()
+    admin.dispose()
+    assert sealed >= staged > 0
+    for login in LOGINS:
+        assert denied(access_db, login, "SELECT count(*) FROM public_vault.partner_references"), login

@@ -8,6 +8,7 @@ so table grants and row-level security apply to whoever queries. DuckDB has no r
 * analyst: marts and reference tables only (no staging or linkage data: no route from pseudonym to person).
 * partner coordinator: ``mart_referrals`` and ``mart_worklist_overdue``, only rows of its own organisation
   (corporation code or social team), as mapped in ``ref_partner_access``.
+* nobody but the pipeline's own role: the identity vault's schema (``<schema>_vault``, ``identity_vault``).
 """
 
 from __future__ import annotations
@@ -84,6 +85,7 @@ def statements(base_schema: str, tables: list[str]) -> list[str]:
         "(corporation IN (SELECT organisation FROM ref_partner_access WHERE role_name = current_user) "
         "OR team IN (SELECT organisation FROM ref_partner_access WHERE role_name = current_user))"
     )
+    sql.append(f"REVOKE ALL ON SCHEMA {base_schema}_vault FROM PUBLIC, {engineer}, {analyst}, {coordinator}")
     for table in COORDINATOR_TABLES:
         if table not in tables:
             continue

@@ -45,6 +45,7 @@ log = logging.getLogger(__name__)
 STAGES = ("download", "parse", "validate", "pseudonymise", "load", "case_building", "link", "publish")
 DEFAULT_SIZES = (100_000, 300_000, 1_000_000)
 BENCH_KEY = "bench-only-key-" + "0" * 48  # synthetic data only; never a production key
+BENCH_VAULT_KEY = "bench-only-vault-key-" + "0" * 42
 EXTRA_CORPORATION_SUFFIX = "_b"
 WAREHOUSES = ("duckdb", "postgres")
 PG_URL_ENV = "EVICTION_PREVENTION_BENCH_PG_URL"
@@ -177,7 +178,7 @@ def _ingest_partner(partner: Any, server: Any, url: str, clock: StageClock) -> l
         clock.seconds["download"] += time.perf_counter() - started
     before = {k: clock.seconds[k] for k in ("parse", "pseudonymise")}
     started = time.perf_counter()
-    outcomes = intake.ingest_files(partner, fetched, BENCH_KEY.encode(), url)
+    outcomes = intake.ingest_files(partner, fetched, BENCH_KEY.encode(), url, vault_key=BENCH_VAULT_KEY.encode())
     clock.seconds["_ingest"] += time.perf_counter() - started
     spent = sum(clock.seconds[k] - before[k] for k in before)
     clock.per_format[partner.layout.format] += spent
@@ -311,6 +312,7 @@ def run_airflow(rows: int, seed: int) -> dict[str, Any]:
     with EmbeddedSFTPServer(home / "sftp", keys, users) as server:
         extra = {
             settings.KEY_ENV: BENCH_KEY,
+            settings.VAULT_KEY_ENV: BENCH_VAULT_KEY,
             "EVICTION_PREVENTION_WAREHOUSE_URL": f"duckdb:///{home / 'warehouse.duckdb'}",
             "EVICTION_PREVENTION_PARTNERS": os.environ["EVICTION_PREVENTION_PARTNERS"],
             **airflow_env.sftp_connections("127.0.0.1", server.port, keys),

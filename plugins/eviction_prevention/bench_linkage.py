@@ -41,6 +41,7 @@ LINK_TYPES = ("case_social_team", "tenancy_sdd", "social_team_sdd")
 NOISE_LEVELS = ("low", "default", "high")
 PARTS = ("febrl", "generator", "attack")
 BENCH_KEY = b"bench-linkage-key-not-a-secret"
+BENCH_VAULT_KEY = b"bench-linkage-vault-key-not-a-secret"
 FEBRL_F1 = 0.995
 FEBRL_F1_RATIO = 1.00
 GENERATOR_F1 = {"default": 0.998, "high": 0.99}
@@ -153,7 +154,7 @@ def quality_run(noise: str, seed: int, scale: float, workdir: Path) -> dict[str,
     data = workdir / f"{noise}-{seed}"
     generate(data, scale=scale, seed=seed, noise=noise)
     url = f"duckdb:///{data / 'warehouse.duckdb'}"
-    run_in_process(data, url, BENCH_KEY)
+    run_in_process(data, url, BENCH_KEY, BENCH_VAULT_KEY)
     with warehouse.connect(url) as conn:
         return evaluation.linkage_quality(conn, data / "ground_truth", BENCH_KEY)
 

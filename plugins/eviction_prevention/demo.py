@@ -44,7 +44,15 @@ class DemoPaths:
 
 def pseudonym_key_file(keys_dir: Path) -> Path:
     """The demo's HMAC key: created once, kept outside the warehouse and outside the code."""
-    path = keys_dir / "pseudonym.key"
+    return _key_file(keys_dir / "pseudonym.key")
+
+
+def vault_key_file(keys_dir: Path) -> Path:
+    """The demo's identity vault key (``identity_vault``): a secret of its own, beside the HMAC key."""
+    return _key_file(keys_dir / "vault.key")
+
+
+def _key_file(path: Path) -> Path:
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(secrets.token_hex(32))
@@ -142,6 +150,7 @@ def run_pipeline(paths: DemoPaths, scale: float, seed: int, url: str | None = No
         faulty = faulty_deliveries(paths.data)
         done(f"{sum(summary['files'].values())} rows in {len(summary['files'])} files, {len(faulty)} faulty files")
     key = pseudonym_key_file(paths.keys).read_text().strip()
+    vault_key = vault_key_file(paths.keys).read_text().strip()
     users = [p.code for p in load_partners()]
     keys = ensure_keys(paths.keys / "sftp", users)
     with EmbeddedSFTPServer(paths.sftp_root, keys, users) as server:
@@ -150,6 +159,7 @@ def run_pipeline(paths: DemoPaths, scale: float, seed: int, url: str | None = No
             done(f"{dropped} files")
         extra = {
             settings.KEY_ENV: key,
+            settings.VAULT_KEY_ENV: vault_key,
             "EVICTION_PREVENTION_WAREHOUSE_URL": url or settings.warehouse_url(),
             **airflow_env.sftp_connections("127.0.0.1", server.port, keys),
         }
@@ -165,6 +175,7 @@ def run_pipeline(paths: DemoPaths, scale: float, seed: int, url: str | None = No
         "dropped": dropped,
         "faulty": [(path.parent.name, path.name) for path in faulty],
         "key": key.encode(),
+        "vault_key": vault_key.encode(),
         "truth_dir": paths.data / "ground_truth",
     }
 
@@ -180,8 +191,9 @@ def receipts_for(paths: DemoPaths, deliveries: list[tuple[str, str]]) -> list[Pa
     ]
 
 
-def run_in_process(data_dir: Path, url: str, key: bytes) -> dict[str, object]:
+def run_in_process(data_dir: Path, url: str, key: bytes, vault_key: bytes | None = None) -> dict[str, object]:
     """The same stages without SFTP and Airflow: land each generated file, ingest it, publish.
+    ``vault_key``: the identity vault's key (default ``settings.vault_key``).
 
     For benchmarks and fast evaluation; the demo and the end-to-end test use the real path.
     """
@@ -195,5 +207,5 @@ def run_in_process(data_dir: Path, url: str, key: bytes) -> dict[str, object]:
             intake.FetchedFile(partner.code, path.name, intake.sha256_file(path), str(path), path.stat().st_size)
             for path in sorted(partner_dir.iterdir())
         ]
-        outcomes += intake.ingest_files(partner, files, key, url)
+        outcomes += intake.ingest_files(partner, files, key, url, vault_key=vault_key)
     return {"files": len(outcomes), "published": publish.publish(url, key=key)}

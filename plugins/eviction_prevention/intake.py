@@ -38,7 +38,7 @@ import re
 import shutil
 import stat
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -47,12 +47,22 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from eviction_prevention import dutch_time, gc_tuning, locks, parse_sandbox, schema, settings, warehouse
+from eviction_prevention import (
+    dutch_time,
+    gc_tuning,
+    identity_vault,
+    keys,
+    locks,
+    parse_sandbox,
+    schema,
+    settings,
+    warehouse,
+)
 from eviction_prevention.closed_values import closed_value_issues, with_closed_values
 from eviction_prevention.issue_summary import line_ranges, slipped_columns, summarised
 from eviction_prevention.parsing import Issue
 from eviction_prevention.partners import Partner
-from eviction_prevention.pseudonymise import pseudonymise_frame
+from eviction_prevention.pseudonymise import REFERENCE_COLUMN, pseudonymise_frame
 from eviction_prevention.validation import History, build_data_docs, run_suite, scrubbed, suite_parameters
 
 log = logging.getLogger(__name__)
@@ -379,18 +389,29 @@ def to_staging(frame: pd.DataFrame, partner: Partner, file_id: str, key: bytes) 
     return out
 
 
-def load_staging(conn: Connection, accepted: pd.DataFrame, partner: Partner, file_id: str, key: bytes) -> int:
+def load_staging(
+    conn: Connection, accepted: pd.DataFrame, partner: Partner, file_id: str, key: bytes, vault: keys.KeyChain
+) -> int:
     """Replace the file's staging rows by its accepted rows, pseudonymised and inserted ``STAGING_CHUNK_ROWS``
     at a time: the pseudonym columns (the bulk of a staging row) never exist for the whole file at once, and
-    one chunk is inserted while the next is pseudonymised.
+    one chunk is inserted while the next is pseudonymised. Each row's own reference goes to the identity
+    vault, sealed under the vault key (``identity_vault``).
     Re-running gives the same state (the file's earlier rows are deleted first, in the same transaction)."""
     table = schema.STAGING_TABLE[partner.kind]
     warehouse.delete_rows(conn, table, {"partner": partner.code, "file_id": file_id})
-    chunks = (
-        to_staging(accepted.iloc[start : start + STAGING_CHUNK_ROWS], partner, file_id, key)
-        for start in range(0, len(accepted), STAGING_CHUNK_ROWS)
-    )
-    return warehouse.insert_frames(conn, table, chunks)  # chunk n is inserted while chunk n + 1 is pseudonymised
+    sealed: list[pd.DataFrame] = []
+    reference = REFERENCE_COLUMN[partner.kind]
+
+    def chunks() -> Iterator[pd.DataFrame]:
+        for start in range(0, len(accepted), STAGING_CHUNK_ROWS):
+            part = accepted.iloc[start : start + STAGING_CHUNK_ROWS]
+            staged = to_staging(part, partner, file_id, key)
+            sealed.append(identity_vault.vault_rows(partner.code, file_id, staged, part[reference], vault))
+            yield staged
+
+    loaded = warehouse.insert_frames(conn, table, chunks())  # chunk n is inserted while n + 1 is pseudonymised
+    identity_vault.store(conn, partner.code, file_id, sealed)
+    return loaded
 
 
 # ------------------------------------------------------------------------------------------------ ledger
@@ -609,10 +630,11 @@ def ingest_file(
     key: bytes,
     on: dt.date | None = None,
     failure: Issue | None = None,
+    vault: keys.KeyChain | None = None,
 ) -> tuple[FileOutcome, Any]:
     """Load one landed file exactly once (inside the caller's transaction). Returns the outcome and GX result.
     ``failure``: record the file as rejected for that reason without reading it (``ingest_files``, after its
-    rows could not be stored)."""
+    rows could not be stored). ``vault``: the vault key chain (default ``settings.vault_key``)."""
     known = _ledger_row(conn, partner.code, fetched.file_id)
     if known is not None and not fetched.refusal and _refused_for_name(known, fetched):
         _forget_refusal(conn, partner.code, fetched.file_id)  # the same bytes, now under an acceptable name
@@ -631,7 +653,8 @@ def ingest_file(
     rows_loaded = 0
     notes: list[str] = []
     if not any(i.severity == "critical" for i in checked.issues):
-        rows_loaded = load_staging(conn, checked.accepted, partner, fetched.file_id, key)
+        vault = vault or keys.parse_key_chain(settings.vault_key())
+        rows_loaded = load_staging(conn, checked.accepted, partner, fetched.file_id, key, vault)
         replaced = _supersede(conn, partner.code, fetched.file_id, checked.as_of)
         notes = [f"dit bestand vervangt de eerdere levering '{safe_name(n)}' met dezelfde datum" for n in replaced]
     outcome = _outcome_from_issues(fetched, checked, rows_loaded)
@@ -657,8 +680,11 @@ def ingest_files(
     url: str | None = None,
     on: dt.date | None = None,
     data_docs: bool = False,
+    vault_key: bytes | None = None,
 ) -> list[dict]:
-    """Ingest each file in its own transaction (all or nothing per file); optionally build the Data Docs."""
+    """Ingest each file in its own transaction (all or nothing per file); optionally build the Data Docs.
+    ``vault_key``: the identity vault's key (default ``settings.vault_key``; without one nothing is read)."""
+    vault = keys.parse_key_chain(vault_key if vault_key is not None else settings.vault_key())
     outcomes: list[dict] = []
     results: list[tuple[str, str, Any]] = []
     identifiers = set(schema.identifier_columns(partner.kind))
@@ -668,7 +694,7 @@ def ingest_files(
         for item in fetched:
             try:
                 with eng.begin() as conn:
-                    outcome, gx_result = ingest_file(conn, partner, item, key, on)
+                    outcome, gx_result = ingest_file(conn, partner, item, key, on, vault=vault)
             except Exception as exc:
                 if warehouse.is_unavailable(exc):
                     raise  # the warehouse, not the file: the task fails and its retry resumes the batch
@@ -680,7 +706,7 @@ def ingest_files(
                 )
                 failure = Issue("store_error", unexpected_failure("opgeslagen", exc))
                 with eng.begin() as conn:
-                    outcome, gx_result = ingest_file(conn, partner, item, key, on, failure=failure)
+                    outcome, gx_result = ingest_file(conn, partner, item, key, on, failure=failure, vault=vault)
             outcomes.append(asdict(outcome))
             if gx_result is not None:
                 results.append((partner.kind, f"{partner.code}-{item.file_id[:12]}", scrubbed(gx_result, identifiers)))

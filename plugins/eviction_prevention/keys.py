@@ -30,7 +30,18 @@ import random
 import re
 from dataclasses import dataclass
 
-__all__ = ["DOMAIN_ROOT", "KeyChain", "bloom_permutation", "chain_step", "parse_key_chain", "rotate_pseudonym"]
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+__all__ = [
+    "DOMAIN_ROOT",
+    "KeyChain",
+    "bloom_permutation",
+    "chain_step",
+    "derived_key",
+    "parse_key_chain",
+    "rotate_pseudonym",
+]
 
 DOMAIN_ROOT = "eviction-prevention"
 HEX_CHARS = 32
@@ -46,6 +57,12 @@ def _check_field(field: str) -> str:
 def domain_prefix(version: str, field: str) -> bytes:
     """The HMAC message prefix of one field under one key version."""
     return f"{DOMAIN_ROOT}/{version}/{_check_field(field)}\x1f".encode()
+
+
+def derived_key(key: bytes, version: str, field: str, length: int) -> bytes:
+    """A key of its own for one use of one key version: HKDF-SHA256(ikm=key, no salt, info=root/version/field
+    0x1F), so it is independent of every HMAC and of every other use's key drawn from the same secret."""
+    return HKDF(algorithm=hashes.SHA256(), length=length, salt=None, info=domain_prefix(version, field)).derive(key)
 
 
 def chain_step(key: bytes, version: str, field: str, value: str) -> str:

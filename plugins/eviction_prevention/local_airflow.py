@@ -47,9 +47,9 @@ def ensure_admin_password(path: Path) -> str:
     return passwords[ADMIN_USER]
 
 
-def standalone_env(home: Path, api_port: int, connections: dict[str, str], key: str) -> dict[str, str]:
+def standalone_env(home: Path, api_port: int, connections: dict[str, str], key: str, vault_key: str) -> dict[str, str]:
     """Environment for ``airflow standalone``; settings already in the environment win (e.g. in tests)."""
-    env = airflow_env.base_env(home, {settings.KEY_ENV: key, **connections})
+    env = airflow_env.base_env(home, {settings.KEY_ENV: key, settings.VAULT_KEY_ENV: vault_key, **connections})
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"  # standalone runs `airflow`
     defaults = {
         "AIRFLOW__API__HOST": "127.0.0.1",
@@ -69,16 +69,19 @@ def standalone_env(home: Path, api_port: int, connections: dict[str, str], key: 
 
 
 def run(home: Path, api_port: int, sftp_port: int) -> int:
-    from eviction_prevention.demo import pseudonym_key_file
+    from eviction_prevention.demo import pseudonym_key_file, vault_key_file
     from eviction_prevention.partners import load_partners
     from eviction_prevention.sftp_server import EmbeddedSFTPServer, ensure_keys
 
     users = [p.code for p in load_partners()]
     keys = ensure_keys(home / "keys" / "sftp", users)
     key = pseudonym_key_file(home / "keys").read_text().strip()
+    vault_key = vault_key_file(home / "keys").read_text().strip()
     ensure_admin_password(password_file(home))
     with EmbeddedSFTPServer(home / "sftp", keys, users, port=sftp_port) as server:
-        env = standalone_env(home, api_port, airflow_env.sftp_connections("127.0.0.1", server.port, keys), key)
+        env = standalone_env(
+            home, api_port, airflow_env.sftp_connections("127.0.0.1", server.port, keys), key, vault_key
+        )
         print(
             f"Airflow UI: http://127.0.0.1:{api_port}  user {ADMIN_USER}, password in {password_file(home)}\n"
             f"SFTP server for the partners on 127.0.0.1:{server.port} (keys in {home / 'keys' / 'sftp'})",

@@ -171,6 +171,7 @@ class Secrets:
     warehouse_db_password: str
     admin_password: str
     pseudonym_key: str
+    vault_key: str
     airflow_db_url: str = ""
     warehouse_url: str = ""
     superuser_url: str = ""
@@ -187,7 +188,7 @@ def generate_secrets(paths: NativePaths, ports: NativePorts, partners: list[str]
     """Every file of README's secrets table except the connections (they need the SFTP host key)."""
     from cryptography.fernet import Fernet
 
-    s = Secrets(*(secrets.token_urlsafe(18) for _ in range(4)), secrets.token_hex(32))
+    s = Secrets(*(secrets.token_urlsafe(18) for _ in range(4)), secrets.token_hex(32), secrets.token_hex(32))
     host = f"127.0.0.1:{ports.postgres}"
     s.airflow_db_url = f"postgresql+psycopg2://airflow:{s.airflow_db_password}@{host}/airflow"
     s.warehouse_url = f"postgresql+psycopg2://warehouse:{s.warehouse_db_password}@{host}/warehouse"
@@ -202,7 +203,9 @@ def generate_secrets(paths: NativePaths, ports: NativePorts, partners: list[str]
         "airflow_fernet_key": Fernet.generate_key().decode(),
         "airflow_jwt_secret": secrets.token_urlsafe(64),  # HS512: at least 64 bytes
         "airflow_admin_password": s.admin_password,
-        "airflow_variables.json": json.dumps({settings.KEY_VARIABLE: s.pseudonym_key}),
+        "airflow_variables.json": json.dumps(
+            {settings.KEY_VARIABLE: s.pseudonym_key, settings.VAULT_KEY_VARIABLE: s.vault_key}
+        ),
     }
     for name, value in files.items():
         write_secret(paths.secrets / name, value)

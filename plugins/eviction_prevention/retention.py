@@ -6,7 +6,8 @@ Three kinds of data hold (pseudonymised) personal data and are purged here:
   (``config/partners.yaml``; deleted by :func:`eviction_prevention.intake.purge_landing`);
 * staging rows: deleted when their as-of date is older than the table's period;
 * linkage data: ``int_persons`` and ``int_links`` rows whose records have no staging rows left (a record
-  that keeps rows keeps its ``int_persons.first_seen``, which the next publish reads: its person's id stays).
+  that keeps rows keeps its ``int_persons.first_seen``, which the next publish reads: its person's id stays);
+* sealed references (``identity_vault``): a staged row's sealed reference leaves with the row.
 
 Only counts are logged and returned, never keys or contents.
 """
@@ -22,7 +23,7 @@ import sqlalchemy as sa
 import yaml
 from sqlalchemy.engine import Connection
 
-from eviction_prevention import settings, warehouse
+from eviction_prevention import identity_vault, settings, warehouse
 
 log = logging.getLogger(__name__)
 
@@ -116,6 +117,7 @@ def purge_warehouse(
         warehouse.ensure_schema(conn)
         counts = {rule.table: purge_staging(conn, rule, today) for rule in rules}
         counts.update(purge_linkage(conn))
+        counts[identity_vault.TABLE] = identity_vault.purge_orphans(conn, STAGING_DATE_COLUMNS)
     return counts
 
 

@@ -69,9 +69,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESSIV
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from eviction_prevention import keys
 from eviction_prevention.arrow_rows import fixed_rows_array
@@ -147,8 +145,7 @@ def seal_length(n: int | None = None) -> int:
 
 def sealing_key(key: bytes, version: str) -> bytes:
     """The AES-SIV key of one key version: HKDF-SHA256 of that version's key, with its own label."""
-    info = keys.domain_prefix(version, SEAL_FIELD)
-    return HKDF(algorithm=hashes.SHA256(), length=KEY_BYTES, salt=None, info=info).derive(key)
+    return keys.derived_key(key, version, SEAL_FIELD, KEY_BYTES)
 
 
 @functools.lru_cache(maxsize=8)

@@ -19,6 +19,8 @@ EXPECTATIONS_DIR = REPO_ROOT / "expectations"
 
 KEY_ENV = "EVICTION_PREVENTION_PSEUDONYM_KEY"
 KEY_VARIABLE = "eviction_prevention_pseudonym_key"
+VAULT_KEY_ENV = "EVICTION_PREVENTION_VAULT_KEY"
+VAULT_KEY_VARIABLE = "eviction_prevention_vault_key"
 
 
 def home() -> Path:
@@ -53,19 +55,30 @@ class MissingKeyError(RuntimeError):
     pass
 
 
-def pseudonym_key() -> bytes:
-    """The HMAC key: from the environment, else from the Airflow Variable. Never logged."""
-    value = os.environ.get(KEY_ENV)
+def _secret(env: str, variable: str, what: str) -> bytes:
+    """A secret from the environment, else from the Airflow Variable. Never logged."""
+    value = os.environ.get(env)
     if not value:
         try:
             from airflow.sdk import Variable
 
-            value = Variable.get(KEY_VARIABLE, default=None)
+            value = Variable.get(variable, default=None)
         except Exception:  # outside an Airflow task there is no Variable backend
             value = None
     if not value:
-        raise MissingKeyError(f"no pseudonymisation key: set {KEY_ENV} or the Airflow Variable {KEY_VARIABLE}")
+        raise MissingKeyError(f"no {what}: set {env} or the Airflow Variable {variable}")
     return value.encode("utf-8")
+
+
+def pseudonym_key() -> bytes:
+    """The HMAC key (a key chain, see ``keys``)."""
+    return _secret(KEY_ENV, KEY_VARIABLE, "pseudonymisation key")
+
+
+def vault_key() -> bytes:
+    """The identity vault's key (a key chain of its own, see ``identity_vault``): not the pseudonym key, so
+    whoever may pseudonymise (or link) cannot unseal a partner's references."""
+    return _secret(VAULT_KEY_ENV, VAULT_KEY_VARIABLE, "vault key")
 
 
 @lru_cache(maxsize=1)

@@ -71,9 +71,20 @@ def _statements(sql: str) -> list[str]:
 
 
 def ensure_schema(conn: Connection) -> None:
+    """The tables of ``sql/schema`` in the warehouse's schema, and those of ``sql/vault`` in its vault schema."""
     for path in sorted((settings.SQL_DIR / "schema").glob("*.sql")):
         for statement in _statements(path.read_text(encoding="utf-8")):
             conn.execute(sa.text(statement))
+    vault = vault_schema(conn)
+    for path in sorted((settings.SQL_DIR / "vault").glob("*.sql")):
+        for statement in _statements(path.read_text(encoding="utf-8").replace("{vault}", vault)):
+            conn.execute(sa.text(statement))
+
+
+def vault_schema(conn: Connection) -> str:
+    """The identity vault's schema: the warehouse's own schema name + ``_vault`` (``main_vault`` in DuckDB,
+    ``public_vault`` in a default PostgreSQL database), so warehouses that share a database keep apart."""
+    return f"{conn.execute(sa.text('SELECT current_schema()')).scalar_one()}_vault"
 
 
 def model_plan() -> dict[str, list[str]]:
@@ -200,7 +211,7 @@ def insert_rows(conn: Connection, table: str, frame: pd.DataFrame, chunk: int = 
     else:
         cols = [c for c in table_columns(conn, table) if c in frame.columns]
     if conn.dialect.name == "duckdb":
-        view = f"_insert_{table}"
+        view = f"_insert_{table.replace('.', '_')}"
         raw = conn.connection.dbapi_connection  # same DuckDB connection, same transaction
         raw.register(view, frame[cols])
         try:

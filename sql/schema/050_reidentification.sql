@@ -1,0 +1,10 @@
+-- Every re-identification: one row per unsealing of partner references from the identity vault
+-- (eviction_prevention.identity_vault.reidentify). Counts and purposes only, never a reference.
+CREATE TABLE IF NOT EXISTS meta_reidentification_log (
+    logged_at        TIMESTAMP NOT NULL,  -- UTC
+    dag_run          VARCHAR NOT NULL,    -- the Airflow run (or the command) that unsealed
+    partner          VARCHAR NOT NULL,    -- whose references were unsealed (their owner)
+    recipient        VARCHAR NOT NULL,    -- the partner whose feedback file receives them
+    purpose          VARCHAR NOT NULL,    -- a purpose of config/feedback.yaml
+    values_unsealed  INTEGER NOT NULL
+);
