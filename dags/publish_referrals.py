@@ -1,6 +1,7 @@
 """Publish: link arrears cases to social-team and SDD records, build referral and compliance marts.
 
-After the marts: write the compliance dashboard (HTML) and alert once per missed partner delivery window.
+After the marts: write the compliance dashboard (HTML), alert once per missed partner delivery window, and
+write each partner's case feedback to its outbox (``feedback``; one mapped instance per partner, named by it).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import datetime as dt
 from airflow.sdk import dag, task
 from eviction_prevention import alerts, tasks
 from eviction_prevention.assets import MARTS, STAGING
+from eviction_prevention.tasks import PARTNER
 
 
 @dag(
@@ -36,7 +38,18 @@ def publish_referrals() -> None:
     def alert_missed_deliveries() -> dict[str, int]:
         return tasks.alert_missed_deliveries()
 
-    publish() >> [write_dashboard(), alert_missed_deliveries()]
+    @task
+    def feedback_partners() -> list[str]:
+        return tasks.feedback_partner_codes()
+
+    @task(map_index_template=PARTNER, retries=3, retry_delay=dt.timedelta(seconds=30))
+    def send_feedback(partner: str) -> dict:
+        tasks.name_map_index(partner)
+        return tasks.send_feedback(partner)
+
+    published = publish()
+    published >> [write_dashboard(), alert_missed_deliveries()]
+    published >> send_feedback.expand(partner=feedback_partners())
 
 
 publish_referrals()

@@ -130,7 +130,15 @@ def test_rejected_receipt_reads_like_a_letter_to_a_clerk(
     lines = receipt.splitlines()
     assert lines[0] == "Ontvangstbevestiging voor Trivire"
     assert lines[1] == f"Bestand: {entry['deliver_as']}"
-    assert lines[4] == "Resultaat: AFGEWEZEN - het bestand is niet verwerkt, er zijn geen gegevens uit opgeslagen"
-    assert lines[5:8] == ["Regels verwerkt: 0", "Regels afgewezen: 1 (regel 4)", "Waarschuwingen: 0"]
+    assert lines[4] == "Peildatum: 31-10-2026"
+    # a monthly file for October is due ten days after the month ends; this one arrives today
+    assert lines[5].startswith("Aanlevertermijn: uiterlijk 10-11-2026; aangeleverd op ")
+    assert lines[6] == "Resultaat: AFGEWEZEN - het bestand is niet verwerkt, er zijn geen gegevens uit opgeslagen"
+    assert lines[7:11] == [  # the rows add up: 3 in the file, none processed, 3 not (one of them with an error)
+        "Regels in het bestand: 3",
+        "Regels verwerkt: 0",
+        "Regels afgewezen: 3 (het hele bestand; met fouten: 1 (regel 4))",
+        "Waarschuwingen: 0",
+    ]
     assert "• regel 4: datum '31-02-2026' in kolom 'Datum 1 maand achterstand' bestaat niet" in lines
     assert lines[-1].startswith("Wat nu: pas het bestand aan en lever het opnieuw aan.")

@@ -50,6 +50,9 @@ def test_intake_tasks_and_retries() -> None:
     assert {a.name for a in announce.outlets} == {"stg_arrears_snapshots", "stg_social_team_cases", "stg_sdd_records"}
     publish = bag.dags["publish_referrals"]
     assert {a.name for a in publish.get_task("publish").outlets} == {"mart_referrals", "mart_compliance_monthly"}
+    feedback = publish.get_task("send_feedback")  # after the marts, one instance per receiving partner
+    assert feedback.upstream_task_ids == {"publish", "feedback_partners"}
+    assert feedback.map_index_template == "{{ partner_code }}"
 
 
 def test_announce_counts_the_files_that_changed_the_warehouse_and_skips_without_them() -> None:

@@ -7,7 +7,9 @@ also on the error paths: the demo delivers a file without its header row and one
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
+import io
 import re
 import sqlite3
 from pathlib import Path
@@ -16,6 +18,7 @@ import pandas as pd
 import pytest
 from eviction_prevention import evaluation, warehouse
 from eviction_prevention.demo import DemoPaths, receipts_for, run_pipeline
+from eviction_prevention.intake import RECEIPT_SUFFIX
 from eviction_prevention.parsing import parse_file
 from eviction_prevention.partners import get_partner
 
@@ -88,7 +91,7 @@ def test_files_settled_on_the_server(demo_run: dict) -> None:
         processed = list((root / partner / "processed").iterdir())
         quarantined = (root / partner / "quarantine").iterdir() if partner in faulty else []
         refused = [p.name.split("_", 1)[1] for p in quarantined]  # kept as <file id>_<name>
-        receipts = list((root / partner / "outbox").iterdir())
+        receipts = list((root / partner / "outbox").glob(f"*{RECEIPT_SUFFIX}"))
         assert len(processed) == (1 if partner in ("sociale_teams", "sdd") else 6)
         assert refused == ([faulty[partner]] if partner in faulty else [])
         assert len(receipts) == len(processed) + len(refused)
@@ -112,8 +115,11 @@ def test_no_personal_data_in_warehouse(demo_run: dict) -> None:
     texts, births = raw_personal_values(demo_run["truth_dir"].parent)
     assert len(texts) > 1000 and len(births) > 500  # the check has something to find
     with warehouse.connect(demo_run["url"]) as conn:
-        tables = [r[0] for r in conn.exec_driver_sql("SELECT table_name FROM information_schema.tables")]
-        assert "mart_referrals" in tables
+        tables = [
+            f"{s}.{t}"
+            for s, t in conn.exec_driver_sql("SELECT table_schema, table_name FROM information_schema.tables")
+        ]
+        assert "main.mart_referrals" in tables and "main_vault.partner_references" in tables
         for table in tables:
             frame = warehouse.read_frame(conn, f"SELECT * FROM {table}")
             for col in frame.columns:
@@ -127,7 +133,7 @@ def test_no_personal_data_in_logs_xcoms_or_receipts(demo_run: dict) -> None:
     needles = texts | {d.isoformat() for d in births} | {d.strftime("%d-%m-%Y") for d in births}
     pattern = re.compile("|".join(rf"(?<!\w){re.escape(n)}(?!\w)" for n in sorted(needles, key=len, reverse=True)))
     airflow_home = demo_run["home"] / "airflow"
-    receipts = [*(demo_run["home"] / "sftp").glob("*/outbox/*")]
+    receipts = [*(demo_run["home"] / "sftp").glob(f"*/outbox/*{RECEIPT_SUFFIX}")]  # feedback names own references
     assert len(receipts_for(demo_run["paths"], demo_run["faulty"])) == 2  # the error paths are among them
     log_files = [demo_run["home"] / "logs" / "demo-airflow.log", *(airflow_home / "logs").rglob("*"), *receipts]
     scanned = 0
@@ -143,3 +149,93 @@ def test_no_personal_data_in_logs_xcoms_or_receipts(demo_run: dict) -> None:
     assert xcoms, "the DAG runs pushed XComs"
     for value in xcoms:
         assert pattern.search(value) is None
+
+
+# ------------------------------------------------------------------------------ feedback to the partners
+
+DUTCH_STATE = {
+    "met": "gehaald",
+    "missed": "niet gehaald",
+    "open_overdue": "te laat, nog open",
+    "open_in_time": "open, binnen termijn",
+    "not_required": "niet meer nodig",
+    "not_applicable": "",
+}
+
+
+def feedback_rows(demo_run: dict, partner: str) -> list[dict[str, str]]:
+    (path,) = (demo_run["home"] / "sftp" / partner / "outbox").glob("terugkoppeling_*.csv")
+    data = path.read_bytes()
+    assert data.startswith(b"\xef\xbb\xbf")  # UTF-8 with BOM: Excel opens it
+    return list(csv.DictReader(io.StringIO(data.decode("utf-8-sig"), newline=""), delimiter=";"))
+
+
+def current_truth(demo_run: dict) -> tuple[pd.DataFrame, dt.date]:
+    """The ground truth's cases with a T0 that are open, or ended at most 90 days before the reference date."""
+    with warehouse.connect(demo_run["url"]) as conn:
+        reference = conn.exec_driver_sql(
+            "SELECT value_date FROM meta_parameters WHERE name = 'reference_date'"
+        ).scalar_one()
+    cases = evaluation.read_truth(demo_run["truth_dir"], "cases")
+    since = (reference - dt.timedelta(days=90)).isoformat()
+    ended = cases["closed_date"].where(
+        cases["closed_date"] != "", cases["eviction_date"].where(cases["evicted"] == "true", "")
+    )
+    return cases[(cases["t0_date"] != "") & ((ended == "") | (ended >= since))], reference
+
+
+def test_every_corporation_gets_its_own_cases_back_under_its_own_contract_numbers(demo_run: dict) -> None:
+    truth, reference = current_truth(demo_run)
+    assert list((demo_run["home"] / "sftp" / "sdd" / "outbox").glob("terugkoppeling_*")) == []
+    for corporation in ("trivire", "woonbron", "tablis"):
+        rows = feedback_rows(demo_run, corporation)
+        own = truth[truth["corporation"] == corporation]
+        assert len(own) > 10
+        got = sorted((r["Contractnummer"], r["T0 (1 maand achterstand)"], r["Melding"]) for r in rows)
+        expected = sorted(
+            (ref, dt.date.fromisoformat(t0).strftime("%d-%m-%Y"), DUTCH_STATE[state])
+            for ref, t0, state in own[["tenancy_ref", "t0_date", "report_state"]].itertuples(index=False)
+        )
+        assert got == expected, corporation
+        # the overdue reports come first
+        states = [r["Melding"] for r in rows]
+        assert states == sorted(states, key=lambda s: s != "te laat, nog open")
+        # taken up by the social team exactly where the truth has a social-team case for it
+        taken = {r["Contractnummer"]: r["Opgepakt door sociaal team"] for r in rows}
+        linked = dict(zip(own["tenancy_ref"], own["social_team_case_ref"] != "", strict=True))
+        assert {ref for ref, v in taken.items() if v == "ja"} == {ref for ref, yes in linked.items() if yes}
+        txt = next((demo_run["home"] / "sftp" / corporation / "outbox").glob("terugkoppeling_*.txt"))
+        assert f"Stand per: {reference.strftime('%d-%m-%Y')}" in txt.read_text(encoding="utf-8")
+
+
+def test_the_social_teams_get_their_cases_and_the_reports_without_a_case(demo_run: dict) -> None:
+    truth, _ = current_truth(demo_run)
+    rows = feedback_rows(demo_run, "sociale_teams")
+    cases = sorted(r["Casusnummer"] for r in rows if r["Soort"] == "casus")
+    assert cases == sorted(truth.loc[truth["social_team_case_ref"] != "", "social_team_case_ref"])
+    reported = truth[(truth["social_team_case_ref"] == "") & (truth["reported_date"] != "")]
+    unmatched = sorted((r["Corporatie"], r["Contractnummer corporatie"]) for r in rows if r["Soort"] != "casus")
+    names = {"trivire": "Trivire", "woonbron": "Woonbron", "tablis": "Tablis Wonen"}
+    assert unmatched == sorted(
+        (names[c], ref) for c, ref in reported[["corporation", "tenancy_ref"]].itertuples(index=False)
+    )
+    assert not [r for r in rows if r["Soort"] == "casus" and r["Contractnummer corporatie"]]
+
+
+def test_what_was_unsealed_is_in_the_reidentification_log(demo_run: dict) -> None:
+    with warehouse.connect(demo_run["url"]) as conn:
+        log = conn.exec_driver_sql(
+            "SELECT partner, recipient, purpose, sum(values_unsealed) FROM meta_reidentification_log GROUP BY 1, 2, 3"
+        ).all()
+    logged = {(p, r, purpose): int(n) for p, r, purpose, n in log}
+    for corporation in ("trivire", "woonbron", "tablis"):
+        assert logged[(corporation, corporation, "terugkoppeling_corporatie")] == len(
+            feedback_rows(demo_run, corporation)
+        )
+    rows = feedback_rows(demo_run, "sociale_teams")
+    assert logged[("sociale_teams", "sociale_teams", "terugkoppeling_sociaal_team")] == sum(
+        r["Soort"] == "casus" for r in rows
+    )
+    sent = sum(n for (p, r, purpose), n in logged.items() if purpose == "melding_zonder_casus")
+    assert sent == sum(r["Soort"] != "casus" for r in rows)
+    assert {r for (_, r, _) in logged} <= {"trivire", "woonbron", "tablis", "sociale_teams"}

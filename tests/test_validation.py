@@ -81,7 +81,7 @@ def test_row_count_swing_and_older_snapshot_warn_but_load() -> None:
         (
             "warning",
             "kolom 'Peildatum' ligt vóór de datum van de laatst verwerkte levering (minimaal 15-11-2026); "
-            "het bestand is verwerkt als late levering",
+            "het bestand geldt als late levering",
         ),
     ]
     _, within = check_file(data, TRIVIRE, History(dt.date(2026, 10, 31), previous_rows=3), dt.date(2026, 11, 25))

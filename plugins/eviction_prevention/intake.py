@@ -127,6 +127,9 @@ class FileOutcome:
     size_bytes: int | None = None  # the inbox file as read: settle moves it only if it is still these bytes
     mtime: int | None = None
     name_refused: bool = False
+    as_of: str | None = None  # the snapshot or export date the file reports on (peildatum), ISO
+    delivered_on: str | None = None  # the Dutch local date the partner delivered it, ISO
+    delivery_due: str | None = None  # the last day of the delivery window of its as-of date, ISO
 
 
 # ------------------------------------------------------------------------------------------------ helpers
@@ -515,9 +518,7 @@ def _insert_ledger(conn: Connection, partner: Partner, fetched: FetchedFile, out
             "warnings": outcome.warnings,
             "reasons": "\n".join(outcome.reasons[:50]) or None,
             "received": dt.datetime.fromisoformat(outcome.received_at),
-            "received_on": dutch_time.local_date(
-                dt.datetime.fromisoformat(fetched.delivered_at or outcome.received_at)
-            ),
+            "received_on": delivered_on(fetched, outcome),
             "outcome": json.dumps(asdict(outcome), ensure_ascii=False),
         },
     )
@@ -659,6 +660,10 @@ def ingest_file(
         notes = [f"dit bestand vervangt de eerdere levering '{safe_name(n)}' met dezelfde datum" for n in replaced]
     outcome = _outcome_from_issues(fetched, checked, rows_loaded)
     outcome.notes = notes
+    outcome.delivered_on = delivered_on(fetched, outcome).isoformat()
+    if checked.as_of is not None:
+        outcome.as_of = checked.as_of.isoformat()
+        outcome.delivery_due = delivery_due(partner, checked.as_of).isoformat()
     _insert_ledger(conn, partner, fetched, outcome, checked.as_of)
     _record_delivery(conn, fetched, outcome.status)
     log.info(
@@ -745,10 +750,48 @@ def one_line(text: str, limit: int = QUOTE_LIMIT) -> str:
     return printable if len(printable) <= limit else printable[: limit - 1] + "…"
 
 
+def _dutch_date(iso: str | None) -> str:
+    return dt.date.fromisoformat(iso).strftime("%d-%m-%Y") if iso else ""
+
+
+def _delivery_lines(outcome: dict) -> list[str]:
+    """The file's as-of date and whether it arrived within its delivery window."""
+    if not outcome.get("as_of"):
+        return []
+    lines = [f"Peildatum: {_dutch_date(outcome['as_of'])}"]
+    if outcome.get("delivery_due") and outcome.get("delivered_on"):
+        late = outcome["delivered_on"] > outcome["delivery_due"]
+        lines.append(
+            f"Aanlevertermijn: uiterlijk {_dutch_date(outcome['delivery_due'])}; aangeleverd op "
+            f"{_dutch_date(outcome['delivered_on'])}: {'te laat' if late else 'op tijd'}"
+        )
+    return lines
+
+
+def _count_lines(outcome: dict) -> list[str]:
+    """Counts that add up: the rows in the file are the rows processed plus the rows not processed."""
+    total, loaded, flagged = outcome["rows_total"], outcome["rows_loaded"], outcome["rows_rejected"]
+    rows = outcome.get("rejected_row_numbers") or []
+    where = f"regel {line_ranges(rows)}" if rows else ""
+    if outcome["status"] == "duplicate":
+        counts = [f"Regels in het bestand: {total}", "Regels verwerkt: 0 (al eerder verwerkt)"]
+    elif outcome["status"] == "rejected":
+        counts = [f"Regels in het bestand: {total}" if total else "Regels in het bestand: niet gelezen"]
+        if total:
+            with_errors = f"; met fouten: {flagged} ({where})" if flagged and where else ""
+            counts += ["Regels verwerkt: 0", f"Regels afgewezen: {total} (het hele bestand{with_errors})"]
+    else:
+        counts = [
+            f"Regels in het bestand: {loaded + flagged}",
+            f"Regels verwerkt: {loaded}",
+            f"Regels afgewezen: {flagged}" + (f" ({where})" if where else ""),
+        ]
+    return [*counts, f"Waarschuwingen: {outcome['warnings']}"]
+
+
 def receipt_text(outcome: dict, partner_name: str = "") -> str:
     """The receipt (ontvangstbevestiging) for the partner, in Dutch; never quotes personal data. Whatever it
     quotes from the delivery is one printable line each (``one_line``)."""
-    rows = outcome.get("rejected_row_numbers") or []
     # "• ", not "- ": a line a spreadsheet opens must not start a formula (``spreadsheet_safety``)
     listed = {k: [f"• {one_line(m)}" for m in outcome.get(k) or []] for k in ("notes", "reasons", "warning_messages")}
     lines = [
@@ -756,10 +799,9 @@ def receipt_text(outcome: dict, partner_name: str = "") -> str:
         f"Bestand: {one_line(outcome['remote_name'])}",
         f"Ontvangen: {_dutch_timestamp(outcome.get('received_at', ''))}",
         f"Controlegetal (SHA-256): {outcome['file_id']}",
+        *_delivery_lines(outcome),
         f"Resultaat: {_VERDICT[outcome['status']]}",
-        f"Regels verwerkt: {outcome['rows_loaded']}",
-        f"Regels afgewezen: {outcome['rows_rejected']}" + (f" (regel {line_ranges(rows)})" if rows else ""),
-        f"Waarschuwingen: {outcome['warnings']}",
+        *_count_lines(outcome),
     ]
     if listed["notes"]:
         lines += ["", "Opmerkingen:", *listed["notes"]]
@@ -792,7 +834,7 @@ def settled_name(outcome: dict) -> str:
     return f"{outcome['file_id'][:12]}_{safe_name(outcome['remote_name'])}"
 
 
-def _put_atomic(sftp: SFTPClientLike, data: bytes, folder: str, name: str) -> None:
+def put_atomic(sftp: SFTPClientLike, data: bytes, folder: str, name: str) -> None:
     partial = posixpath.join(folder, f".{name}.part")
     sftp.putfo(io.BytesIO(data), partial)
     sftp.posix_rename(partial, posixpath.join(folder, name))
@@ -884,7 +926,7 @@ def settle_files(
     for outcome in outcomes:
         folder = partner.quarantine if outcome["status"] == "rejected" else partner.processed
         source = posixpath.join(partner.inbox, outcome["remote_name"])
-        _put_atomic(sftp, receipt_text(outcome, partner.name).encode("utf-8"), partner.outbox, receipt_name(outcome))
+        put_atomic(sftp, receipt_text(outcome, partner.name).encode("utf-8"), partner.outbox, receipt_name(outcome))
         if not _still_as_read(sftp, source, outcome):
             log.warning("partner %s: file %s changed after it was read; left for the next run", partner.code,
                         outcome["file_id"][:12])  # fmt: skip
@@ -952,6 +994,16 @@ def _period_of(day: dt.date, cadence: str) -> tuple[dt.date, dt.date]:
     start = day.replace(day=1)
     following = (start + dt.timedelta(days=32)).replace(day=1)
     return start, following - dt.timedelta(days=1)
+
+
+def delivery_due(partner: Partner, as_of: dt.date) -> dt.date:
+    """The last day a file reporting on ``as_of`` is on time: its period's end plus the window."""
+    return _period_of(as_of, partner.delivery.cadence)[1] + dt.timedelta(days=partner.delivery.window_days)
+
+
+def delivered_on(fetched: FetchedFile, outcome: FileOutcome) -> dt.date:
+    """The Dutch local date of the delivery (the file's own moment when known, else when it was read)."""
+    return dutch_time.local_date(dt.datetime.fromisoformat(fetched.delivered_at or outcome.received_at))
 
 
 def delivery_periods(partner: Partner, on: dt.date) -> list[Period]:

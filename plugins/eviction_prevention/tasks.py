@@ -144,6 +144,25 @@ def publish() -> dict[str, Any]:
     return publishing.publish()
 
 
+def feedback_partner_codes() -> list[str]:
+    from eviction_prevention import feedback
+
+    return [p.code for p in feedback.receiving_partners()]
+
+
+def send_feedback(partner_code: str) -> dict[str, object]:
+    """The partner's case feedback to its outbox, after a publish (``feedback``), under the partner's lock."""
+    from airflow.sdk import get_current_context
+
+    from eviction_prevention import feedback, settings
+    from eviction_prevention.locks import partner_lock
+
+    partner = get_partner(partner_code)
+    run_id = str(get_current_context()["run_id"])
+    with partner_lock(partner.code), sftp_client(partner.sftp_conn_id) as client:
+        return feedback.send(partner, client, None, run_id, settings.vault_key())
+
+
 def write_dashboard() -> dict[str, object]:
     from eviction_prevention import dashboard
 

@@ -72,7 +72,7 @@ _MESSAGES = {
     "expect_column_values_to_pass_bsn11_test": "kolom '{header}' bevat geen geldig BSN (voldoet niet aan de elfproef)",
     "expect_column_min_to_be_between": (
         "kolom '{header}' ligt vóór de datum van de laatst verwerkte levering{bounds}; "
-        "het bestand is verwerkt als late levering"
+        "het bestand geldt als late levering"
     ),
     "expect_table_row_count_to_be_between": (
         "het aantal regels ({observed}) wijkt meer dan 50% af van de vorige levering ({previous_rows} regels)"

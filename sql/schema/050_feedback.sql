@@ -8,3 +8,16 @@ CREATE TABLE IF NOT EXISTS meta_reidentification_log (
     purpose          VARCHAR NOT NULL,    -- a purpose of config/feedback.yaml
     values_unsealed  INTEGER NOT NULL
 );
+
+-- Every feedback file written to a partner's outbox (eviction_prevention.feedback): a new one only when the
+-- partner's rows changed (rows_digest, over their pseudonymous form) since the last.
+CREATE TABLE IF NOT EXISTS meta_feedback_sent (
+    partner         VARCHAR NOT NULL,
+    file_name       VARCHAR NOT NULL,  -- terugkoppeling_<partner>_<reference date>.csv
+    reference_date  DATE NOT NULL,
+    rows_digest     VARCHAR NOT NULL,
+    rows_written    INTEGER NOT NULL,
+    file_sha256     VARCHAR NOT NULL,
+    written_at      TIMESTAMP NOT NULL,  -- UTC
+    dag_run         VARCHAR NOT NULL
+);
