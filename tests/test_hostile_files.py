@@ -202,10 +202,10 @@ def test_rows_the_warehouse_refuses_reject_their_file_only(
     store = intake.load_staging
     refused = intake.sha256_file(first)
 
-    def refusing(conn, accepted, partner, file_id, key_):
+    def refusing(conn, accepted, partner, file_id, key_, vault):
         if file_id == refused:
             raise sa.exc.DataError("INSERT ...", {}, ValueError("value out of range"))
-        return store(conn, accepted, partner, file_id, key_)
+        return store(conn, accepted, partner, file_id, key_, vault)
 
     monkeypatch.setattr(intake, "load_staging", refusing)
     with partner_sftp.client("trivire") as client:

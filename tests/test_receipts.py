@@ -55,4 +55,4 @@ def test_a_file_refused_unread_has_no_as_of_date_and_no_row_counts():
         "Tablis Wonen",
     )
     assert "Peildatum" not in text and "Aanlevertermijn" not in text
-    assert "Regels in het bestand: niet gelezen\nWaarschuwingen: 1\n" in text
+    assert "Regels in het bestand: niet geteld\nRegels verwerkt: 0\nWaarschuwingen: 1\n" in text

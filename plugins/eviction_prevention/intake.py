@@ -335,6 +335,7 @@ class Checked:
     as_of: dt.date | None = None
     gx_result: Any = None
     rows: int = 0  # data rows in the file (0 when it could not be read)
+    stated_as_of: dt.date | None = None  # the as-of date the file states, also when it is rejected (receipt)
 
 
 def _as_of_issues(frame: pd.DataFrame, partner: Partner) -> list[Issue]:
@@ -369,13 +370,14 @@ def check(data: bytes, partner: Partner, history: History, on: dt.date) -> Check
     report = run_suite(frame, partner.kind, partner.layout.columns, suite_parameters(as_of, history, on))
     closed = closed_value_issues(frame, partner)
     issues = promote_row_errors(parsed.issues + closed + report.issues + _as_of_issues(frame, partner), partner)
+    stated = warehouse.as_date(as_of.max()) if as_of.notna().any() else None
     if any(i.severity == "critical" for i in issues):
-        return Checked(pd.DataFrame(), issues, gx_result=report.result, rows=len(frame))
+        return Checked(pd.DataFrame(), issues, gx_result=report.result, rows=len(frame), stated_as_of=stated)
     bad_rows = {i.row for i in issues if i.severity == "row"}
     accepted = frame[~frame["source_row"].isin(bad_rows)].copy()
     warned = pd.Series([i.row for i in issues if i.severity == "warning" and i.row is not None], dtype="int64")
     accepted["row_warnings"] = accepted["source_row"].map(warned.value_counts()).fillna(0).astype("int64")
-    return Checked(accepted, issues, warehouse.as_date(as_of.max()), report.result, len(frame))
+    return Checked(accepted, issues, stated, report.result, len(frame), stated)
 
 
 def to_staging(frame: pd.DataFrame, partner: Partner, file_id: str, key: bytes) -> pd.DataFrame:
@@ -661,9 +663,9 @@ def ingest_file(
     outcome = _outcome_from_issues(fetched, checked, rows_loaded)
     outcome.notes = notes
     outcome.delivered_on = delivered_on(fetched, outcome).isoformat()
-    if checked.as_of is not None:
-        outcome.as_of = checked.as_of.isoformat()
-        outcome.delivery_due = delivery_due(partner, checked.as_of).isoformat()
+    if checked.stated_as_of is not None:
+        outcome.as_of = checked.stated_as_of.isoformat()
+        outcome.delivery_due = delivery_due(partner, checked.stated_as_of).isoformat()
     _insert_ledger(conn, partner, fetched, outcome, checked.as_of)
     _record_delivery(conn, fetched, outcome.status)
     log.info(
@@ -776,10 +778,13 @@ def _count_lines(outcome: dict) -> list[str]:
     if outcome["status"] == "duplicate":
         counts = [f"Regels in het bestand: {total}", "Regels verwerkt: 0 (al eerder verwerkt)"]
     elif outcome["status"] == "rejected":
-        counts = [f"Regels in het bestand: {total}" if total else "Regels in het bestand: niet gelezen"]
+        counts = [
+            f"Regels in het bestand: {total}" if total else "Regels in het bestand: niet geteld",
+            "Regels verwerkt: 0",
+        ]
         if total:
             with_errors = f"; met fouten: {flagged} ({where})" if flagged and where else ""
-            counts += ["Regels verwerkt: 0", f"Regels afgewezen: {total} (het hele bestand{with_errors})"]
+            counts.append(f"Regels afgewezen: {total} (het hele bestand{with_errors})")
     else:
         counts = [
             f"Regels in het bestand: {loaded + flagged}",
