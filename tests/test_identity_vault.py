@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from eviction_prevention import identity_vault, keys, retention, warehouse
+from eviction_prevention import cli, identity_vault, keys, retention, warehouse
 
 from tests.conftest import TEST_VAULT_KEY, PartnerSFTP, run_intake
 from tests.fixtures.build_corpus import arrears_rows, csv_bytes, social_team_rows
@@ -140,14 +140,16 @@ def test_a_seal_opens_only_with_its_key_for_its_own_partner_and_record(
 
 
 def test_the_vault_key_rotates_without_losing_a_reference(
-    tmp_path: Path, partner_sftp: PartnerSFTP, warehouse_url: str, key: bytes
+    tmp_path: Path, partner_sftp: PartnerSFTP, warehouse_url: str, key: bytes, monkeypatch, capsys
 ):
     deliver(tmp_path, partner_sftp, warehouse_url, key)
-    rotated = json.dumps({"v1": TEST_VAULT_KEY, "v2": "a-new-vault-key-0123456789"}).encode()
+    rotated = json.dumps({"v1": TEST_VAULT_KEY, "v2": "a-new-vault-key-0123456789"})
+    monkeypatch.setenv("EVICTION_PREVENTION_VAULT_KEY", rotated)  # the operator appends a version, then runs:
+    assert cli.main(["rotate-vault", "--url", warehouse_url]) == 0
+    assert capsys.readouterr().out == "6 sealed references resealed under the vault key's current version\n"
     with warehouse.connect(warehouse_url) as conn:
         trivire = record_keys_by_line(conn, "stg_arrears_snapshots", "trivire")
-        assert identity_vault.rotate(conn, rotated) == 6
-        assert identity_vault.rotate(conn, rotated) == 0  # a second run finds nothing left to do
+        assert identity_vault.rotate(conn, rotated.encode()) == 0  # a second run finds nothing left to do
         versions = conn.execute(sa.text(f"SELECT DISTINCT key_version FROM {identity_vault.table(conn)}")).all()
         assert [tuple(r) for r in versions] == [("v2",)]
         ask = {"recipient": "trivire", "purpose": "terugkoppeling_corporatie", "run_id": "r"}

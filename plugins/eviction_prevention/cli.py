@@ -77,6 +77,9 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     for receipt in receipts_for(paths, result["faulty"]):
         print(f"\n== a faulty delivery, refused: {receipt.relative_to(paths.home)} ==")
         print(receipt.read_text(encoding="utf-8").rstrip())
+    print("\n== case feedback in the partners' outboxes ==")
+    for path in sorted(paths.sftp_root.glob("*/outbox/terugkoppeling_*")):
+        print(path.relative_to(paths.home))
     agrees = _report(None, result["truth_dir"], result["key"])
     print(f"\nwarehouse: {settings.warehouse_url()}  (Airflow logs: {paths.log_file})")
     return 0 if agrees else 1
@@ -128,6 +131,16 @@ def _cmd_link(args: argparse.Namespace) -> int:
 
     n = link_csv(Path(args.left), Path(args.right), Path(args.out), settings.pseudonym_key())
     print(f"{n} links written to {args.out}")
+    return 0
+
+
+def _cmd_rotate_vault(args: argparse.Namespace) -> int:
+    from eviction_prevention import identity_vault, warehouse
+
+    with warehouse.connect(args.url) as conn:
+        warehouse.ensure_schema(conn)
+        n = identity_vault.rotate(conn, settings.vault_key())
+    print(f"{n} sealed references resealed under the vault key's current version")
     return 0
 
 
@@ -188,6 +201,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="compute every deadline and delivery state as of this date (YYYY-MM-DD; default: the latest snapshot)",
     )
     pub.set_defaults(func=_cmd_publish)
+
+    rot = sub.add_parser(
+        "rotate-vault",
+        help="reseal the identity vault under the current version of the vault key (after appending a version)",
+    )
+    rot.add_argument("--url", help="warehouse SQLAlchemy URL (default: EVICTION_PREVENTION_WAREHOUSE_URL or var/)")
+    rot.set_defaults(func=_cmd_rotate_vault)
 
     docs = sub.add_parser("docs", help="write docs/data_dictionary.md from sql/dictionary.yml")
     docs.set_defaults(func=_cmd_docs)
