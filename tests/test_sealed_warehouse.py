@@ -127,11 +127,11 @@ def _linked(url: str) -> tuple[list[tuple], list[tuple]]:
 
 
 def _tables(conn: sa.Connection) -> list[str]:
-    if conn.dialect.name == "postgresql":
-        sql = "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()"
-    else:
-        sql = "SELECT table_name FROM information_schema.tables"
-    return sorted(r[0] for r in conn.exec_driver_sql(sql))
+    """Every table of the warehouse's schema and of its identity vault's, as ``schema.table``."""
+    base = conn.exec_driver_sql("SELECT current_schema()").scalar_one()
+    sql = "SELECT table_schema, table_name FROM information_schema.tables WHERE table_schema IN (:s, :v)"
+    rows = conn.execute(sa.text(sql), {"s": base, "v": warehouse.vault_schema(conn)})
+    return sorted(f"{schema}.{table}" for schema, table in rows)
 
 
 def _tokens(world: Path, key: bytes) -> set[str]:
@@ -255,7 +255,10 @@ def test_an_old_warehouse_is_migrated_on_the_next_publish(world, copy_of, monkey
     monkeypatch.undo()
     with warehouse.connect(old) as conn:
         assert seal_migration.legacy_columns(conn, "stg_arrears_snapshots")
-        assert seal_migration.SEALS_TABLE not in _tables(conn)
+        assert (
+            f"{conn.exec_driver_sql('SELECT current_schema()').scalar_one()}.{seal_migration.SEALS_TABLE}"
+            not in _tables(conn)
+        )
 
     publish.publish(old, key=KEY)
     for table, columns in _staging_columns(old).items():
