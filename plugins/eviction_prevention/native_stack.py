@@ -184,11 +184,16 @@ def write_secret(path: Path, value: str) -> None:
     path.chmod(0o600)
 
 
-def generate_secrets(paths: NativePaths, ports: NativePorts, partners: list[str]) -> Secrets:
-    """Every file of README's secrets table except the connections (they need the SFTP host key)."""
+def generate_secrets(
+    paths: NativePaths, ports: NativePorts, partners: list[str], pseudonym_key: str | None = None
+) -> Secrets:
+    """Every file of README's secrets table except the connections (they need the SFTP host key).
+    ``pseudonym_key``: a given key instead of a new one (a test that compares with a ground truth)."""
     from cryptography.fernet import Fernet
 
-    s = Secrets(*(secrets.token_urlsafe(18) for _ in range(4)), secrets.token_hex(32), secrets.token_hex(32))
+    s = Secrets(
+        *(secrets.token_urlsafe(18) for _ in range(4)), pseudonym_key or secrets.token_hex(32), secrets.token_hex(32)
+    )
     host = f"127.0.0.1:{ports.postgres}"
     s.airflow_db_url = f"postgresql+psycopg2://airflow:{s.airflow_db_password}@{host}/airflow"
     s.warehouse_url = f"postgresql+psycopg2://warehouse:{s.warehouse_db_password}@{host}/warehouse"
@@ -563,7 +568,9 @@ def _http_ok(url: str) -> bool:
 
 
 @contextmanager
-def start_stack(state: Path, spec: dict[str, Any] | None = None) -> Iterator[NativeStack]:
+def start_stack(
+    state: Path, spec: dict[str, Any] | None = None, pseudonym_key: str | None = None
+) -> Iterator[NativeStack]:
     """Start every service of the compose file; stop them all (and remove the partner accounts it created)."""
     from eviction_prevention.partners import load_partners
 
@@ -582,7 +589,7 @@ def start_stack(state: Path, spec: dict[str, Any] | None = None) -> Iterator[Nat
     partners = [p.code for p in load_partners()]
     ports = native_ports(len(airflow_services(spec)))
     try:
-        stack = NativeStack(spec, paths, ports, generate_secrets(paths, ports, partners), partners)
+        stack = NativeStack(spec, paths, ports, generate_secrets(paths, ports, partners, pseudonym_key), partners)
     except BaseException:
         shutil.rmtree(paths.runtime, ignore_errors=True)
         raise

@@ -252,14 +252,17 @@ def prepare(stack: NativeStack) -> None:
     wait_for(lambda: runs.finished("partner_intake"), "the first scheduled intake", RUN_TIMEOUT, every=2.0)
 
 
-def run(state: Path, scale: float, seed: int, kill_check: bool = True) -> tuple[RunResult, RunResult | None]:
-    """The clean run and (``kill_check``) the run with a worker killed during the longest load."""
+def run(
+    state: Path, scale: float, seed: int, kill_check: bool = True, pseudonym_key: str | None = None
+) -> tuple[RunResult, RunResult | None]:
+    """The clean run and (``kill_check``) the run with a worker killed during the longest load.
+    ``pseudonym_key``: a fixed key (default: a new one, as an operator makes)."""
     from eviction_prevention.synthetic import generate
 
     data_dir = state.parent / f"{state.name}-data"
     shutil.rmtree(data_dir, ignore_errors=True)
     generate(data_dir, scale=scale, seed=seed)
-    with start_stack(state) as stack:
+    with start_stack(state, pseudonym_key=pseudonym_key) as stack:
         prepare(stack)
         clean = run_once(stack, data_dir)
         report("clean run", clean)
