@@ -1,4 +1,5 @@
-"""`make airflow` serves the real Airflow UI: log in with headless Chromium and see the project's DAGs."""
+"""`make airflow` serves the real Airflow UI: log in with headless Chromium and see the project's DAGs, unpaused;
+Ctrl-C or SIGTERM stops every process it started within 30 s."""
 
 from __future__ import annotations
 
@@ -6,14 +7,17 @@ import contextlib
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
 import urllib.request
+from pathlib import Path
 
+import psutil
 import pytest
 from eviction_prevention import settings
-from eviction_prevention.local_airflow import ADMIN_USER, password_file
+from eviction_prevention.local_airflow import ADMIN_USER, STOP_SECONDS, password_file
 
 from tests.browser import Browser, available, free_port
 from tests.conftest import unavailable
@@ -43,14 +47,13 @@ def stop(proc: subprocess.Popen) -> None:
     proc.wait(timeout=10)  # reap the runner (it may have been killed just now, after a slow shutdown)
 
 
-@pytest.mark.airflow
-def test_make_airflow_serves_the_ui_with_the_dags(tmp_path) -> None:
-    if reason := available():
-        unavailable(reason)
+def start(tmp_path: Path) -> tuple[subprocess.Popen, Path, int, Path]:
+    """`make airflow` in a home of its own, as a person starts it; returns once its UI is healthy."""
     home, api_port = tmp_path / "var", free_port()
     env = {
         **os.environ,
-        "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",  # look, don't run
+        # DAGs created paused, as after `make demo`: `make airflow` must unpause them itself
+        "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",
         "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port()),
         "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(free_port()),
     }
@@ -62,13 +65,36 @@ def test_make_airflow_serves_the_ui_with_the_dags(tmp_path) -> None:
              "--api-port", str(api_port), "--sftp-port", "0"],
             env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
         )  # fmt: skip
-    try:
-        while not healthy(api_port):
-            assert proc.poll() is None, f"make airflow exited: {log_file.read_text()[-3000:]}"
-            assert time.monotonic() - started < STARTUP_SECONDS, f"no healthy UI: {log_file.read_text()[-3000:]}"
-            time.sleep(2)
-        password = json.loads(password_file(home).read_text())[ADMIN_USER]
+    while not healthy(api_port):
+        if proc.poll() is not None or time.monotonic() - started > STARTUP_SECONDS:
+            stop(proc)
+            pytest.fail(f"make airflow gave no healthy UI: {log_file.read_text(errors='replace')[-3000:]}")
+        time.sleep(2)
+    return proc, home, api_port, log_file
 
+
+def stops_everything(proc: subprocess.Popen, sig: signal.Signals) -> float:
+    """Send ``sig`` to `make airflow` as a terminal (Ctrl-C) or a service manager (SIGTERM) would; returns the
+    seconds until it and every process it had started are gone (or fails after STOP_SECONDS + 10)."""
+    tree = [psutil.Process(proc.pid), *psutil.Process(proc.pid).children(recursive=True)]
+    assert len(tree) >= 5  # the runner, standalone, and standalone's scheduler, API server, DAG processor, ...
+    sent = time.monotonic()
+    proc.send_signal(sig)
+    _gone, alive = psutil.wait_procs(tree, timeout=STOP_SECONDS + 10)
+    took = time.monotonic() - sent
+    assert alive == [], f"still running {took:.0f} s after {sig.name}: {[p.name() for p in alive if p.is_running()]}"
+    print(f"{sig.name}: {len(tree)} processes stopped in {took:.1f} s")
+    return took
+
+
+@pytest.mark.airflow
+def test_make_airflow_serves_the_ui_with_the_dags_unpaused_and_stops_on_sigterm(tmp_path) -> None:
+    if reason := available():
+        unavailable(reason)
+    started = time.monotonic()
+    proc, home, api_port, log_file = start(tmp_path)
+    try:
+        password = json.loads(password_file(home).read_text())[ADMIN_USER]
         with Browser(width=1400, height=900) as browser:
             browser.get(f"http://127.0.0.1:{api_port}/")
             browser.type(browser.wait_for("input[name=username]"), ADMIN_USER)
@@ -91,8 +117,22 @@ def test_make_airflow_serves_the_ui_with_the_dags(tmp_path) -> None:
         assert "0 * * * 1-5" in text  # intake: hourly on weekdays
         assert "30 2 * * *" in text  # retention: daily
         assert SCREENSHOT.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-        assert time.monotonic() - started < 180
+        with sqlite3.connect(home / "airflow" / "airflow.db") as db:
+            paused = dict(db.execute("SELECT dag_id, is_paused FROM dag"))
+        assert paused == dict.fromkeys(DAG_IDS, 0)  # created paused, unpaused by make airflow
+        assert time.monotonic() - started < 240
+        assert stops_everything(proc, signal.SIGTERM) <= STOP_SECONDS
     finally:
         stop(proc)
-    assert proc.returncode is not None
+    assert proc.returncode == 0
     assert "Shutting down components" in log_file.read_text(errors="replace")
+
+
+@pytest.mark.airflow
+def test_ctrl_c_stops_make_airflow_and_everything_it_started(tmp_path) -> None:
+    proc, _home, _port, _log = start(tmp_path)
+    try:
+        assert stops_everything(proc, signal.SIGINT) <= STOP_SECONDS
+    finally:
+        stop(proc)
+    assert proc.returncode == 0

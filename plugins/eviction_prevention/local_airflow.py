@@ -3,7 +3,12 @@
 Starts the embedded SFTP server (one account per partner, pinned host key) in this process, then runs
 ``airflow standalone`` (scheduler, DAG processor, triggerer, API server with the UI) as a child process
 with the project's dags and plugins, the SFTP connections, the pseudonymisation key and the embedded
-DuckDB warehouse, all state under ``EVICTION_PREVENTION_HOME`` (default ``var/``). Ctrl-C stops both.
+DuckDB warehouse, all state under ``EVICTION_PREVENTION_HOME`` (default ``var/``).
+
+Before it starts, the project's DAGs are parsed into the metadata database and unpaused, whatever an
+earlier ``make demo`` (``airflow dags test``) left behind. Ctrl-C or SIGTERM stops everything it started
+within ``STOP_SECONDS``: standalone gets SIGINT (its own orderly shutdown), and whatever of its process
+tree still runs after ``GRACE_SECONDS`` is terminated, then killed.
 
 Login: the simple auth manager with user ``admin``; its password is generated once into
 ``<home>/airflow/simple_auth_manager_passwords.json.generated`` (printed at start).
@@ -12,6 +17,7 @@ Login: the simple auth manager with user ``admin``; its password is generated on
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
@@ -26,6 +32,9 @@ from eviction_prevention import airflow_env, settings
 log = logging.getLogger(__name__)
 
 ADMIN_USER = "admin"
+DAG_IDS = ("partner_intake", "publish_referrals", "retention")
+GRACE_SECONDS = 15  # standalone's own shutdown of its components
+STOP_SECONDS = 30  # Ctrl-C or SIGTERM to nothing of ours left running
 
 
 def password_file(home: Path) -> Path:
@@ -87,20 +96,67 @@ def run(home: Path, api_port: int, sftp_port: int) -> int:
             f"SFTP server for the partners on 127.0.0.1:{server.port} (keys in {home / 'keys' / 'sftp'})",
             flush=True,
         )
-        started: list[subprocess.Popen] = []
+        prepare_dags(env, home / "logs" / "make-airflow.log")
+        return serve(env)
 
-        def stop(signum: int, _frame: object) -> None:
-            if not started:
-                raise KeyboardInterrupt
-            started[0].send_signal(signal.SIGINT)  # standalone shuts its components down on KeyboardInterrupt
 
-        # Installed before the child starts: a caught signal is reset to its default in the child, but an
-        # ignored one stays ignored (a shell starts background jobs with SIGINT ignored), and standalone
-        # with SIGINT ignored would never stop.
-        signal.signal(signal.SIGTERM, stop)
-        signal.signal(signal.SIGINT, stop)
-        started.append(subprocess.Popen([airflow_env.airflow_bin(), "standalone"], env=env))
-        return started[0].wait()
+def prepare_dags(env: dict[str, str], log_file: Path) -> None:
+    """Parse the project's DAGs into the metadata database and unpause them (a demo's ``dags test`` leaves
+    them paused), so the UI shows them running from the start."""
+    log_file.parent.mkdir(parents=True, exist_ok=True)
+    airflow_env.migrate(env, log_file)
+    airflow_env.run(["dags", "reserialize"], env, log_file)
+    airflow_env.run(["dags", "unpause", "--treat-dag-id-as-regex", "-y", f"^({'|'.join(DAG_IDS)})$"], env, log_file)
+
+
+def serve(env: dict[str, str]) -> int:
+    """Run ``airflow standalone`` until it exits or this process gets SIGINT/SIGTERM; then stop its whole tree."""
+    import threading
+
+    stop_requested = threading.Event()
+
+    def on_signal(_signum: int, _frame: object) -> None:
+        stop_requested.set()
+
+    # Installed before the child starts: a caught signal is reset to its default in the child, but an ignored
+    # one stays ignored (a shell starts background jobs with SIGINT ignored). The child runs in a session of its
+    # own, so a terminal's Ctrl-C reaches this process only, and the stop below is the one orderly path.
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    proc = subprocess.Popen([airflow_env.airflow_bin(), "standalone"], env=env, start_new_session=True)
+    while proc.poll() is None and not stop_requested.wait(timeout=1):
+        pass
+    stop_tree(proc)
+    return 0 if stop_requested.is_set() else (proc.returncode or 0)
+
+
+def stop_tree(proc: subprocess.Popen) -> None:
+    """SIGINT to standalone, then SIGTERM and SIGKILL to every process of its tree still alive."""
+    import psutil
+
+    try:
+        tree = [psutil.Process(proc.pid), *psutil.Process(proc.pid).children(recursive=True)]
+    except psutil.NoSuchProcess:
+        tree = []
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=GRACE_SECONDS)
+        except subprocess.TimeoutExpired:
+            log.warning("airflow standalone did not stop within %d s: terminating its processes", GRACE_SECONDS)
+    with contextlib.suppress(psutil.NoSuchProcess):  # processes started during the shutdown
+        tree += [c for c in psutil.Process(proc.pid).children(recursive=True) if c not in tree]
+    alive = [p for p in tree if p.is_running()]
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        for process in alive:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                process.send_signal(sig)
+        _gone, alive = psutil.wait_procs(alive, timeout=(STOP_SECONDS - GRACE_SECONDS) / 2)
+        if not alive:
+            break
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)  # anything of its session that left the tree
+    proc.wait()
 
 
 def main(argv: list[str] | None = None) -> int:
