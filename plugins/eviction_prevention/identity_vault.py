@@ -198,14 +198,11 @@ def rotate(conn: Connection, chain: bytes | keys.KeyChain) -> int:
             for r in rows.itertuples(index=False)
         ]
         version, seals = seal_references(references, rows["record_key"].tolist(), str(partner), parsed)
-        for r, seal in zip(rows.itertuples(index=False), seals, strict=True):
-            conn.execute(
-                sa.text(
-                    f"UPDATE {name} SET key_version = :v, reference_seal = :s "
-                    "WHERE partner = :p AND file_id = :f AND source_row = :r"
-                ),
-                {"v": version, "s": seal, "p": r.partner, "f": r.file_id, "r": int(r.source_row)},
-            )
+        # the partner's older rows replaced as a whole (no per-row UPDATE: the table has no index)
+        conn.execute(
+            sa.text(f"DELETE FROM {name} WHERE partner = :p AND key_version <> :v"), {"p": partner, "v": version}
+        )
+        warehouse.insert_rows(conn, name, rows.assign(key_version=version, reference_seal=seals))
     log.info("vault: %d reference(s) resealed under key version %s", len(old), parsed.current)
     return len(old)
 

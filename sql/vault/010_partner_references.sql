@@ -13,6 +13,5 @@ CREATE TABLE IF NOT EXISTS {vault}.partner_references (
     source_row      INTEGER NOT NULL,
     record_key      VARCHAR NOT NULL,  -- the row's record_key in staging (HMAC of the same reference)
     key_version     VARCHAR NOT NULL,  -- the vault key version that sealed it
-    reference_seal  VARCHAR NOT NULL,  -- base64 of the AES-SIV ciphertext of the reference
-    PRIMARY KEY (partner, file_id, source_row)
-);
+    reference_seal  VARCHAR NOT NULL   -- base64 of the AES-SIV ciphertext of the reference
+);  -- no primary key, as in staging: a file's rows are replaced as a whole, and an index costs every load
