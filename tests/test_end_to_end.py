@@ -117,6 +117,7 @@ def test_faulty_deliveries_are_refused_for_what_is_wrong(demo_run: dict) -> None
     assert "Resultaat: AFGEWEZEN" in receipts["woonbron"]
     assert "• op elke regel staan in dezelfde kolommen verkeerde waarden ('geboortedatum', " in receipts["woonbron"]
     assert "• kolom 'huisnr' bevat geen geldig getal: regel 2-" in receipts["woonbron"]
+    assert "Peildatum" not in receipts["woonbron"]  # its as-of column slipped too: it states no date
 
 
 def test_no_personal_data_in_warehouse(demo_run: dict) -> None:

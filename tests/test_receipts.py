@@ -56,3 +56,12 @@ def test_a_file_refused_unread_has_no_as_of_date_and_no_row_counts():
     )
     assert "Peildatum" not in text and "Aanlevertermijn" not in text
     assert "Regels in het bestand: niet geteld\nRegels verwerkt: 0\nWaarschuwingen: 1\n" in text
+
+
+def test_a_long_list_of_bad_lines_says_it_goes_on():
+    """The outcome keeps the first 200 line numbers; the receipt must not suggest the errors stop there."""
+    rows = list(range(2, 202))
+    text = intake.receipt_text(
+        outcome(status="rejected", rows_total=300, rows_loaded=0, rows_rejected=300, rejected_row_numbers=rows)
+    )
+    assert "Regels afgewezen: 300 (het hele bestand; met fouten: 300 (regel 2-201, …))" in text

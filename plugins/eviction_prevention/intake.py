@@ -370,14 +370,15 @@ def check(data: bytes, partner: Partner, history: History, on: dt.date) -> Check
     report = run_suite(frame, partner.kind, partner.layout.columns, suite_parameters(as_of, history, on))
     closed = closed_value_issues(frame, partner)
     issues = promote_row_errors(parsed.issues + closed + report.issues + _as_of_issues(frame, partner), partner)
-    stated = warehouse.as_date(as_of.max()) if as_of.notna().any() else None
+    # the date the file states: one date on every row (a file whose columns slipped states none)
+    stated = warehouse.as_date(as_of.iloc[0]) if len(as_of) and as_of.notna().all() and as_of.nunique() == 1 else None
     if any(i.severity == "critical" for i in issues):
         return Checked(pd.DataFrame(), issues, gx_result=report.result, rows=len(frame), stated_as_of=stated)
     bad_rows = {i.row for i in issues if i.severity == "row"}
     accepted = frame[~frame["source_row"].isin(bad_rows)].copy()
     warned = pd.Series([i.row for i in issues if i.severity == "warning" and i.row is not None], dtype="int64")
     accepted["row_warnings"] = accepted["source_row"].map(warned.value_counts()).fillna(0).astype("int64")
-    return Checked(accepted, issues, stated, report.result, len(frame), stated)
+    return Checked(accepted, issues, warehouse.as_date(as_of.max()), report.result, len(frame), stated)
 
 
 def to_staging(frame: pd.DataFrame, partner: Partner, file_id: str, key: bytes) -> pd.DataFrame:
@@ -774,7 +775,7 @@ def _count_lines(outcome: dict) -> list[str]:
     """Counts that add up: the rows in the file are the rows processed plus the rows not processed."""
     total, loaded, flagged = outcome["rows_total"], outcome["rows_loaded"], outcome["rows_rejected"]
     rows = outcome.get("rejected_row_numbers") or []
-    where = f"regel {line_ranges(rows)}" if rows else ""
+    where = f"regel {line_ranges(rows)}" + (", …" if flagged > len(rows) else "") if rows else ""
     if outcome["status"] == "duplicate":
         counts = [f"Regels in het bestand: {total}", "Regels verwerkt: 0 (al eerder verwerkt)"]
     elif outcome["status"] == "rejected":
