@@ -69,9 +69,11 @@ def _report(url: str | None, truth_dir: Path | None, key: bytes | None) -> bool:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    from eviction_prevention.demo import DemoPaths, receipts_for, run_pipeline
+    from eviction_prevention.demo import DemoPaths, log_to_file, receipts_for, run_pipeline
 
     paths = DemoPaths(settings.home())
+    log_to_file(paths.chatter_file)
+    print(f"demo: log lines go to {paths.chatter_file} and {paths.log_file}")
     result = run_pipeline(paths, scale=args.scale, seed=args.seed)
     print(f"demo: {result['dropped']} partner files dropped over SFTP and processed through Airflow")
     for receipt in receipts_for(paths, result["faulty"]):
@@ -81,8 +83,25 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     for path in sorted(paths.sftp_root.glob("*/outbox/terugkoppeling_*")):
         print(path.relative_to(paths.home))
     agrees = _report(None, result["truth_dir"], result["key"])
-    print(f"\nwarehouse: {settings.warehouse_url()}  (Airflow logs: {paths.log_file})")
+    _where_to_look(paths.home)
     return 0 if agrees else 1
+
+
+def _where_to_look(home: Path) -> None:
+    from eviction_prevention import dashboard
+
+    print(
+        "\n== where to look ==\n"
+        f"dashboard   {dashboard.default_path()}\n"
+        f"receipts    {home / 'sftp' / '<partner>' / 'outbox'}/*.ontvangstbevestiging.txt\n"
+        f"feedback    {home / 'sftp' / '<partner>' / 'outbox'}/terugkoppeling_*.csv\n"
+        f"warehouse   {settings.warehouse_url()}\n"
+        f"logs        {home / 'logs'}\n"
+        "one query to try (who must act now):\n"
+        f"  .venv/bin/python -c \"import duckdb; print(duckdb.connect('{home / 'warehouse.duckdb'}', read_only=True)"
+        ".sql('SELECT responsible_partner, deadline, count(*) AS cases FROM mart_worklist_overdue GROUP BY ALL "
+        "ORDER BY cases DESC'))\""
+    )
 
 
 def _cmd_report(args: argparse.Namespace) -> int:

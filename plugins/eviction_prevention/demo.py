@@ -41,6 +41,24 @@ class DemoPaths:
     def log_file(self) -> Path:
         return self.home / "logs" / "demo-airflow.log"
 
+    @property
+    def chatter_file(self) -> Path:
+        """Where the demo's own log lines go (the SFTP server's sessions, library messages): not the console."""
+        return self.home / "logs" / "demo.log"
+
+
+def log_to_file(path: Path) -> None:
+    """Send log records to ``path`` (rewritten) and keep only warnings on the console, whose lines are the
+    demo's steps."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    root = logging.getLogger()
+    for handler in root.handlers:
+        handler.setLevel(logging.WARNING)
+    to_file = logging.FileHandler(path, mode="w", encoding="utf-8")
+    to_file.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root.addHandler(to_file)
+    root.setLevel(logging.INFO)
+
 
 def pseudonym_key_file(keys_dir: Path) -> Path:
     """The demo's HMAC key: created once, kept outside the warehouse and outside the code."""
@@ -61,9 +79,10 @@ def _key_file(path: Path) -> Path:
 
 
 def reset_state(paths: DemoPaths) -> None:
-    """A demo starts from nothing but its keys and Airflow's metadata DB."""
-    for folder in (paths.data, paths.sftp_root, paths.home / "landing", paths.home / "logs"):
+    """A demo starts from nothing but its keys, Airflow's metadata DB and its own log files (rewritten)."""
+    for folder in (paths.data, paths.sftp_root, paths.home / "landing"):
         shutil.rmtree(folder, ignore_errors=True)
+    paths.log_file.unlink(missing_ok=True)
     (paths.home / "warehouse.duckdb").unlink(missing_ok=True)
     (paths.home / "warehouse.duckdb.wal").unlink(missing_ok=True)
 
