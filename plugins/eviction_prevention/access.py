@@ -85,7 +85,8 @@ def statements(base_schema: str, tables: list[str]) -> list[str]:
         "(corporation IN (SELECT organisation FROM ref_partner_access WHERE role_name = current_user) "
         "OR team IN (SELECT organisation FROM ref_partner_access WHERE role_name = current_user))"
     )
-    sql.append(f"REVOKE ALL ON SCHEMA {base_schema}_vault FROM PUBLIC, {engineer}, {analyst}, {coordinator}")
+    vault = warehouse.vault_schema_of(base_schema)
+    sql.append(f"REVOKE ALL ON SCHEMA {vault} FROM PUBLIC, {engineer}, {analyst}, {coordinator}")
     for table in COORDINATOR_TABLES:
         if table not in tables:
             continue

@@ -70,6 +70,7 @@ def _report(url: str | None, truth_dir: Path | None, key: bytes | None) -> bool:
 
 def _cmd_demo(args: argparse.Namespace) -> int:
     from eviction_prevention.demo import DemoPaths, log_to_file, receipts_for, run_pipeline
+    from eviction_prevention.feedback import FILE_PREFIX
 
     paths = DemoPaths(settings.home())
     log_to_file(paths.chatter_file)
@@ -80,7 +81,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         print(f"\n== a faulty delivery, refused: {receipt.relative_to(paths.home)} ==")
         print(receipt.read_text(encoding="utf-8").rstrip())
     print("\n== case feedback in the partners' outboxes ==")
-    for path in sorted(paths.sftp_root.glob("*/outbox/terugkoppeling_*")):
+    for path in sorted(paths.sftp_root.glob(f"*/outbox/{FILE_PREFIX}*")):
         print(path.relative_to(paths.home))
     agrees = _report(None, result["truth_dir"], result["key"])
     _where_to_look(paths.home)
@@ -89,12 +90,14 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 def _where_to_look(home: Path) -> None:
     from eviction_prevention import dashboard
+    from eviction_prevention.feedback import FILE_PREFIX
+    from eviction_prevention.intake import RECEIPT_SUFFIX
 
     print(
         "\n== where to look ==\n"
         f"dashboard   {dashboard.default_path()}\n"
-        f"receipts    {home / 'sftp' / '<partner>' / 'outbox'}/*.ontvangstbevestiging.txt\n"
-        f"feedback    {home / 'sftp' / '<partner>' / 'outbox'}/terugkoppeling_*.csv\n"
+        f"receipts    {home / 'sftp' / '<partner>' / 'outbox'}/*{RECEIPT_SUFFIX}\n"
+        f"feedback    {home / 'sftp' / '<partner>' / 'outbox'}/{FILE_PREFIX}*.csv\n"
         f"warehouse   {settings.warehouse_url()}\n"
         f"logs        {home / 'logs'}\n"
         "one query to try (who must act now):\n"

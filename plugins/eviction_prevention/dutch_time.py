@@ -10,6 +10,12 @@ import datetime as dt
 from zoneinfo import ZoneInfo
 
 AMSTERDAM = ZoneInfo("Europe/Amsterdam")
+DATE_FORMAT = "%d-%m-%Y"  # how a date is written for a partner: 31-12-2026
+
+
+def dutch_date(day: dt.date) -> str:
+    """A date as a partner reads it: ``31-12-2026``."""
+    return day.strftime(DATE_FORMAT)
 
 
 def local_date(utc: dt.datetime) -> dt.date:

@@ -31,12 +31,13 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from eviction_prevention import feedback_policy, identity_vault, keys, warehouse
+from eviction_prevention import dutch_time, feedback_policy, identity_vault, keys, warehouse
 from eviction_prevention.partners import Partner, get_partner, load_partners
 from eviction_prevention.spreadsheet_safety import neutralised
 
 log = logging.getLogger(__name__)
 
+FILE_PREFIX = "terugkoppeling_"  # terugkoppeling_<partner>_<reference date>.csv / .txt
 RECENT_DAYS = 90  # a case closed this many days before the reference date or later is still listed
 STATE = {
     "met": "gehaald",
@@ -90,7 +91,7 @@ class Feedback:
 
     @property
     def name(self) -> str:
-        return f"terugkoppeling_{self.partner}_{self.reference_date.isoformat()}"
+        return f"{FILE_PREFIX}{self.partner}_{self.reference_date.isoformat()}"
 
 
 def receiving_partners() -> list[Partner]:
@@ -217,7 +218,7 @@ def _dutch(value: object) -> str:
     if value is None or (not isinstance(value, str) and pd.isna(value)):
         return ""
     if isinstance(value, dt.date):
-        return value.strftime("%d-%m-%Y")
+        return dutch_time.dutch_date(value)
     return str(value)
 
 
@@ -259,7 +260,7 @@ def summary_text(partner: Partner, feedback: Feedback, table: pd.DataFrame) -> s
     policy = feedback_policy.policy()[partner.kind]
     lines = [
         f"Terugkoppeling voor {partner.name}",
-        f"Stand per: {feedback.reference_date.strftime('%d-%m-%Y')} (de peildatum van de laatste verwerking)",
+        f"Stand per: {dutch_time.dutch_date(feedback.reference_date)} (de peildatum van de laatste verwerking)",
         f"Bestand: {feedback.name}.csv ({len(table)} regels)",
         "",
     ]

@@ -167,6 +167,7 @@ def reidentify(
     allows it; logged in ``meta_reidentification_log`` with the number of values unsealed."""
     if not feedback_policy.may_receive(recipient, owner, purpose):
         raise VaultError(f"{recipient} may not receive references of {owner} for {purpose!r}")
+    parsed = keys.parse_key_chain(chain)
     wanted = set(record_keys)
     rows = conn.execute(
         sa.text(
@@ -178,7 +179,7 @@ def reidentify(
     found: dict[str, str] = {}
     for rk, version, seal in rows:
         if rk in wanted and rk not in found:
-            found[rk] = open_reference(seal, version, owner, rk, chain)
+            found[rk] = open_reference(seal, version, owner, rk, parsed)
     _log(conn, owner, recipient, purpose, run_id, len(found))
     log.info("vault: %d reference(s) of %s unsealed for %s (%s)", len(found), owner, recipient, purpose)
     return found

@@ -521,7 +521,7 @@ def _insert_ledger(conn: Connection, partner: Partner, fetched: FetchedFile, out
             "warnings": outcome.warnings,
             "reasons": "\n".join(outcome.reasons[:50]) or None,
             "received": dt.datetime.fromisoformat(outcome.received_at),
-            "received_on": delivered_on(fetched, outcome),
+            "received_on": dt.date.fromisoformat(outcome.delivered_on),  # set by ingest_file, before
             "outcome": json.dumps(asdict(outcome), ensure_ascii=False),
         },
     )
@@ -754,7 +754,7 @@ def one_line(text: str, limit: int = QUOTE_LIMIT) -> str:
 
 
 def _dutch_date(iso: str | None) -> str:
-    return dt.date.fromisoformat(iso).strftime("%d-%m-%Y") if iso else ""
+    return dutch_time.dutch_date(dt.date.fromisoformat(iso)) if iso else ""
 
 
 def _delivery_lines(outcome: dict) -> list[str]:
@@ -1020,7 +1020,7 @@ def delivery_periods(partner: Partner, on: dt.date) -> list[Period]:
     periods: list[Period] = []
     start, end = _period_of(delivery.first_period, delivery.cadence)
     while start <= on:
-        periods.append(Period(start, end, end + dt.timedelta(days=delivery.window_days)))
+        periods.append(Period(start, end, delivery_due(partner, start)))
         start, end = _period_of(end + dt.timedelta(days=1), delivery.cadence)
     return periods
 

@@ -127,8 +127,9 @@ def analyst_access(stack: NativeStack) -> dict[str, Any]:
 def reset(stack: NativeStack) -> None:
     """An empty warehouse, empty partner folders and no landed files: the state before the first delivery."""
     with warehouse.connect(stack.secrets.superuser_url.replace("/postgres?", "/warehouse?")) as conn:
+        vault = warehouse.vault_schema_of("public")
         conn.execute(
-            sa.text("DROP SCHEMA IF EXISTS public, public_vault, staging, intermediate, marts, reference, meta CASCADE")
+            sa.text(f"DROP SCHEMA IF EXISTS public, {vault}, staging, intermediate, marts, reference, meta CASCADE")
         )
         conn.execute(sa.text("CREATE SCHEMA public AUTHORIZATION warehouse"))
     for code in stack.partners:

@@ -71,20 +71,24 @@ def _statements(sql: str) -> list[str]:
 
 
 def ensure_schema(conn: Connection) -> None:
-    """The tables of ``sql/schema`` in the warehouse's schema, and those of ``sql/vault`` in its vault schema."""
-    for path in sorted((settings.SQL_DIR / "schema").glob("*.sql")):
-        for statement in _statements(path.read_text(encoding="utf-8")):
-            conn.execute(sa.text(statement))
+    """The tables of ``sql/schema`` in the warehouse's schema, and those of ``sql/vault`` in its vault schema
+    (the scripts' ``{vault}``)."""
     vault = vault_schema(conn)
-    for path in sorted((settings.SQL_DIR / "vault").glob("*.sql")):
-        for statement in _statements(path.read_text(encoding="utf-8").replace("{vault}", vault)):
-            conn.execute(sa.text(statement))
+    for folder in ("schema", "vault"):
+        for path in sorted((settings.SQL_DIR / folder).glob("*.sql")):
+            for statement in _statements(path.read_text(encoding="utf-8").replace("{vault}", vault)):
+                conn.execute(sa.text(statement))
+
+
+def vault_schema_of(schema: str) -> str:
+    """The identity vault's schema beside the warehouse schema ``schema``: ``main_vault`` in DuckDB,
+    ``public_vault`` in a default PostgreSQL database, so warehouses that share a database keep apart."""
+    return f"{schema}_vault"
 
 
 def vault_schema(conn: Connection) -> str:
-    """The identity vault's schema: the warehouse's own schema name + ``_vault`` (``main_vault`` in DuckDB,
-    ``public_vault`` in a default PostgreSQL database), so warehouses that share a database keep apart."""
-    return f"{conn.execute(sa.text('SELECT current_schema()')).scalar_one()}_vault"
+    """The identity vault's schema of the warehouse ``conn`` works in."""
+    return vault_schema_of(conn.execute(sa.text("SELECT current_schema()")).scalar_one())
 
 
 def model_plan() -> dict[str, list[str]]:
