@@ -113,6 +113,10 @@ class Browser:
     def click(self, element: str) -> None:
         self._call("POST", self._s(f"/element/{element}/click"))
 
+    def resize(self, width: int, height: int) -> None:
+        """The window's size (a full-page screenshot: the page's scrollHeight as height)."""
+        self._call("POST", self._s("/window/rect"), {"width": width, "height": height})
+
     def screenshot(self, path: Path) -> Path:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(base64.b64decode(self._call("GET", self._s("/screenshot"))))

@@ -1,4 +1,4 @@
-"""Dutch local time (Europe/Amsterdam, DST included) for delivery deadlines.
+"""Dutch local time (Europe/Amsterdam, DST included) for delivery deadlines, and dates written in Dutch.
 
 The warehouse stores moments as naive UTC timestamps; a delivery deadline is a Dutch calendar date, so a
 moment is judged by its local date: 23:30 on the due date is on time, 00:30 the next day is late.
@@ -30,3 +30,35 @@ def parse_moment(text: str) -> dt.datetime:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=AMSTERDAM)
     return moment.astimezone(dt.UTC).replace(tzinfo=None)
+
+
+MONTH_NAMES = (
+    "januari",
+    "februari",
+    "maart",
+    "april",
+    "mei",
+    "juni",
+    "juli",
+    "augustus",
+    "september",
+    "oktober",
+    "november",
+    "december",
+)
+MONTH_ABBREVIATIONS = ("jan", "feb", "mrt", "apr", "mei", "jun", "jul", "aug", "sep", "okt", "nov", "dec")
+
+
+def long_date(day: dt.date) -> str:
+    """A date as Dutch prose: ``2 november 2026``."""
+    return f"{day.day} {MONTH_NAMES[day.month - 1]} {day.year}"
+
+
+def short_month(day: dt.date) -> str:
+    """A month as a chart label: ``nov '26``."""
+    return f"{MONTH_ABBREVIATIONS[day.month - 1]} '{day.year % 100:02d}"
+
+
+def month_year(day: dt.date) -> str:
+    """A month in prose: ``november 2026``."""
+    return f"{MONTH_NAMES[day.month - 1]} {day.year}"
