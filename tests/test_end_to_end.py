@@ -41,11 +41,13 @@ def demo_run(tmp_path_factory) -> dict:
     (home / "keys" / "pseudonym.key").write_text(hashlib.sha256(b"end-to-end test key").hexdigest())
     mp = pytest.MonkeyPatch()
     mp.setenv("EVICTION_PREVENTION_HOME", str(home))
+    started = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     try:
         result = run_pipeline(DemoPaths(home), scale=0.3, seed=7, url=url)
     finally:
         mp.undo()
-    return result | {"home": home, "url": url, "paths": DemoPaths(home)}
+    ended = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    return result | {"home": home, "url": url, "paths": DemoPaths(home), "started": started, "ended": ended}
 
 
 def raw_personal_values(data_dir: Path) -> tuple[set[str], set[dt.date]]:
@@ -264,3 +266,58 @@ def test_what_was_unsealed_is_in_the_reidentification_log(demo_run: dict) -> Non
     sent = sum(n for (p, r, purpose), n in logged.items() if purpose == "melding_zonder_casus")
     assert sent == sum(r["Soort"] != "casus" for r in rows)
     assert {r for (_, r, _) in logged} <= {"trivire", "woonbron", "tablis", "sociale_teams"}
+
+
+def dag_runs(home: Path) -> list[tuple[str, str, dt.datetime, dt.datetime]]:
+    """(dag, state, start, end) of every run in the demo's Airflow metadata database, oldest first (UTC)."""
+    with sqlite3.connect(home / "airflow" / "airflow.db") as db:
+        rows = db.execute("SELECT dag_id, state, start_date, end_date FROM dag_run ORDER BY start_date").fetchall()
+    return [(d, s, dt.datetime.fromisoformat(a), dt.datetime.fromisoformat(b)) for d, s, a, b in rows]
+
+
+def test_runs_show_when_they_really_ran(demo_run: dict) -> None:
+    runs = dag_runs(demo_run["home"])
+    assert [(d, s) for d, s, _, _ in runs] == [("partner_intake", "success"), ("publish_referrals", "success")]
+    for _, _, start, end in runs:
+        assert demo_run["started"] <= start < end <= demo_run["ended"]  # not a logical date a month back
+        assert end - start < dt.timedelta(minutes=15)
+    (_, _, _, intake_end), (_, _, publish_start, _) = runs
+    assert publish_start >= intake_end  # the publish never overlaps the intake it builds on
+
+
+# Runs last in this module: it adds an intake run to the demo's Airflow database.
+def test_an_intake_with_nothing_new_emits_no_asset_event(demo_run: dict) -> None:
+    from eviction_prevention import airflow_env
+    from eviction_prevention.demo import airflow_run_env
+    from eviction_prevention.partners import load_partners
+    from eviction_prevention.sftp_server import EmbeddedSFTPServer, ensure_keys
+
+    paths: DemoPaths = demo_run["paths"]
+    db_path = paths.home / "airflow" / "airflow.db"
+
+    def asset_events() -> list[tuple[str, str]]:
+        with sqlite3.connect(db_path) as db:
+            return db.execute("SELECT source_dag_id, source_task_id FROM asset_event ORDER BY id").fetchall()
+
+    before = asset_events()
+    assert before.count(("partner_intake", "announce")) == 3  # the demo's intake: one event per staging table
+    users = [p.code for p in load_partners()]
+    keys = ensure_keys(paths.keys / "sftp", users)
+    with EmbeddedSFTPServer(paths.sftp_root, keys, users) as server:  # every inbox is empty now
+        airflow_env.dags_test(
+            "partner_intake", airflow_run_env(paths, demo_run["url"], server.port, keys), paths.log_file
+        )
+    with sqlite3.connect(db_path) as db:
+        run_id = db.execute(
+            "SELECT run_id FROM dag_run WHERE dag_id = 'partner_intake' ORDER BY start_date DESC LIMIT 1"
+        ).fetchone()[0]
+        states = dict(
+            db.execute(
+                "SELECT task_id || ':' || map_index, state FROM task_instance WHERE run_id = ? AND dag_id = ?",
+                (run_id, "partner_intake"),
+            ).fetchall()
+        )
+    assert states["announce:-1"] == "skipped"
+    loads = {k: v for k, v in states.items() if k.startswith("partner.load:")}
+    assert len(loads) == len(users) and set(loads.values()) == {"success"}
+    assert asset_events() == before  # no event: nothing for publish_referrals to start on

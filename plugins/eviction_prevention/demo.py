@@ -18,8 +18,6 @@ from eviction_prevention.dutch_time import AMSTERDAM
 
 log = logging.getLogger(__name__)
 
-DEMO_LOGICAL_DATE = "2026-11-02T06:00:00+00:00"
-
 
 @dataclass(frozen=True)
 class DemoPaths:
@@ -156,6 +154,19 @@ def simulated_delivery(name: str) -> float | None:
     return local.replace(tzinfo=AMSTERDAM).timestamp()
 
 
+def airflow_run_env(paths: DemoPaths, url: str | None, port: int, keys: object) -> dict[str, str]:
+    """The environment of the demo's Airflow runs: the demo's keys, its warehouse and the partners' SFTP
+    connections to the embedded server on ``port``. Runs take the moment they start as logical date, so
+    Airflow shows their real start and duration."""
+    extra = {
+        settings.KEY_ENV: pseudonym_key_file(paths.keys).read_text().strip(),
+        settings.VAULT_KEY_ENV: vault_key_file(paths.keys).read_text().strip(),
+        "EVICTION_PREVENTION_WAREHOUSE_URL": url or settings.warehouse_url(),
+        **airflow_env.sftp_connections("127.0.0.1", port, keys),
+    }
+    return airflow_env.base_env(paths.home, extra)
+
+
 def run_pipeline(paths: DemoPaths, scale: float, seed: int, url: str | None = None) -> dict[str, object]:
     """Generate, serve, drop, run both DAGs through Airflow. Returns the key used and the ground truth dir."""
     from eviction_prevention.partners import load_partners
@@ -168,33 +179,25 @@ def run_pipeline(paths: DemoPaths, scale: float, seed: int, url: str | None = No
         summary = generate(paths.data, scale=scale, seed=seed)
         faulty = faulty_deliveries(paths.data)
         done(f"{sum(summary['files'].values())} rows in {len(summary['files'])} files, {len(faulty)} faulty files")
-    key = pseudonym_key_file(paths.keys).read_text().strip()
-    vault_key = vault_key_file(paths.keys).read_text().strip()
     users = [p.code for p in load_partners()]
     keys = ensure_keys(paths.keys / "sftp", users)
     with EmbeddedSFTPServer(paths.sftp_root, keys, users) as server:
         with steps.step(f"drop the files into the partners' SFTP inboxes (port {server.port})") as done:
             dropped = drop_partner_files(paths.data, "127.0.0.1", server.port, keys)
             done(f"{dropped} files")
-        extra = {
-            settings.KEY_ENV: key,
-            settings.VAULT_KEY_ENV: vault_key,
-            "EVICTION_PREVENTION_WAREHOUSE_URL": url or settings.warehouse_url(),
-            **airflow_env.sftp_connections("127.0.0.1", server.port, keys),
-        }
-        env = airflow_env.base_env(paths.home, extra)
+        env = airflow_run_env(paths, url, server.port, keys)
         with steps.step("prepare Airflow's metadata database"):
             airflow_env.migrate(env, paths.log_file)
         with steps.step("airflow dags test partner_intake"):
-            airflow_env.dags_test("partner_intake", env, paths.log_file, DEMO_LOGICAL_DATE)
+            airflow_env.dags_test("partner_intake", env, paths.log_file)
         with steps.step("airflow dags test publish_referrals"):
-            airflow_env.dags_test("publish_referrals", env, paths.log_file, DEMO_LOGICAL_DATE)
+            airflow_env.dags_test("publish_referrals", env, paths.log_file)
     return {
         "generated": summary,
         "dropped": dropped,
         "faulty": [(path.parent.name, path.name) for path in faulty],
-        "key": key.encode(),
-        "vault_key": vault_key.encode(),
+        "key": env[settings.KEY_ENV].encode(),
+        "vault_key": env[settings.VAULT_KEY_ENV].encode(),
         "truth_dir": paths.data / "ground_truth",
     }
 
