@@ -5,7 +5,7 @@ UV := $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
 VENV := .venv
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: install demo test lint format airflow-dags clean
+.PHONY: install system-packages demo test lint format airflow-dags clean
 
 $(UV):
 	$(PYTHON) -m venv .tools
@@ -21,8 +21,13 @@ install: $(VENV)/.installed
 demo: install
 	$(VENV)/bin/eviction-prevention demo
 
+## The system packages and services the tests need (OpenSSH server and client, Redis, Chromium and its driver,
+## PostgreSQL running at 127.0.0.1:5432): installed as root with apt-get, else named with the command to run.
+system-packages:
+	bash .ci/system-packages
+
 ## Run the test suite (unit, warehouse on DuckDB and PostgreSQL, SFTP, Airflow end to end).
-test: install
+test: install system-packages
 	$(VENV)/bin/pytest
 
 lint: install
