@@ -1,8 +1,9 @@
 """Retention: every night, delete landing files, staging rows and linkage data past their retention period.
 
 Periods: config/retention.yaml (staging, linkage) and config/partners.yaml (landing_retention_days).
-Logs and XComs carry counts only. The staging Asset events trigger publish_referrals, which rebuilds the
-marts without the deleted rows.
+Logs and XComs carry counts only. When staging rows were deleted, purge_warehouse emits the staging Asset
+events that trigger publish_referrals, which rebuilds the marts without them; a night with nothing past
+retention skips it, and nothing is published.
 """
 
 from __future__ import annotations

@@ -17,6 +17,7 @@ from pathlib import Path
 import psutil
 import pytest
 from eviction_prevention import settings
+from eviction_prevention.airflow_api import FINISHED, AirflowAPI
 from eviction_prevention.local_airflow import ADMIN_USER, STOP_SECONDS, password_file
 
 from tests.browser import Browser, available, free_port
@@ -87,6 +88,19 @@ def stops_everything(proc: subprocess.Popen, sig: signal.Signals) -> float:
     return took
 
 
+def triggered_run_state(api_port: int, password: str, timeout: float = 240) -> str:
+    """Trigger partner_intake through the REST API, as the UI's trigger button does; its final state."""
+    api = AirflowAPI(f"http://127.0.0.1:{api_port}", ADMIN_USER, password)
+    run_id = api.trigger("partner_intake")
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        state = next(r["state"] for r in api.runs("partner_intake") if r["dag_run_id"] == run_id)
+        if state in FINISHED:
+            return state
+        time.sleep(3)
+    return f"still {state} after {timeout:.0f} s"
+
+
 @pytest.mark.airflow
 def test_make_airflow_serves_the_ui_with_the_dags_unpaused_and_stops_on_sigterm(tmp_path) -> None:
     if reason := available():
@@ -121,6 +135,7 @@ def test_make_airflow_serves_the_ui_with_the_dags_unpaused_and_stops_on_sigterm(
             paused = dict(db.execute("SELECT dag_id, is_paused FROM dag"))
         assert paused == dict.fromkeys(DAG_IDS, 0)  # created paused, unpaused by make airflow
         assert time.monotonic() - started < 240
+        assert triggered_run_state(api_port, password) == "success"  # a run a person triggers goes
         assert stops_everything(proc, signal.SIGTERM) <= STOP_SECONDS
     finally:
         stop(proc)

@@ -118,8 +118,20 @@ def test_expired_staging_and_linkage_rows_are_deleted_current_kept(warehouse_url
     assert "stg_arrears_snapshots: 2 row(s)" in text and "int_links: 3 row(s)" in text
     assert not any(key in text for key in (OLD_TENANT, MOVER, CURRENT, OLD_CASE, SDD))
 
-    # A second run finds nothing more to delete.
-    assert set(retention.purge_warehouse(warehouse_url, today=TODAY).values()) == {0}
+    assert retention.staging_changed(counts)  # the marts must be rebuilt: the task emits its Asset events
+
+    # A second run finds nothing more to delete, and changes nothing to publish.
+    again = retention.purge_warehouse(warehouse_url, today=TODAY)
+    assert set(again.values()) == {0} and not retention.staging_changed(again)
+
+
+def test_a_purge_that_deletes_nothing_skips_and_starts_no_publish(duckdb_url, monkeypatch) -> None:
+    from airflow.sdk.exceptions import AirflowSkipException
+    from eviction_prevention import tasks
+
+    monkeypatch.setenv("EVICTION_PREVENTION_WAREHOUSE_URL", duckdb_url)
+    with pytest.raises(AirflowSkipException, match="niets verwijderd"):
+        tasks.purge_warehouse()  # an empty warehouse: nothing past retention
 
 
 def test_landing_files_past_the_partners_retention_are_deleted() -> None:

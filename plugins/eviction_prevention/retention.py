@@ -121,6 +121,11 @@ def purge_warehouse(
     return counts
 
 
+def staging_changed(counts: dict[str, int]) -> bool:
+    """Whether a purge deleted staging rows (what the marts are built from; linkage and vault rows follow)."""
+    return any(counts.get(table, 0) > 0 for table in STAGING_DATE_COLUMNS)
+
+
 def purge_landing_files(now: dt.datetime | None = None) -> dict[str, int]:
     """Landed originals past each partner's ``landing_retention_days``; returns counts per partner."""
     from eviction_prevention.intake import purge_landing

@@ -182,6 +182,14 @@ def purge_landing_files() -> dict[str, int]:
 
 
 def purge_warehouse() -> dict[str, int]:
+    """Emit the staging Asset events (by returning) only when staging rows were deleted, so
+    ``publish_referrals`` rebuilds the marts after a purge that changed them and not after every night's run."""
+    from airflow.sdk.exceptions import AirflowSkipException
+
     from eviction_prevention import retention
 
-    return retention.purge_warehouse()
+    counts = retention.purge_warehouse()
+    if not retention.staging_changed(counts):
+        log.info("retention warehouse: nothing past retention (%s)", counts)
+        raise AirflowSkipException("niets verwijderd: niets te publiceren")
+    return counts
