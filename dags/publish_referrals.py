@@ -6,25 +6,14 @@ write each partner's case feedback to its outbox (``feedback``; one mapped insta
 
 from __future__ import annotations
 
-import datetime as dt
-
-from airflow.sdk import dag, task
-from eviction_prevention import alerts, tasks
+from airflow.sdk import task
+from eviction_prevention import tasks
 from eviction_prevention.assets import MARTS, STAGING
+from eviction_prevention.dag_defaults import RETRY_ON_INFRASTRUCTURE_ERRORS, pipeline_dag
 from eviction_prevention.tasks import PARTNER
 
 
-@dag(
-    dag_id="publish_referrals",
-    schedule=STAGING[0] | STAGING[1] | STAGING[2],
-    start_date=dt.datetime(2026, 1, 1, tzinfo=dt.UTC),
-    catchup=False,
-    max_active_runs=1,
-    tags=["eviction-prevention", "publish"],
-    doc_md=__doc__,
-    default_args={"on_failure_callback": alerts.on_task_failure},
-    deadline=alerts.dag_deadline("publish_referrals"),
-)
+@pipeline_dag("publish_referrals", STAGING[0] | STAGING[1] | STAGING[2], "publish", __doc__)
 def publish_referrals() -> None:
     @task(outlets=MARTS)
     def publish() -> dict:
@@ -42,7 +31,7 @@ def publish_referrals() -> None:
     def feedback_partners() -> list[str]:
         return tasks.feedback_partner_codes()
 
-    @task(map_index_template=PARTNER, retries=3, retry_delay=dt.timedelta(seconds=30))
+    @task(map_index_template=PARTNER, **RETRY_ON_INFRASTRUCTURE_ERRORS)
     def send_feedback(partner: str) -> dict:
         tasks.name_map_index(partner)
         return tasks.send_feedback(partner)

@@ -8,24 +8,13 @@ retention skips it, and nothing is published.
 
 from __future__ import annotations
 
-import datetime as dt
-
-from airflow.sdk import dag, task
-from eviction_prevention import alerts, tasks
+from airflow.sdk import task
+from eviction_prevention import tasks
 from eviction_prevention.assets import STAGING
+from eviction_prevention.dag_defaults import pipeline_dag
 
 
-@dag(
-    dag_id="retention",
-    schedule="30 2 * * *",
-    start_date=dt.datetime(2026, 1, 1, tzinfo=dt.UTC),
-    catchup=False,
-    max_active_runs=1,
-    tags=["eviction-prevention", "retention"],
-    doc_md=__doc__,
-    default_args={"on_failure_callback": alerts.on_task_failure},
-    deadline=alerts.dag_deadline("retention"),
-)
+@pipeline_dag("retention", "30 2 * * *", "retention", __doc__)
 def retention_dag() -> None:
     @task
     def purge_landing_files() -> dict[str, int]:

@@ -98,7 +98,7 @@ class PartnerSFTP:
         return self.server.root
 
     def upload(self, code: str, local, remote_dir: str = "inbox", mtime: float | None = None) -> str:
-        from eviction_prevention.sftp_server import upload
+        from devtools.sftp_server import upload
 
         keys = self.server.keys
         return upload(
@@ -115,7 +115,7 @@ class PartnerSFTP:
     @contextmanager
     def client(self, code: str) -> Iterator:
         """A paramiko SFTP client logged in as the partner's account, host key pinned."""
-        from eviction_prevention.sftp_server import partner_session
+        from devtools.sftp_server import partner_session
 
         keys = self.server.keys
         with partner_session(
@@ -127,7 +127,8 @@ class PartnerSFTP:
 @pytest.fixture
 def partner_sftp(tmp_path) -> Iterator[PartnerSFTP]:
     from eviction_prevention.partners import load_partners
-    from eviction_prevention.sftp_server import EmbeddedSFTPServer, ensure_keys
+
+    from devtools.sftp_server import EmbeddedSFTPServer, ensure_keys
 
     users = [p.code for p in load_partners()]
     keys = ensure_keys(tmp_path / "sftp-keys", users)

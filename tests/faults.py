@@ -31,8 +31,8 @@ from typing import Any
 
 import paramiko
 import sqlalchemy as sa
-from eviction_prevention.sftp_server import ServerProcess
 
+from devtools.sftp_server import ServerProcess
 from tests.conftest import PG_BASE_URL, TEST_KEY, schema_url, scratch_schema
 
 REPO = Path(__file__).resolve().parents[1]
@@ -136,7 +136,7 @@ def proxied_pg_url(url: str, port: int) -> str:
 @contextlib.contextmanager
 def sftp_session(port: int, user: str, key_file: Path, host_public_key: str) -> Iterator[paramiko.SFTPClient]:
     """A partner's SFTP session with the host key pinned (what the Airflow connection configures)."""
-    from eviction_prevention.sftp_server import partner_session
+    from devtools.sftp_server import partner_session
 
     with partner_session("127.0.0.1", port, user, key_file, host_public_key) as sftp:
         yield sftp
@@ -144,7 +144,8 @@ def sftp_session(port: int, user: str, key_file: Path, host_public_key: str) -> 
 
 def partner_keys(key_dir: Path) -> Any:
     from eviction_prevention.partners import load_partners
-    from eviction_prevention.sftp_server import ensure_keys
+
+    from devtools.sftp_server import ensure_keys
 
     return ensure_keys(key_dir, [p.code for p in load_partners()])
 
@@ -164,7 +165,7 @@ class SFTPProcess(ServerProcess):
 @functools.cache
 def dataset() -> Path:
     """The generated partner files (scale 0.05): ``<dir>/partners/<code>/*``."""
-    from eviction_prevention.synthetic import generate
+    from devtools.synthetic import generate
 
     out = Path(tempfile.mkdtemp(prefix="faults-data-"))
     atexit.register(shutil.rmtree, out, True)
@@ -242,7 +243,7 @@ def seed_other_partners(url: str) -> None:
 
 def drop_files(port: int, keys: Any, code: str = FAULT_PARTNER) -> None:
     """Upload the partner's files into its inbox over SFTP, as the partner would."""
-    from eviction_prevention.sftp_server import upload
+    from devtools.sftp_server import upload
 
     for path in partner_files(code):
         upload("127.0.0.1", port, code, keys.client_key_paths[code], keys.host_public_key, path)

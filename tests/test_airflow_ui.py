@@ -17,9 +17,9 @@ from pathlib import Path
 import psutil
 import pytest
 from eviction_prevention import settings
-from eviction_prevention.airflow_api import FINISHED, AirflowAPI
-from eviction_prevention.local_airflow import ADMIN_USER, STOP_SECONDS, password_file
 
+from devtools.airflow_api import FINISHED, AirflowAPI
+from devtools.local_airflow import ADMIN_USER, STOP_SECONDS, password_file
 from tests.browser import Browser, available, free_port
 from tests.conftest import unavailable
 
@@ -62,7 +62,7 @@ def start(tmp_path: Path) -> tuple[subprocess.Popen, Path, int, Path]:
     started = time.monotonic()
     with open(log_file, "wb") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "eviction_prevention.local_airflow", "--home", str(home),
+            [sys.executable, "-m", "devtools.local_airflow", "--home", str(home),
              "--api-port", str(api_port), "--sftp-port", "0"],
             env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
         )  # fmt: skip

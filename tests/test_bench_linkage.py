@@ -10,9 +10,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from eviction_prevention import bench_linkage, febrl
-from eviction_prevention import frequency_attack as fa
 from eviction_prevention.linkage import _read_person_csv
+
+from devtools import bench_linkage, febrl
+from devtools import frequency_attack as fa
 
 HEADER = (
     "rec_id, given_name, surname, street_number, address_1, address_2, suburb, postcode, state, date_of_birth, "

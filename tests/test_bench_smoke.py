@@ -20,7 +20,7 @@ def test_bench_runs_and_writes_results(tmp_path: Path) -> None:
         [
             sys.executable,
             "-m",
-            "eviction_prevention.bench",
+            "devtools.bench",
             "--sizes",
             "3000",
             "--no-airflow",
@@ -57,7 +57,7 @@ def _run(warehouse: str, rows: int, total: float, rss: float, stage_seconds: flo
 
 
 def test_target_checks_compare_each_measured_value_with_its_limit() -> None:
-    from eviction_prevention import bench
+    from devtools import bench
 
     results = {
         "runs": [_run("duckdb", 100_000, 24.0, 900.0, 3.0), _run("postgres", 100_000, 30.0, 700.0, 3.75),
@@ -96,7 +96,7 @@ def test_target_checks_compare_each_measured_value_with_its_limit() -> None:
 
 
 def test_target_checks_leave_out_what_a_run_did_not_measure() -> None:
-    from eviction_prevention import bench
+    from devtools import bench
 
     results = {"runs": [{"arrears_rows": 3000, "total_seconds": 5.0}], "summary": {}}
     assert bench.target_checks(results) == []
@@ -108,7 +108,7 @@ def test_airflow_time_is_the_dag_runs_duration_as_airflow_records_it(tmp_path) -
     import sqlite3
     from contextlib import closing
 
-    from eviction_prevention import bench
+    from devtools import bench
 
     with closing(sqlite3.connect(tmp_path / "airflow.db")) as db:
         db.execute("CREATE TABLE dag_run (id INTEGER, dag_id TEXT, created_at TEXT, end_date TEXT)")

@@ -31,8 +31,8 @@ import pytest
 import sqlalchemy as sa
 from eviction_prevention import cli, statutory_calendar, warehouse
 from eviction_prevention.dutch_time import AMSTERDAM
-from eviction_prevention.evaluation import record_key
 
+from devtools.evaluation import record_key
 from tests.conftest import TEST_KEY, run_intake, schema_url, scratch_schema, unavailable
 
 D = dt.date.fromisoformat

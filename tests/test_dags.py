@@ -83,3 +83,17 @@ def test_deadlines_on_scheduled_runs_and_off_for_dags_test(monkeypatch) -> None:
     assert bag.dags["partner_intake"].deadline is not None
     monkeypatch.setenv("EVICTION_PREVENTION_DAG_DEADLINES", "off")
     assert DagBag(dag_folder=str(DAGS)).dags["publish_referrals"].deadline in (None, [])
+
+
+def test_every_dag_takes_the_shared_defaults() -> None:
+    from eviction_prevention import alerts
+    from eviction_prevention.dag_defaults import START_DATE
+
+    bag = DagBag(dag_folder=str(DAGS))
+    stages = {"partner_intake": "intake", "publish_referrals": "publish", "retention": "retention"}
+    for dag_id, stage in stages.items():
+        dag = bag.dags[dag_id]
+        assert dag.start_date == START_DATE and dag.catchup is False and dag.max_active_runs == 1
+        assert set(dag.tags) == {"eviction-prevention", stage}
+        assert dag.default_args["on_failure_callback"] is alerts.on_task_failure
+        assert dag.doc_md == Path(dag.fileloc).read_text().split('"""')[1]  # the DAG file's docstring

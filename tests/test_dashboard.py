@@ -16,9 +16,10 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from eviction_prevention import demo, settings, synthetic, warehouse
+from eviction_prevention import settings, warehouse
 from eviction_prevention.dashboard import write_dashboard
 
+from devtools import demo, synthetic
 from tests.browser import Browser, available
 from tests.conftest import PG_BASE_URL, schema_url, scratch_schema, unavailable
 

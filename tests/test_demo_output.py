@@ -17,7 +17,7 @@ def test_the_demo_console_shows_steps_a_refused_receipt_and_where_to_look(tmp_pa
     env = {**os.environ, "EVICTION_PREVENTION_HOME": str(home)}
     env.pop("EVICTION_PREVENTION_WAREHOUSE_URL", None)
     done = subprocess.run(
-        [sys.executable, "-m", "eviction_prevention.cli", "demo", "--scale", "0.1", "--seed", "3"],
+        [sys.executable, "-m", "devtools.cli", "demo", "--scale", "0.1", "--seed", "3"],
         env=env, capture_output=True, text=True, timeout=900,
     )  # fmt: skip
     console = done.stdout + done.stderr

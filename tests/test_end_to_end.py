@@ -18,11 +18,13 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import sqlalchemy as sa
-from eviction_prevention import evaluation, identity_vault, warehouse
-from eviction_prevention.demo import DemoPaths, receipts_for, run_pipeline
+from eviction_prevention import identity_vault, warehouse
 from eviction_prevention.intake import RECEIPT_SUFFIX
 from eviction_prevention.parsing import parse_file
 from eviction_prevention.partners import get_partner
+
+from devtools import evaluation
+from devtools.demo import DemoPaths, receipts_for, run_pipeline
 
 pytestmark = [pytest.mark.sftp, pytest.mark.airflow]
 
@@ -287,10 +289,11 @@ def test_runs_show_when_they_really_ran(demo_run: dict) -> None:
 
 # Runs last in this module: it adds an intake run to the demo's Airflow database.
 def test_an_intake_with_nothing_new_emits_no_asset_event(demo_run: dict) -> None:
-    from eviction_prevention import airflow_env
-    from eviction_prevention.demo import airflow_run_env
     from eviction_prevention.partners import load_partners
-    from eviction_prevention.sftp_server import EmbeddedSFTPServer, ensure_keys
+
+    from devtools import airflow_env
+    from devtools.demo import airflow_run_env
+    from devtools.sftp_server import EmbeddedSFTPServer, ensure_keys
 
     paths: DemoPaths = demo_run["paths"]
     db_path = paths.home / "airflow" / "airflow.db"

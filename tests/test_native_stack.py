@@ -6,8 +6,8 @@ from __future__ import annotations
 import copy
 from pathlib import Path
 
-from eviction_prevention import native_stack
-from eviction_prevention.native_stack import NativePaths, NativePorts
+from devtools import native_stack
+from devtools.native_stack import NativePaths, NativePorts
 
 SPEC = native_stack.compose_spec()
 PATHS = NativePaths(Path("/state"), Path("/srv/rt"))

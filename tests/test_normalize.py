@@ -311,3 +311,24 @@ def test_never_raises_on_odd_input():
 )  # fmt: skip
 def test_birth_year_of_partial_and_invalid_dates(value, year):
     assert nz.birth_year(value) == year
+
+
+def test_bsn_eleven_test_agrees_with_python_stdnum() -> None:
+    """The 11-test against a maintained implementation (``stdnum.nl.bsn``) on 60,000 numbers of 8 and 9
+    digits: random ones, 10,000 consecutive ones, 8-digit ones (a dropped leading zero) and separators.
+    Shorter inputs differ on purpose: stdnum pads any length with zeros, ours repairs only one dropped zero."""
+    import numpy as np
+    from stdnum.nl import bsn as stdnum_bsn
+
+    rng = np.random.default_rng(11)
+    numbers = np.concatenate(
+        [rng.integers(10**7, 10**9, 40_000), np.arange(123_450_000, 123_460_000), rng.integers(10**7, 10**8, 10_000)]
+    )
+    texts = [f"{n:09d}" if i % 3 else str(n) for i, n in enumerate(numbers)]  # some without the leading zeros
+    want = np.array([stdnum_bsn.is_valid(t) for t in texts])
+    assert 3_000 < want.sum() < 8_000  # about one in eleven passes: the sample has both kinds
+    assert [nz.bsn_valid(t) for t in texts] == want.tolist()
+    assert nz.bsn_numbers_valid(numbers.astype(np.int64)).tolist() == want.tolist()
+    for text in ("1112 22 333", "111.222.333", "111-222-333", "11122233", "000000000"):
+        assert nz.bsn_valid(text) == stdnum_bsn.is_valid(text), text
+    assert stdnum_bsn.is_valid("117535") and not nz.bsn_valid("117535")  # six digits: no BSN for us

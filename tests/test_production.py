@@ -43,7 +43,7 @@ def _missing() -> str | None:
 def runs(tmp_path_factory):
     if reason := _missing():
         unavailable(reason)
-    from eviction_prevention import production
+    from devtools import production
 
     # a fixed key: the exact comparison with the ground truth depends on the key (see test_end_to_end's demo_run)
     key = hashlib.sha256(b"end-to-end test key").hexdigest()

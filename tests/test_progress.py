@@ -6,7 +6,8 @@ import io
 from itertools import count
 
 import pytest
-from eviction_prevention.progress import Steps, counted
+
+from devtools.progress import Steps, counted
 
 
 def test_steps_print_number_label_duration_and_outcome() -> None:

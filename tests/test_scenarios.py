@@ -17,10 +17,10 @@ from pathlib import Path
 import pandas as pd
 import sqlalchemy as sa
 from eviction_prevention import intake, linking, publish, retention, warehouse
-from eviction_prevention.evaluation import record_key
 from eviction_prevention.partners import get_partner
-from eviction_prevention.synthetic import write_csv
 
+from devtools.evaluation import record_key
+from devtools.synthetic import write_csv
 from tests.conftest import schema_url, scratch_schema
 
 D = dt.date.fromisoformat

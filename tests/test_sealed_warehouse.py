@@ -14,7 +14,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import sqlalchemy as sa
-from eviction_prevention import access, publish, replay, seal_migration, synthetic, warehouse
+from eviction_prevention import access, publish, replay, seal_migration, warehouse
 from eviction_prevention.keys import KeyChain, chain_step
 from eviction_prevention.linking import anchor_person_id
 from eviction_prevention.parsing import parse_file
@@ -23,6 +23,7 @@ from eviction_prevention.pseudonymise import PERSON_PSEUDONYMS, person_pseudonym
 from eviction_prevention.schema import STAGING_TABLE
 from eviction_prevention.sealing import unseal
 
+from devtools import synthetic
 from tests.conftest import PG_BASE_URL, TEST_KEY, schema_url, scratch_schema, unavailable
 from tests.sealed import opened
 

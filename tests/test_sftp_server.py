@@ -14,7 +14,8 @@ from pathlib import Path
 import paramiko
 import pytest
 from eviction_prevention.partners import load_partners
-from eviction_prevention.sftp_server import (
+
+from devtools.sftp_server import (
     HOME_SUBDIRS,
     EmbeddedSFTPServer,
     SFTPKeys,

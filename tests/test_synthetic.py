@@ -1,4 +1,4 @@
-"""Tests for the synthetic world generator (eviction_prevention.synthetic)."""
+"""Tests for the synthetic world generator (devtools.synthetic)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,10 @@ from pathlib import Path
 
 import openpyxl
 import pytest
-from eviction_prevention import schema, synthetic
+from eviction_prevention import schema
 from eviction_prevention.partners import Partner, load_partners
+
+from devtools import synthetic
 
 SCALE = 0.2
 

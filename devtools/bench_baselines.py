@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-
 from eviction_prevention import normalize as nz
 from eviction_prevention.parsing import parse_file
 from eviction_prevention.partners import Partner, load_partners

@@ -27,7 +27,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from eviction_prevention import airflow_env, settings
+from eviction_prevention import settings
+
+from devtools import airflow_env
 
 log = logging.getLogger(__name__)
 
@@ -78,9 +80,10 @@ def standalone_env(home: Path, api_port: int, connections: dict[str, str], key: 
 
 
 def run(home: Path, api_port: int, sftp_port: int) -> int:
-    from eviction_prevention.demo import pseudonym_key_file, vault_key_file
     from eviction_prevention.partners import load_partners
-    from eviction_prevention.sftp_server import EmbeddedSFTPServer, ensure_keys
+
+    from devtools.demo import pseudonym_key_file, vault_key_file
+    from devtools.sftp_server import EmbeddedSFTPServer, ensure_keys
 
     users = [p.code for p in load_partners()]
     keys = ensure_keys(home / "keys" / "sftp", users)

@@ -24,11 +24,12 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-
-from eviction_prevention import evaluation, settings, warehouse
-from eviction_prevention.airflow_api import FINISHED, AirflowAPI
+from eviction_prevention import settings, warehouse
 from eviction_prevention.intake import RECEIPT_SUFFIX
-from eviction_prevention.native_stack import ADMIN_USER, NativeStack, start_stack, wait_for
+
+from devtools import evaluation
+from devtools.airflow_api import FINISHED, AirflowAPI
+from devtools.native_stack import ADMIN_USER, NativeStack, start_stack, wait_for
 
 log = logging.getLogger(__name__)
 
@@ -61,8 +62,8 @@ def api_for(stack: NativeStack) -> AirflowAPI:
 
 def drop_files(stack: NativeStack, data_dir: Path) -> dict[str, int]:
     """Upload the world's files as each partner would (atomic rename, the delivery moment as mtime)."""
-    from eviction_prevention.demo import simulated_delivery
-    from eviction_prevention.sftp_server import upload
+    from devtools.demo import simulated_delivery
+    from devtools.sftp_server import upload
 
     host_key = (stack.paths.ssh / "host" / "ssh_host_ed25519_key.pub").read_text().split()
     delivered: dict[str, int] = {}
@@ -258,7 +259,7 @@ def run(
 ) -> tuple[RunResult, RunResult | None]:
     """The clean run and (``kill_check``) the run with a worker killed during the longest load.
     ``pseudonym_key``: a fixed key (default: a new one, as an operator makes)."""
-    from eviction_prevention.synthetic import generate
+    from devtools.synthetic import generate
 
     data_dir = state.parent / f"{state.name}-data"
     shutil.rmtree(data_dir, ignore_errors=True)

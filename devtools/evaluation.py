@@ -5,12 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pandas as pd
-from sqlalchemy.engine import Connection
-
 from eviction_prevention import warehouse
 from eviction_prevention.linkage import evaluate
 from eviction_prevention.pseudonymise import REFERENCE_COLUMN, pseudonym
-from eviction_prevention.synthetic import COMPLIANCE_COLUMNS
+from sqlalchemy.engine import Connection
+
+from devtools.synthetic import COMPLIANCE_COLUMNS
 
 COMPLIANCE_COUNTS = list(COMPLIANCE_COLUMNS[3:])  # the counts after corporation, team, month
 

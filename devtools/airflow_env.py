@@ -41,7 +41,7 @@ def base_env(home: Path, extra: dict[str, str] | None = None) -> dict[str, str]:
 
 def sftp_connections(host: str, port: int, keys: object) -> dict[str, str]:
     """``AIRFLOW_CONN_*`` variables for every partner's SFTP account (host key pinned)."""
-    from eviction_prevention.sftp_server import airflow_connection
+    from devtools.sftp_server import airflow_connection
 
     return {
         f"AIRFLOW_CONN_{p.sftp_conn_id.upper()}": airflow_connection(p.code, host, port, keys) for p in load_partners()

@@ -19,11 +19,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-
 from eviction_prevention import schema
-from eviction_prevention import synthetic_data as data
 from eviction_prevention.partners import Layout, Partner
-from eviction_prevention.synthetic import SNAPSHOT_DATES, file_name, format_number, mapped_columns
+
+from devtools import synthetic_data as data
+from devtools.synthetic import SNAPSHOT_DATES, file_name, format_number, mapped_columns
 
 EPOCH = dt.date(1900, 1, 1)
 EXPORT_DATE = SNAPSHOT_DATES[-1]

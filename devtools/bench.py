@@ -37,7 +37,6 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-
 from eviction_prevention import settings
 
 log = logging.getLogger(__name__)
@@ -90,8 +89,9 @@ def data_dir(rows: int, seed: int) -> Path:
 
 def ensure_data(rows: int, seed: int) -> Path:
     """Generate the files once per (N, seed); later runs reuse them."""
-    from eviction_prevention import bench_data
     from eviction_prevention.partners import load_partners
+
+    from devtools import bench_data
 
     folder = data_dir(rows, seed)
     done = folder / "summary.json"
@@ -190,7 +190,8 @@ def run_stages(source: Path, home: Path, url: str | None = None) -> dict[str, An
     default a fresh DuckDB file under ``home``."""
     from eviction_prevention import publish
     from eviction_prevention.partners import load_partners
-    from eviction_prevention.sftp_server import ServerProcess
+
+    from devtools.sftp_server import ServerProcess
 
     shutil.rmtree(home, ignore_errors=True)
     url = url or f"duckdb:///{home / 'warehouse.duckdb'}"
@@ -248,7 +249,7 @@ def run_one(rows: int, seed: int, baselines: bool, pg_url: str | None = None) ->
         "parse_pseudonymise_seconds_by_format": {k: round(v, 3) for k, v in clock.per_format.items()},
     }
     if baselines:
-        from eviction_prevention import bench_baselines
+        from devtools import bench_baselines
 
         run["baselines"] = bench_baselines.run_all(source, clock.per_format.get("csv", 0.0), BENCH_KEY.encode())
     return run
@@ -268,7 +269,6 @@ def pg_warehouse(rows: int) -> Iterator[str]:
     """An empty PostgreSQL warehouse for one run: ``EVICTION_PREVENTION_BENCH_PG_URL`` emptied of the
     pipeline's tables, else a fresh database on 127.0.0.1:5432, dropped after the run."""
     import sqlalchemy as sa
-
     from eviction_prevention import warehouse
 
     given = os.environ.get(PG_URL_ENV)
@@ -297,9 +297,10 @@ def pg_warehouse(rows: int) -> Iterator[str]:
 
 def run_airflow(rows: int, seed: int) -> dict[str, Any]:
     """The same files through ``airflow dags test`` (partner_intake, then publish_referrals)."""
-    from eviction_prevention import airflow_env
     from eviction_prevention.partners import load_partners
-    from eviction_prevention.sftp_server import EmbeddedSFTPServer, ensure_keys
+
+    from devtools import airflow_env
+    from devtools.sftp_server import EmbeddedSFTPServer, ensure_keys
 
     home = bench_home() / f"airflow-{rows}"
     for sub in ("sftp", "landing", "logs", "warehouse.duckdb", "warehouse.duckdb.wal"):
@@ -511,7 +512,7 @@ def targets_table(checks: list[dict[str, Any]]) -> str:
 
 
 def _child(rows: int, seed: int, baselines: bool, out: Path, pg_url: str | None) -> dict[str, Any]:
-    args = [sys.executable, "-m", "eviction_prevention.bench", "--child", str(rows), "--seed", str(seed),
+    args = [sys.executable, "-m", "devtools.bench", "--child", str(rows), "--seed", str(seed),
             "--out", str(out)] + (["--baselines"] if baselines else [])  # fmt: skip
     env = dict(os.environ, **({"EVICTION_PREVENTION_BENCH_CHILD_PG_URL": pg_url} if pg_url else {}))
     subprocess.run(args, check=True, env=env)

@@ -688,7 +688,7 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 
 class ServerProcess:
-    """The embedded SFTP server as its own process (``python -m eviction_prevention.sftp_server``), as a
+    """The embedded SFTP server as its own process (``python -m devtools.sftp_server``), as a
     partner's server is: its work does not share the pipeline's interpreter, and it can be killed."""
 
     def __init__(self, root: Path, key_dir: Path, users: Iterable[str]) -> None:
@@ -700,7 +700,7 @@ class ServerProcess:
     def start(self, timeout: float = 30) -> ServerProcess:
         self.port = free_port()
         args = ["--root", str(self.root), "--key-dir", str(self.key_dir), "--port", str(self.port)]
-        self.proc = subprocess.Popen([sys.executable, "-m", "eviction_prevention.sftp_server", *args],
+        self.proc = subprocess.Popen([sys.executable, "-m", "devtools.sftp_server", *args],
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

@@ -34,8 +34,8 @@ from typing import Any
 
 import pandas as pd
 
-from eviction_prevention import febrl
-from eviction_prevention import frequency_attack as fa
+from devtools import febrl
+from devtools import frequency_attack as fa
 
 LINK_TYPES = ("case_social_team", "tenancy_sdd", "social_team_sdd")
 NOISE_LEVELS = ("low", "default", "high")
@@ -70,7 +70,9 @@ def febrl_row(split: febrl.SplitFiles, ours: dict[str, float], splink: dict[str,
 
 def febrl_run(split: febrl.SplitFiles, workdir: Path, key: bytes) -> dict[str, Any]:
     """Ours (``link_csv``) and splink on one split, each evaluated against the true pairs."""
-    from eviction_prevention import linkage, splink_anchor
+    from eviction_prevention import linkage
+
+    from devtools import splink_anchor
 
     out = workdir / f"{split.name}_links.csv"
     started = time.perf_counter()
@@ -147,9 +149,11 @@ def febrl_targets(rows: Sequence[dict[str, Any]]) -> list[Target]:
 
 def quality_run(noise: str, seed: int, scale: float, workdir: Path) -> dict[str, dict[str, float]]:
     """Generate, ingest, publish and evaluate one synthetic world; returns metrics per link type."""
-    from eviction_prevention import evaluation, warehouse
-    from eviction_prevention.demo import run_in_process
-    from eviction_prevention.synthetic import generate
+    from eviction_prevention import warehouse
+
+    from devtools import evaluation
+    from devtools.demo import run_in_process
+    from devtools.synthetic import generate
 
     data = workdir / f"{noise}-{seed}"
     generate(data, scale=scale, seed=seed, noise=noise)

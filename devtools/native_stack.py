@@ -45,9 +45,9 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-
 from eviction_prevention import settings
-from eviction_prevention.sftp_server import free_port
+
+from devtools.sftp_server import free_port
 
 log = logging.getLogger(__name__)
 
@@ -513,7 +513,7 @@ def airflow_environment(stack: NativeStack, service: AirflowService, log_port: i
             "AIRFLOW__SCHEDULER__SCHEDULER_HEALTH_CHECK_SERVER_PORT": str(stack.ports.scheduler_health),
             "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(log_port),
             "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(log_port),
-            "AIRFLOW__CORE__HOSTNAME_CALLABLE": "eviction_prevention.native_stack.service_hostname",
+            "AIRFLOW__CORE__HOSTNAME_CALLABLE": "devtools.native_stack.service_hostname",
             "EVICTION_PREVENTION_SERVICE_HOSTNAME": service.name,
             "NO_PROXY": "*",
         }
@@ -522,7 +522,7 @@ def airflow_environment(stack: NativeStack, service: AirflowService, log_port: i
 
 
 def airflow_argv(service: AirflowService) -> list[str]:
-    from eviction_prevention.airflow_env import airflow_bin
+    from devtools.airflow_env import airflow_bin
 
     argv = [airflow_bin(), *service.command]
     if service.command[:2] == ["celery", "worker"]:  # containers differ by host name, processes here do not
@@ -532,7 +532,7 @@ def airflow_argv(service: AirflowService) -> list[str]:
 
 def _airflow_init(stack: NativeStack) -> None:
     """airflow-init: ``_AIRFLOW_DB_MIGRATE`` and ``_AIRFLOW_WWW_USER_CREATE`` of the official entrypoint."""
-    from eviction_prevention.airflow_env import airflow_bin
+    from devtools.airflow_env import airflow_bin
 
     init = stack.spec["services"]["airflow-init"]
     service = AirflowService("airflow-init", 1, 1, [], {k: str(v) for k, v in init["environment"].items()})

@@ -13,8 +13,10 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from eviction_prevention import airflow_env, progress, settings
+from eviction_prevention import settings
 from eviction_prevention.dutch_time import AMSTERDAM
+
+from devtools import airflow_env, progress
 
 log = logging.getLogger(__name__)
 
@@ -123,7 +125,7 @@ def _shifted(rows: list[list[str]]) -> list[list[str]]:
 def drop_partner_files(data_dir: Path, host: str, port: int, keys: object) -> int:
     """Upload every generated partner file to its partner's inbox, as the partner would, and the faulty
     deliveries after them."""
-    from eviction_prevention.sftp_server import upload
+    from devtools.sftp_server import upload
 
     paths = [
         path
@@ -170,8 +172,9 @@ def airflow_run_env(paths: DemoPaths, url: str | None, port: int, keys: object) 
 def run_pipeline(paths: DemoPaths, scale: float, seed: int, url: str | None = None) -> dict[str, object]:
     """Generate, serve, drop, run both DAGs through Airflow. Returns the key used and the ground truth dir."""
     from eviction_prevention.partners import load_partners
-    from eviction_prevention.sftp_server import EmbeddedSFTPServer, ensure_keys
-    from eviction_prevention.synthetic import generate
+
+    from devtools.sftp_server import EmbeddedSFTPServer, ensure_keys
+    from devtools.synthetic import generate
 
     steps = progress.Steps(5)
     reset_state(paths)

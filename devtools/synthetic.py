@@ -25,13 +25,13 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from eviction_prevention import schema, settings
+from eviction_prevention.normalize import bsn_valid
+from eviction_prevention.partners import Layout, Partner, load_partners
 from openpyxl import Workbook
 from openpyxl.writer.excel import ExcelWriter
 
-from eviction_prevention import schema, settings
-from eviction_prevention import synthetic_data as data
-from eviction_prevention.normalize import bsn_valid
-from eviction_prevention.partners import Layout, Partner, load_partners
+from devtools import synthetic_data as data
 
 SNAPSHOT_DATES: tuple[date, ...] = (
     date(2026, 5, 31),
@@ -924,7 +924,7 @@ def write_xlsx(path: Path, partner: Partner, rows: Iterable[dict[str, Any]]) -> 
             if cell.value is not None:
                 cell.number_format = "dd-mm-yyyy"
     wb.properties.created = wb.properties.modified = XLSX_TIMESTAMP
-    wb.properties.creator = "eviction_prevention.synthetic"
+    wb.properties.creator = "devtools.synthetic"
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         ExcelWriter(wb, archive).save()

@@ -35,10 +35,10 @@ from datetime import date, timedelta
 
 import numpy as np
 import pandas as pd
-
 from eviction_prevention import normalize as nz
 from eviction_prevention import schema
-from eviction_prevention import synthetic_data as data
+
+from devtools import synthetic_data as data
 
 TARGET = 0.01  # at most this share of records re-identified from any stored column
 KINDS: tuple[str, ...] = ("corporation", "social_team", "sdd")
@@ -142,7 +142,7 @@ def _given_names(rng: random.Random, female: bool) -> str:
 
 def population(n: int, seed: int) -> pd.DataFrame:
     """``n`` persons with every canonical identifier column (see the module docstring), one per address."""
-    from eviction_prevention import synthetic as gen
+    from devtools import synthetic as gen
 
     rng = random.Random(seed)
     book = gen.AddressBook(rng)
