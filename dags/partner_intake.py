@@ -17,10 +17,10 @@ and rerun after any failure: see RECOVERY in the README.
 from __future__ import annotations
 
 from airflow.sdk import TriggerRule, XComArg, task, task_group
-from eviction_prevention import tasks
-from eviction_prevention.assets import STAGING
-from eviction_prevention.dag_defaults import RETRY_ON_INFRASTRUCTURE_ERRORS, pipeline_dag
-from eviction_prevention.tasks import PARTNER
+from eviction_prevention.orchestration import tasks
+from eviction_prevention.orchestration.assets import STAGING
+from eviction_prevention.orchestration.dag_defaults import RETRY_ON_INFRASTRUCTURE_ERRORS, pipeline_dag
+from eviction_prevention.orchestration.tasks import PARTNER
 
 
 @pipeline_dag("partner_intake", "0 * * * 1-5", "intake", __doc__)

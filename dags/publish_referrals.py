@@ -7,10 +7,10 @@ write each partner's case feedback to its outbox (``feedback``; one mapped insta
 from __future__ import annotations
 
 from airflow.sdk import task
-from eviction_prevention import tasks
-from eviction_prevention.assets import MARTS, STAGING
-from eviction_prevention.dag_defaults import RETRY_ON_INFRASTRUCTURE_ERRORS, pipeline_dag
-from eviction_prevention.tasks import PARTNER
+from eviction_prevention.orchestration import tasks
+from eviction_prevention.orchestration.assets import MARTS, STAGING
+from eviction_prevention.orchestration.dag_defaults import RETRY_ON_INFRASTRUCTURE_ERRORS, pipeline_dag
+from eviction_prevention.orchestration.tasks import PARTNER
 
 
 @pipeline_dag("publish_referrals", STAGING[0] | STAGING[1] | STAGING[2], "publish", __doc__)

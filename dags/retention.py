@@ -9,9 +9,9 @@ retention skips it, and nothing is published.
 from __future__ import annotations
 
 from airflow.sdk import task
-from eviction_prevention import tasks
-from eviction_prevention.assets import STAGING
-from eviction_prevention.dag_defaults import pipeline_dag
+from eviction_prevention.orchestration import tasks
+from eviction_prevention.orchestration.assets import STAGING
+from eviction_prevention.orchestration.dag_defaults import pipeline_dag
 
 
 @pipeline_dag("retention", "30 2 * * *", "retention", __doc__)

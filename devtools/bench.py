@@ -2,8 +2,8 @@
 
 For each N (arrears rows, spread over six corporations, with proportionate social-team and SDD exports;
 ``bench_data``) a fresh subprocess runs the stages in-process on the real code path: download (from the
-embedded SFTP server, ``intake.fetch_new_files``), parse, validate, pseudonymise and load
-(``intake.ingest_files``), case building, linkage and publish (``publish.publish``). Stages are timed by
+embedded SFTP server, ``fetch.fetch_new_files``), parse, validate, pseudonymise and load
+(``intake_ingest.ingest_files``), case building, linkage and publish (``rebuild.publish``). Stages are timed by
 wrapping the functions the pipeline calls, so nothing is re-implemented here. Peak RSS is the child's
 ``ru_maxrss``. The smallest N also runs once through Airflow (``airflow dags test``) to show the
 orchestration overhead: the DAG runs' durations as Airflow records them (created to end), and beside them
@@ -137,15 +137,18 @@ class StageClock:
 
 @contextlib.contextmanager
 def instrumented(clock: StageClock) -> Iterator[None]:
-    """Time parse (``parse_sandbox.parse``: in the reader process, with the transfer of its result), check (parse +
+    """Time parse (``sandbox.parse``: in the reader process, with the transfer of its result), check (parse +
     validate), to_staging, models per phase and linkage."""
-    from eviction_prevention import intake, linking, parse_sandbox, warehouse
+    from eviction_prevention import warehouse
+    from eviction_prevention.intake import check, ingest
+    from eviction_prevention.link import sources
+    from eviction_prevention.parse import sandbox
 
-    with contextlib.ExitStack() as stack:
-        stack.enter_context(clock.wrap(parse_sandbox, "parse", "parse"))
-        stack.enter_context(clock.wrap(intake, "check", "_check"))
-        stack.enter_context(clock.wrap(intake, "to_staging", "pseudonymise"))
-        stack.enter_context(clock.wrap(linking, "link_sources", "link"))
+    with contextlib.ExitStack() as stack:  # each name where its caller looks it up
+        stack.enter_context(clock.wrap(sandbox, "parse", "parse"))
+        stack.enter_context(clock.wrap(ingest, "check", "_check"))
+        stack.enter_context(clock.wrap(check, "to_staging", "pseudonymise"))
+        stack.enter_context(clock.wrap(sources, "link_sources", "link"))
         stack.enter_context(clock.wrap(warehouse, "build_models", lambda _conn, phase: f"_models_{phase}"))
         yield
 
@@ -170,15 +173,16 @@ def drop_files(source: Path, sftp_root: Path) -> int:
 
 
 def _ingest_partner(partner: Any, server: Any, url: str, clock: StageClock) -> list[dict]:
-    from eviction_prevention import intake
+    from eviction_prevention.intake import fetch
+    from eviction_prevention.intake import ingest as intake_ingest
 
     with server.session(partner.code) as sftp:
         started = time.perf_counter()
-        fetched = intake.fetch_new_files(partner, sftp, sleep=lambda _s: None)
+        fetched = fetch.fetch_new_files(partner, sftp, sleep=lambda _s: None)
         clock.seconds["download"] += time.perf_counter() - started
     before = {k: clock.seconds[k] for k in ("parse", "pseudonymise")}
     started = time.perf_counter()
-    outcomes = intake.ingest_files(partner, fetched, BENCH_KEY.encode(), url, vault_key=BENCH_VAULT_KEY.encode())
+    outcomes = intake_ingest.ingest_files(partner, fetched, BENCH_KEY.encode(), url, vault_key=BENCH_VAULT_KEY.encode())
     clock.seconds["_ingest"] += time.perf_counter() - started
     spent = sum(clock.seconds[k] - before[k] for k in before)
     clock.per_format[partner.layout.format] += spent
@@ -188,8 +192,8 @@ def _ingest_partner(partner: Any, server: Any, url: str, clock: StageClock) -> l
 def run_stages(source: Path, home: Path, url: str | None = None) -> dict[str, Any]:
     """Download, ingest and publish everything under ``source`` into ``url`` (an empty warehouse), by
     default a fresh DuckDB file under ``home``."""
-    from eviction_prevention import publish
     from eviction_prevention.partners import load_partners
+    from eviction_prevention.publish import rebuild
 
     from devtools.sftp_server import ServerProcess
 
@@ -204,7 +208,7 @@ def run_stages(source: Path, home: Path, url: str | None = None) -> dict[str, An
         for partner in partners:
             outcomes += _ingest_partner(partner, server, url, clock)
         started = time.perf_counter()
-        published = publish.publish(url, key=BENCH_KEY.encode())
+        published = rebuild.publish(url, key=BENCH_KEY.encode())
         clock.seconds["_publish"] += time.perf_counter() - started
     rejected = [o["remote_name"] for o in outcomes if o["status"] != "loaded"]
     if rejected:

@@ -1,6 +1,6 @@
 """Baselines for ``bench``, on the same generated files.
 
-* linkage: our Fellegi-Sunter linkage on pseudonyms (``linkage.link``) against splink 5 (DuckDB backend)
+* linkage: our Fellegi-Sunter linkage on pseudonyms (``engine.link``) against splink 5 (DuckDB backend)
   on the same records in clear text: the tenants of the corporations' latest snapshots against the SDD
   export. Both are timed from prepared frames to scored pairs; precision and recall at 0.9 use the
   generator's ``truth/*.csv``.
@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from eviction_prevention import normalize as nz
-from eviction_prevention.parsing import parse_file
+from eviction_prevention.parse.parsing import parse_file
 from eviction_prevention.partners import Partner, load_partners
+from eviction_prevention.pseudonymise import normalize as nz
 
 THRESHOLD = 0.9
 
@@ -61,8 +61,8 @@ def quality(pairs: pd.DataFrame, truth: set[tuple[str, str]]) -> dict[str, float
 
 
 def ours(left: pd.DataFrame, right: pd.DataFrame, key: bytes, truth: set) -> dict[str, Any]:
-    from eviction_prevention import linkage
-    from eviction_prevention.pseudonymise import person_pseudonyms
+    from eviction_prevention.link import engine
+    from eviction_prevention.pseudonymise.pseudonyms import person_pseudonyms
 
     sides = []
     for frame in (left, right):
@@ -70,7 +70,7 @@ def ours(left: pd.DataFrame, right: pd.DataFrame, key: bytes, truth: set) -> dic
         pseudo.insert(0, "id", frame["id"].to_numpy())
         sides.append(pseudo)
     started = time.perf_counter()
-    scored = linkage.score_pairs(sides[0], sides[1], left_id="id", right_id="id", exclusive=False)
+    scored = engine.score_pairs(sides[0], sides[1], left_id="id", right_id="id", exclusive=False)
     seconds = time.perf_counter() - started
     links = scored[scored["match_probability"] >= THRESHOLD].rename(columns={})
     return {"seconds": round(seconds, 3), "candidate_pairs": len(scored),

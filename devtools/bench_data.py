@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from eviction_prevention import schema
+from eviction_prevention.parse import layouts
 from eviction_prevention.partners import Layout, Partner
 
 from devtools import synthetic_data as data
@@ -204,7 +204,7 @@ class Renderer:
         yes, no = self.layout.true_values[0], self.layout.false_values[0]
         return [yes if v else no for v in values.tolist()]
 
-    def cells(self, column: schema.Column, values: np.ndarray) -> list[object]:
+    def cells(self, column: layouts.Column, values: np.ndarray) -> list[object]:
         if column.type == "date":
             return self.date(values)
         if column.type == "float":
@@ -352,7 +352,7 @@ def social_team_columns(rng: np.random.Generator, who: People, reporter: np.ndar
     export = _days(EXPORT_DATE)
     teams = {m: e["social_team"] for m, e in _municipalities().items()}
     analysis = received + rng.integers(2, 25, n)
-    outcomes = np.array(schema.OUTCOMES, dtype=object)
+    outcomes = np.array(layouts.OUTCOMES, dtype=object)
     return {
         "team": np.array([teams[c] for c in who.city], dtype=object),
         "case_ref": np.array([f"ST{i:08d}" for i in range(n)], dtype=object),
@@ -380,7 +380,7 @@ def sdd_columns(rng: np.random.Generator, who: People) -> dict:
     start = export - rng.integers(10, 1500, n)
     end = np.where(rng.random(n) < 0.3, start + rng.integers(30, 400, n), -1)
     end = np.where(end > export, -1, end)
-    services = np.array(schema.SDD_SERVICES, dtype=object)
+    services = np.array(layouts.SDD_SERVICES, dtype=object)
     return {
         "record_ref": np.array([f"SDD{i:09d}" for i in range(n)], dtype=object),
         "bsn": who.bsn,

@@ -6,9 +6,9 @@ results in ``var/bench-linkage/results.json``. A benchmark: its targets are neve
 * FEBRL (``febrl``): data no one here generated. FEBRL 1, 2 and 3 (fetched once by ``make febrl-data``;
   FEBRL 4 is kept aside as an independent check and never used here), each split into two files by its
   ground truth with partial overlap and without soc_sec_id (``febrl.split_file``). Ours =
-  ``linkage.link_csv`` on the two files (wall seconds of that call: reading, pseudonymising, linking,
+  ``engine.link_csv`` on the two files (wall seconds of that call: reading, pseudonymising, linking,
   writing), the anchor = splink 5 on the same records in clear text (``splink_anchor``), both evaluated
-  against the true pairs with ``linkage.evaluate``. Targets: F1 >= 0.995 on each split, the mean of
+  against the true pairs with ``engine.evaluate``. Targets: F1 >= 0.995 on each split, the mean of
   F1(ours) / F1(splink) >= 1.00, and ours no slower than splink on each split.
 * Own generator (``generator``): per noise level and seed, generate the synthetic partner files (partial
   overlap), ingest and publish them in process into a fresh DuckDB warehouse and compare ``int_links``
@@ -70,17 +70,17 @@ def febrl_row(split: febrl.SplitFiles, ours: dict[str, float], splink: dict[str,
 
 def febrl_run(split: febrl.SplitFiles, workdir: Path, key: bytes) -> dict[str, Any]:
     """Ours (``link_csv``) and splink on one split, each evaluated against the true pairs."""
-    from eviction_prevention import linkage
+    from eviction_prevention.link import engine
 
     from devtools import splink_anchor
 
     out = workdir / f"{split.name}_links.csv"
     started = time.perf_counter()
-    linkage.link_csv(split.a, split.b, out, key)
+    engine.link_csv(split.a, split.b, out, key)
     seconds = time.perf_counter() - started
-    ours = {**linkage.evaluate(pd.read_csv(out, dtype=str), split.pairs), "seconds": seconds}
+    ours = {**engine.evaluate(pd.read_csv(out, dtype=str), split.pairs), "seconds": seconds}
     anchor = splink_anchor.link_csv(split.a, split.b, workdir / "splink.log")
-    theirs = {**linkage.evaluate(anchor.pairs, split.pairs), "seconds": anchor.seconds}
+    theirs = {**engine.evaluate(anchor.pairs, split.pairs), "seconds": anchor.seconds}
     return febrl_row(split, ours, theirs)
 
 

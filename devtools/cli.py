@@ -63,7 +63,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    from eviction_prevention.feedback import FILE_PREFIX
+    from eviction_prevention.publish.feedback import FILE_PREFIX
 
     from devtools.demo import DemoPaths, log_to_file, receipts_for, run_pipeline
 
@@ -85,9 +85,9 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 
 def _where_to_look(home: Path) -> None:
-    from eviction_prevention import dashboard
-    from eviction_prevention.feedback import FILE_PREFIX
-    from eviction_prevention.intake import RECEIPT_SUFFIX
+    from eviction_prevention.intake.files import RECEIPT_SUFFIX
+    from eviction_prevention.operate import dashboard
+    from eviction_prevention.publish.feedback import FILE_PREFIX
 
     print(
         "\n== where to look ==\n"

@@ -207,7 +207,7 @@ def run_pipeline(paths: DemoPaths, scale: float, seed: int, url: str | None = No
 
 def receipts_for(paths: DemoPaths, deliveries: list[tuple[str, str]]) -> list[Path]:
     """The receipts the pipeline wrote to the partners' outboxes for these (partner, file name) deliveries."""
-    from eviction_prevention.intake import RECEIPT_SUFFIX
+    from eviction_prevention.intake.files import RECEIPT_SUFFIX
 
     return [
         receipt
@@ -222,15 +222,19 @@ def run_in_process(data_dir: Path, url: str, key: bytes, vault_key: bytes | None
 
     For benchmarks and fast evaluation; the demo and the end-to-end test use the real path.
     """
-    from eviction_prevention import intake, publish
+    from eviction_prevention.intake import files as intake_files
+    from eviction_prevention.intake import ingest as intake_ingest
     from eviction_prevention.partners import get_partner
+    from eviction_prevention.publish import rebuild
 
     outcomes = []
     for partner_dir in sorted((data_dir / "partners").iterdir()):
         partner = get_partner(partner_dir.name)
         files = [
-            intake.FetchedFile(partner.code, path.name, intake.sha256_file(path), str(path), path.stat().st_size)
+            intake_files.FetchedFile(
+                partner.code, path.name, intake_files.sha256_file(path), str(path), path.stat().st_size
+            )
             for path in sorted(partner_dir.iterdir())
         ]
-        outcomes += intake.ingest_files(partner, files, key, url, vault_key=vault_key)
-    return {"files": len(outcomes), "published": publish.publish(url, key=key)}
+        outcomes += intake_ingest.ingest_files(partner, files, key, url, vault_key=vault_key)
+    return {"files": len(outcomes), "published": rebuild.publish(url, key=key)}

@@ -35,8 +35,8 @@ from datetime import date, timedelta
 
 import numpy as np
 import pandas as pd
-from eviction_prevention import normalize as nz
-from eviction_prevention import schema
+from eviction_prevention.parse import layouts
+from eviction_prevention.pseudonymise import normalize as nz
 
 from devtools import synthetic_data as data
 
@@ -106,7 +106,7 @@ def best_attack(kind: str, column: str, stored: Sequence[object], truth_ranks: M
 
 def attacked_columns(output: Iterable[str], kind: str) -> list[str]:
     """The stored columns of a pseudonymised ``kind`` frame that are neither attributes nor bookkeeping."""
-    plain = set(schema.attribute_columns(kind)) | BOOKKEEPING
+    plain = set(layouts.attribute_columns(kind)) | BOOKKEEPING
     return [c for c in output if c not in plain]
 
 
@@ -174,7 +174,7 @@ def population(n: int, seed: int) -> pd.DataFrame:
 
 def kind_frame(people: pd.DataFrame, kind: str) -> pd.DataFrame:
     """The canonical columns of ``kind`` that ``people`` has (what a parsed partner file would hold)."""
-    return people[[c.name for c in schema.columns(kind) if c.name in people.columns]]
+    return people[[c.name for c in layouts.columns(kind) if c.name in people.columns]]
 
 
 # ------------------------------------------------------------------------------------------------ truths
@@ -265,12 +265,12 @@ def staging_columns() -> dict[str, list[str]]:
 
     with warehouse.connect("duckdb:///:memory:") as conn:
         warehouse.ensure_schema(conn)
-        return {kind: warehouse.table_columns(conn, schema.STAGING_TABLE[kind]) for kind in KINDS}
+        return {kind: warehouse.table_columns(conn, layouts.STAGING_TABLE[kind]) for kind in KINDS}
 
 
 def run(n: int = 20_000, seed: int = 7, key: bytes = b"frequency-attack-key-not-a-secret") -> AttackReport:
     """Pseudonymise a population per kind with the real ingest function and attack every stored column."""
-    from eviction_prevention.pseudonymise import pseudonymise_frame
+    from eviction_prevention.pseudonymise.pseudonyms import pseudonymise_frame
 
     people = population(n, seed)
     clear = {name: frequency_ranks(values) for name, values in truths(people).items()}

@@ -25,7 +25,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from eviction_prevention import settings, warehouse
-from eviction_prevention.intake import RECEIPT_SUFFIX
+from eviction_prevention.intake.files import RECEIPT_SUFFIX
 
 from devtools import evaluation
 from devtools.airflow_api import FINISHED, AirflowAPI

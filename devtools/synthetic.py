@@ -25,9 +25,10 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from eviction_prevention import schema, settings
-from eviction_prevention.normalize import bsn_valid
+from eviction_prevention import settings
+from eviction_prevention.parse import layouts
 from eviction_prevention.partners import Layout, Partner, load_partners
+from eviction_prevention.pseudonymise.normalize import bsn_valid
 from openpyxl import Workbook
 from openpyxl.writer.excel import ExcelWriter
 
@@ -85,7 +86,7 @@ PREFIX_VARIANTS: dict[str, tuple[str, ...]] = {
     "ter": ("",),
 }
 
-SDD_SERVICE_WEIGHTS: tuple[float, ...] = (0.45, 0.30, 0.15, 0.10)  # order of schema.SDD_SERVICES
+SDD_SERVICE_WEIGHTS: tuple[float, ...] = (0.45, 0.30, 0.15, 0.10)  # order of layouts.SDD_SERVICES
 
 
 # --------------------------------------------------------------------------------------------- world
@@ -492,7 +493,7 @@ def _fill_closure(rng: random.Random, case: SocialTeamCase, ep: Episode | None) 
     if ep is not None and ep.eviction is not None and ep.eviction <= EXPORT_DATE:
         _close(case, ep.eviction + _days(rng.randint(0, 10)), "evicted")
     elif ep is not None and ep.end is not None and ep.end <= EXPORT_DATE:
-        outcome = rng.choices(schema.OUTCOMES[:4], weights=(40, 30, 20, 10))[0]
+        outcome = rng.choices(layouts.OUTCOMES[:4], weights=(40, 30, 20, 10))[0]
         _close(case, max(ep.end, case.received) + _days(rng.randint(0, 30)), outcome)
     elif ep is not None and ep.judgment is not None:
         return
@@ -500,7 +501,7 @@ def _fill_closure(rng: random.Random, case: SocialTeamCase, ep: Episode | None) 
         outcome = rng.choice(("declined", "unreachable", "other_help", "resolved"))
         _close(case, case.analysis + _days(rng.randint(7, 40)), outcome)
     elif ep is None and case.analysis is not None and rng.random() < 0.4:
-        outcome = rng.choices(schema.OUTCOMES[:8], weights=(25, 20, 20, 15, 8, 6, 4, 2))[0]
+        outcome = rng.choices(layouts.OUTCOMES[:8], weights=(25, 20, 20, 15, 8, 6, 4, 2))[0]
         _close(case, case.analysis + _days(rng.randint(20, 200)), outcome)
 
 
@@ -554,7 +555,7 @@ def build_social_team_cases(rng: random.Random, persons: list[Person], episodes:
 
 
 def _new_sdd(rng: random.Random, person: Person, start: date) -> SddRecord:
-    service = rng.choices(schema.SDD_SERVICES, weights=SDD_SERVICE_WEIGHTS)[0]
+    service = rng.choices(layouts.SDD_SERVICES, weights=SDD_SERVICE_WEIGHTS)[0]
     end: date | None = None
     if (EXPORT_DATE - start).days > 90 and rng.random() < 0.4:
         end = min(start + _days(rng.randint(60, 700)), EXPORT_DATE)
@@ -840,9 +841,9 @@ def sdd_row(record: SddRecord, copy: PersonCopy) -> dict[str, Any]:
 # --------------------------------------------------------------------------------------------- rendering
 
 
-def mapped_columns(partner: Partner) -> list[schema.Column]:
+def mapped_columns(partner: Partner) -> list[layouts.Column]:
     """Canonical columns the partner's layout maps, in canonical order."""
-    return [c for c in schema.columns(partner.kind) if c.name in partner.layout.columns]
+    return [c for c in layouts.columns(partner.kind) if c.name in partner.layout.columns]
 
 
 def format_number(value: float, layout: Layout) -> str:
@@ -850,7 +851,7 @@ def format_number(value: float, layout: Layout) -> str:
     return text.replace(",", "\0").replace(".", layout.decimal).replace("\0", layout.thousands)
 
 
-def render_text(value: Any, column: schema.Column, layout: Layout) -> str:
+def render_text(value: Any, column: layouts.Column, layout: Layout) -> str:
     if value is None or value == "":
         return ""
     if column.type == "date":
@@ -864,7 +865,7 @@ def render_text(value: Any, column: schema.Column, layout: Layout) -> str:
     return str(value)
 
 
-def render_cell(value: Any, column: schema.Column, layout: Layout) -> Any:
+def render_cell(value: Any, column: layouts.Column, layout: Layout) -> Any:
     if value is None or value == "":
         return None
     if column.type == "bool":

@@ -138,11 +138,13 @@ def partner_sftp(tmp_path) -> Iterator[PartnerSFTP]:
 
 def run_intake(partner_code: str, client, url: str, key: bytes, on=None) -> list[dict]:
     """fetch -> load -> settle for one partner, as the DAG's mapped tasks do (no waiting between polls)."""
-    from eviction_prevention import intake
+    from eviction_prevention.intake import fetch as intake_fetch
+    from eviction_prevention.intake import ingest as intake_ingest
+    from eviction_prevention.intake import settle as intake_settle
     from eviction_prevention.partners import get_partner
 
     partner = get_partner(partner_code)
-    fetched = intake.fetch_new_files(partner, client, sleep=lambda _s: None)
-    outcomes = intake.ingest_files(partner, fetched, key, url, on=on)
-    intake.settle_files(partner, outcomes, client, url)
+    fetched = intake_fetch.fetch_new_files(partner, client, sleep=lambda _s: None)
+    outcomes = intake_ingest.ingest_files(partner, fetched, key, url, on=on)
+    intake_settle.settle_files(partner, outcomes, client, url)
     return outcomes

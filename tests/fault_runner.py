@@ -30,7 +30,7 @@ INSIDE: dict[str, tuple[str, str, str, int]] = {
     "load:between_files": ("eviction_prevention.intake", "ingest_file", "before", 3),
     "settle:after_receipt": ("eviction_prevention.intake", "_move", "before", 1),
     "settle:before_ledger_mark": ("eviction_prevention.intake", "mark_settled", "before", 1),
-    "publish:during_linkage": ("eviction_prevention.linking", "link_sources", "before", 1),
+    "publish:during_linkage": ("eviction_prevention.link.sources", "link_sources", "before", 1),
 }
 BOUNDARIES = {f"boundary:after_{step}": step for step in faults.STEPS}
 KILL_POINTS = sorted(INSIDE) + sorted(BOUNDARIES)

@@ -202,7 +202,8 @@ def _drop_schema(schema: str) -> None:
 @functools.cache
 def base_schema() -> str:
     """A schema holding the partners not under fault, loaded once per session (no marts)."""
-    from eviction_prevention import intake
+    from eviction_prevention.intake import files as intake_files
+    from eviction_prevention.intake import ingest
     from eviction_prevention.partners import get_partner
 
     schema = f"f_base_{uuid.uuid4().hex[:12]}"
@@ -217,10 +218,10 @@ def base_schema() -> str:
         for code in OTHER_PARTNERS:
             partner = get_partner(code)
             files = [
-                intake.FetchedFile(code, p.name, intake.sha256_file(p), str(p), p.stat().st_size)
+                intake_files.FetchedFile(code, p.name, intake_files.sha256_file(p), str(p), p.stat().st_size)
                 for p in partner_files(code)
             ]
-            intake.ingest_files(partner, files, TEST_KEY.encode(), schema_url(schema))
+            ingest.ingest_files(partner, files, TEST_KEY.encode(), schema_url(schema))
     return schema
 
 
@@ -257,8 +258,8 @@ Connect = Callable[[], contextlib.AbstractContextManager[Any]]
 
 def run_step(step: str, partner_code: str, connect: Connect, previous: dict[str, Any] | None) -> dict[str, Any]:
     """One intake step as its Airflow task runs it (lock, then the task body), with a direct SFTP session."""
-    from eviction_prevention import tasks
-    from eviction_prevention.locks import partner_lock
+    from eviction_prevention.intake.locks import partner_lock
+    from eviction_prevention.orchestration import tasks
     from eviction_prevention.partners import get_partner
 
     partner = get_partner(partner_code)

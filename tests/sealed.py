@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pandas as pd
-from eviction_prevention.keys import KeyChain
-from eviction_prevention.pseudonymise import pseudonymise_frame
-from eviction_prevention.sealing import SEAL_COLUMN, unseal
+from eviction_prevention.pseudonymise.keys import KeyChain
+from eviction_prevention.pseudonymise.pseudonyms import pseudonymise_frame
+from eviction_prevention.pseudonymise.sealing import SEAL_COLUMN, unseal
 
 
 def opened(out: pd.DataFrame, kind: str, key: bytes | KeyChain) -> pd.DataFrame:

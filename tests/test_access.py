@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 import sqlalchemy as sa
-from eviction_prevention import access
+from eviction_prevention.operate import access
 
 from tests.conftest import PG_BASE_URL, unavailable
 from tests.test_scenarios import load_scenario

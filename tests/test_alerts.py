@@ -17,7 +17,9 @@ from types import SimpleNamespace
 
 import pytest
 import sqlalchemy as sa
-from eviction_prevention import alerts, intake, settings, warehouse
+from eviction_prevention import settings, warehouse
+from eviction_prevention.intake import delivery_windows
+from eviction_prevention.operate import alerts
 from eviction_prevention.partners import get_partner
 
 from tests.browser import free_port
@@ -174,7 +176,7 @@ def materialise_delivery_compliance(url: str) -> None:
 
 def test_missed_delivery_window_alerts_once(warehouse_url, webhook, mailbox) -> None:
     # trivire delivers monthly from May 2026, at the latest 10 days after the month; nothing arrived by 1 August.
-    intake.check_delivery_windows(get_partner("trivire"), warehouse_url, on=dt.date(2026, 8, 1))
+    delivery_windows.check_delivery_windows(get_partner("trivire"), warehouse_url, on=dt.date(2026, 8, 1))
     materialise_delivery_compliance(warehouse_url)
 
     counts = alerts.alert_missed_deliveries(warehouse_url)
@@ -210,7 +212,7 @@ def test_missed_delivery_window_alerts_once(warehouse_url, webhook, mailbox) -> 
 
 
 def test_an_alert_no_channel_accepted_is_retried(duckdb_url, monkeypatch, webhook) -> None:
-    intake.check_delivery_windows(get_partner("trivire"), duckdb_url, on=dt.date(2026, 7, 5))
+    delivery_windows.check_delivery_windows(get_partner("trivire"), duckdb_url, on=dt.date(2026, 7, 5))
     materialise_delivery_compliance(duckdb_url)
     dead = {"conn_type": "http", "host": "127.0.0.1", "port": free_port(), "schema": "http"}
     with monkeypatch.context() as m:
@@ -266,7 +268,7 @@ def test_dags_carry_failure_callbacks_and_deadlines() -> None:
     assert bag.import_errors == {}
     retention = bag.dags["retention"]
     assert [d.interval for d in retention.deadline] == [dt.timedelta(minutes=60)]
-    assert retention.deadline[0].callback.path == "eviction_prevention.alerts.on_deadline_missed"
+    assert retention.deadline[0].callback.path == "eviction_prevention.operate.alerts.on_deadline_missed"
     for dag_id in ("publish_referrals", "retention"):
         for t in bag.dags[dag_id].tasks:  # a mapped task keeps the callback as given, a plain one as a list
             callbacks = t.on_failure_callback if isinstance(t.on_failure_callback, list) else [t.on_failure_callback]

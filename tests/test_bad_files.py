@@ -12,7 +12,9 @@ import os
 from pathlib import Path
 
 import pytest
-from eviction_prevention import intake, warehouse
+from eviction_prevention import warehouse
+from eviction_prevention.intake import receipts
+from eviction_prevention.intake import settle as intake_settle
 from eviction_prevention.partners import get_partner
 
 from tests.conftest import PartnerSFTP, run_intake
@@ -96,8 +98,8 @@ def test_every_bad_file_is_quarantined_with_its_reason_and_good_files_load(
         row = ledger[ledger.file_id == outcome["file_id"]].iloc[0]
         assert (row.status, row.rows_loaded, row.file_name) == ("rejected", 0, name)
         home = partner_sftp.root / partner
-        assert (home / "quarantine" / intake.settled_name(outcome)).exists(), entry["fault"]
-        receipt = (home / "outbox" / intake.receipt_name(outcome)).read_text(encoding="utf-8")
+        assert (home / "quarantine" / intake_settle.settled_name(outcome)).exists(), entry["fault"]
+        receipt = (home / "outbox" / receipts.receipt_name(outcome)).read_text(encoding="utf-8")
         assert "Resultaat: AFGEWEZEN" in receipt
         assert entry["expected"] in receipt
         assert not [p for p in PERSONAL if p in receipt], entry["fault"]
@@ -108,8 +110,8 @@ def test_every_bad_file_is_quarantined_with_its_reason_and_good_files_load(
         (good,) = [o for o in outcomes.values() if o["partner"] == code and o["status"] == "loaded"]
         assert (good["rows_loaded"], good["reasons"]) == (expected_rows, []), code
         assert rows_by_file[good["file_id"]] == expected_rows
-        assert (home / "processed" / intake.settled_name(good)).exists()
-        receipt = (home / "outbox" / intake.receipt_name(good)).read_text(encoding="utf-8")
+        assert (home / "processed" / intake_settle.settled_name(good)).exists()
+        receipt = (home / "outbox" / receipts.receipt_name(good)).read_text(encoding="utf-8")
         assert "Resultaat: GEACCEPTEERD" in receipt and f"Regels verwerkt: {expected_rows}" in receipt
 
     oversize = next(o for o in outcomes.values() if o["file_id"].startswith("unread-"))
@@ -126,7 +128,7 @@ def test_rejected_receipt_reads_like_a_letter_to_a_clerk(
     partner_sftp.upload("trivire", local)
     with partner_sftp.client("trivire") as client:
         (outcome,) = run_intake("trivire", client, duckdb_url, key)
-    receipt = (partner_sftp.root / "trivire" / "outbox" / intake.receipt_name(outcome)).read_text(encoding="utf-8")
+    receipt = (partner_sftp.root / "trivire" / "outbox" / receipts.receipt_name(outcome)).read_text(encoding="utf-8")
     lines = receipt.splitlines()
     assert lines[0] == "Ontvangstbevestiging voor Trivire"
     assert lines[1] == f"Bestand: {entry['deliver_as']}"

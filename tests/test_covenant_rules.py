@@ -29,8 +29,9 @@ import openpyxl
 import pandas as pd
 import pytest
 import sqlalchemy as sa
-from eviction_prevention import cli, statutory_calendar, warehouse
+from eviction_prevention import cli, warehouse
 from eviction_prevention.dutch_time import AMSTERDAM
+from eviction_prevention.publish import statutory_calendar
 
 from devtools.evaluation import record_key
 from tests.conftest import TEST_KEY, run_intake, schema_url, scratch_schema, unavailable

@@ -58,7 +58,7 @@ def test_intake_tasks_and_retries() -> None:
 def test_announce_counts_the_files_that_changed_the_warehouse_and_skips_without_them() -> None:
     import pytest
     from airflow.sdk.exceptions import AirflowSkipException
-    from eviction_prevention import tasks
+    from eviction_prevention.orchestration import tasks
 
     loaded = [
         {"partner": "woonbron", "outcomes": [{"status": "loaded"}, {"status": "duplicate"}, {"status": "rejected"}]},
@@ -86,8 +86,8 @@ def test_deadlines_on_scheduled_runs_and_off_for_dags_test(monkeypatch) -> None:
 
 
 def test_every_dag_takes_the_shared_defaults() -> None:
-    from eviction_prevention import alerts
-    from eviction_prevention.dag_defaults import START_DATE
+    from eviction_prevention.operate import alerts
+    from eviction_prevention.orchestration.dag_defaults import START_DATE
 
     bag = DagBag(dag_folder=str(DAGS))
     stages = {"partner_intake": "intake", "publish_referrals": "publish", "retention": "retention"}

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 from eviction_prevention import settings, warehouse
-from eviction_prevention.dashboard import write_dashboard
+from eviction_prevention.operate.dashboard import write_dashboard
 
 from devtools import demo, synthetic
 from tests.browser import Browser, available

@@ -5,9 +5,10 @@ from __future__ import annotations
 import datetime as dt
 
 import pandas as pd
-from eviction_prevention import dashboard, dutch_time
-from eviction_prevention import dashboard_figures as figures
-from eviction_prevention.dashboard_figures import REGION, TERM_BY_KEY, Tally
+from eviction_prevention import dutch_time
+from eviction_prevention.operate import dashboard
+from eviction_prevention.operate import dashboard_figures as figures
+from eviction_prevention.operate.dashboard_figures import REGION, TERM_BY_KEY, Tally
 
 
 def monthly_row(municipality: str, month: str, **counts: int) -> dict:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from eviction_prevention import dictionary, warehouse
+from eviction_prevention import warehouse
+from eviction_prevention.publish import dictionary
 
 from tests.test_scenarios import load_scenario
 

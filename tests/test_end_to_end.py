@@ -18,10 +18,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import sqlalchemy as sa
-from eviction_prevention import identity_vault, warehouse
-from eviction_prevention.intake import RECEIPT_SUFFIX
-from eviction_prevention.parsing import parse_file
+from eviction_prevention import warehouse
+from eviction_prevention.intake.files import RECEIPT_SUFFIX
+from eviction_prevention.parse.parsing import parse_file
 from eviction_prevention.partners import get_partner
+from eviction_prevention.pseudonymise import identity_vault
 
 from devtools import evaluation
 from devtools.demo import DemoPaths, receipts_for, run_pipeline

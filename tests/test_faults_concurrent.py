@@ -14,7 +14,10 @@ import time
 from pathlib import Path
 
 import pytest
-from eviction_prevention import intake, warehouse
+from eviction_prevention import warehouse
+from eviction_prevention.intake import fetch as intake_fetch
+from eviction_prevention.intake import ingest, receipts
+from eviction_prevention.intake import settle as intake_settle
 from eviction_prevention.partners import get_partner
 
 from tests import faults
@@ -51,7 +54,7 @@ def test_two_simultaneous_runs_load_each_file_once(tmp_path: Path, pg_url: str) 
 
 LOCK_PROBE = """
 import sys
-from eviction_prevention.locks import LockTimeout, partner_lock
+from eviction_prevention.intake.locks import LockTimeout, partner_lock
 try:
     with partner_lock("trivire", sys.argv[1], timeout=0.5):
         print("acquired")
@@ -66,7 +69,7 @@ def probe_lock(url: str) -> str:
 
 
 def test_partner_lock_excludes_other_processes_until_released(warehouse_url: str) -> None:
-    from eviction_prevention.locks import partner_lock
+    from eviction_prevention.intake.locks import partner_lock
 
     with partner_lock("trivire", warehouse_url):
         assert probe_lock(warehouse_url) == (
@@ -88,17 +91,17 @@ def test_a_run_that_downloaded_a_file_another_run_settled_resumes_it(
     partner = get_partner("trivire")
     partner_sftp.upload("trivire", GOOD)
     with partner_sftp.client("trivire") as client:
-        first = intake.fetch_new_files(partner, client, sleep=lambda _s: None)
-        second = intake.fetch_new_files(partner, client, sleep=lambda _s: None)
-        (a,) = intake.ingest_files(partner, first, key, warehouse_url)
-        intake.settle_files(partner, [a], client, warehouse_url)
-        (b,) = intake.ingest_files(partner, second, key, warehouse_url)
-        intake.settle_files(partner, [b], client, warehouse_url)
+        first = intake_fetch.fetch_new_files(partner, client, sleep=lambda _s: None)
+        second = intake_fetch.fetch_new_files(partner, client, sleep=lambda _s: None)
+        (a,) = ingest.ingest_files(partner, first, key, warehouse_url)
+        intake_settle.settle_files(partner, [a], client, warehouse_url)
+        (b,) = ingest.ingest_files(partner, second, key, warehouse_url)
+        intake_settle.settle_files(partner, [b], client, warehouse_url)
     assert (a["status"], a["rows_loaded"]) == ("loaded", 3)
     assert b == a
     with warehouse.connect(warehouse_url) as conn:
         assert conn.exec_driver_sql("SELECT status FROM meta_file_deliveries").fetchall() == [("loaded",)]
         assert conn.exec_driver_sql("SELECT count(*) FROM stg_arrears_snapshots").scalar() == 3
     home = partner_sftp.root / "trivire"
-    assert [n for n in os.listdir(home / "outbox") if not n.startswith(".")] == [intake.receipt_name(a)]
+    assert [n for n in os.listdir(home / "outbox") if not n.startswith(".")] == [receipts.receipt_name(a)]
     assert os.listdir(home / "inbox") == []

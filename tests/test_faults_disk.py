@@ -13,7 +13,9 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from eviction_prevention import intake, settings
+from eviction_prevention import settings
+from eviction_prevention.intake import fetch as intake_fetch
+from eviction_prevention.intake import files as intake_files
 
 from tests import faults
 from tests.conftest import unavailable
@@ -49,7 +51,7 @@ def test_disk_full_while_archiving_fails_clearly_without_partial_state(tmp_path:
     with faults.fault_env(tmp_path, pg_url) as env, small_filesystem(settings.landing_dir()) as archive:
         filler = fill(archive, FREE_BYTES)
         state = tmp_path / "state"
-        with pytest.raises(intake.LandingFullError) as failed:
+        with pytest.raises(intake_fetch.LandingFullError) as failed:
             env.run(state, ("fetch",))
         assert failed.value.errno == errno.ENOSPC
         assert "is full (No space left on device)" in str(failed.value)
@@ -58,7 +60,7 @@ def test_disk_full_while_archiving_fails_clearly_without_partial_state(tmp_path:
         assert list((folder / "tmp").iterdir()) == []  # the partial download was removed
         landed = [p for p in folder.iterdir() if p.is_file()]
         assert 0 < len(landed) < len(faults.expected_rows())  # the disk filled up part-way
-        assert all(intake.sha256_file(p) == p.stem for p in landed)  # what was archived is complete
+        assert all(intake_files.sha256_file(p) == p.stem for p in landed)  # what was archived is complete
         assert faults.fault_partner_state(pg_url)["ledger"] == []
         assert len(os.listdir(env.sftp_home / "inbox")) == len(faults.expected_rows())
         filler.unlink()  # the engineer frees space and clears the task

@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 from airflow.sdk.exceptions import AirflowFailException
-from eviction_prevention import intake, settings
+from eviction_prevention import settings
+from eviction_prevention.intake import files as intake_files
 
 from tests import faults
 
@@ -53,15 +54,15 @@ def assert_dropped_cleanly(error: BaseException, env: faults.FaultEnv, state: Pa
     assert downloading() == []  # no partial download left behind
     assert not (state / "fetch.json").exists()
     landed = [p for p in landing().iterdir() if p.is_file()]
-    assert all(intake.sha256_file(p) == p.stem for p in landed)  # only complete files are ever landed
+    assert all(intake_files.sha256_file(p) == p.stem for p in landed)  # only complete files are ever landed
     assert len(os.listdir(env.sftp_home / "inbox")) == len(faults.expected_rows())
 
 
 def retry_and_converge(env: faults.FaultEnv, state: Path, fault: str) -> None:
     fetched = env.run(state, ("fetch",))["fetch"]["files"]
-    originals = {p.name: intake.sha256_file(p) for p in faults.partner_files(faults.FAULT_PARTNER)}
+    originals = {p.name: intake_files.sha256_file(p) for p in faults.partner_files(faults.FAULT_PARTNER)}
     assert {f["remote_name"]: f["file_id"] for f in fetched} == originals
-    assert all(intake.sha256_file(Path(f["landing_path"])) == f["file_id"] for f in fetched)  # intact
+    assert all(intake_files.sha256_file(Path(f["landing_path"])) == f["file_id"] for f in fetched)  # intact
     env.run(state)
     env.assert_converged(fault)
 

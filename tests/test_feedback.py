@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pandas as pd
-from eviction_prevention import feedback
+from eviction_prevention.publish import feedback
 
 D = dt.date.fromisoformat
 REF = D("2026-10-31")
@@ -159,8 +159,9 @@ def test_feedback_reaches_each_outbox_once_with_the_partners_own_references(
     a case by Trivire's name and contract number. A second send writes nothing; after a lost record it writes
     the same name and bytes."""
     import sqlalchemy as sa
-    from eviction_prevention import publish, warehouse
+    from eviction_prevention import warehouse
     from eviction_prevention.partners import get_partner
+    from eviction_prevention.publish import rebuild
 
     from tests.conftest import TEST_VAULT_KEY, run_intake
     from tests.fixtures.build_corpus import arrears_rows, csv_bytes
@@ -170,7 +171,7 @@ def test_feedback_reaches_each_outbox_once_with_the_partners_own_references(
     partner_sftp.upload("trivire", local)
     with partner_sftp.client("trivire") as client:
         run_intake("trivire", client, warehouse_url, key)
-    publish.publish(warehouse_url, key=key)
+    rebuild.publish(warehouse_url, key=key)
     vault = TEST_VAULT_KEY.encode()
     sent = {}
     for code in ("trivire", "sociale_teams"):

@@ -19,8 +19,10 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from eviction_prevention import intake, warehouse
-from eviction_prevention.parsing import parse_file
+from eviction_prevention import warehouse
+from eviction_prevention.intake import receipts
+from eviction_prevention.intake import settle as intake_settle
+from eviction_prevention.parse.parsing import parse_file
 from eviction_prevention.partners import get_partner
 
 from tests.conftest import PartnerSFTP, run_intake
@@ -131,10 +133,10 @@ def test_no_mutant_of_a_good_file_breaks_the_batch(
     for name, (partner, role) in delivered.items():
         outcome = outcomes[name]
         home = partner_sftp.root / partner
-        said.append((home / "outbox" / intake.receipt_name(outcome)).read_text(encoding="utf-8"))
+        said.append((home / "outbox" / receipts.receipt_name(outcome)).read_text(encoding="utf-8"))
         assert outcome["status"] in ("loaded", "rejected", "duplicate"), name
         folder = "quarantine" if outcome["status"] == "rejected" else "processed"
-        assert (home / folder / intake.settled_name(outcome)).exists(), name
+        assert (home / folder / intake_settle.settled_name(outcome)).exists(), name
         if outcome["status"] == "rejected":
             assert staged.get(outcome["file_id"], 0) == 0 and outcome["reasons"], name
         elif outcome["status"] == "loaded":  # all of its accepted rows

@@ -5,7 +5,7 @@ from __future__ import annotations
 import gc
 
 import pytest
-from eviction_prevention import gc_tuning
+from eviction_prevention.intake import gc_tuning
 
 
 def test_thresholds_raised_inside_and_restored_after() -> None:

@@ -14,7 +14,13 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from eviction_prevention import intake, parse_sandbox, warehouse
+from eviction_prevention import warehouse
+from eviction_prevention.intake import check as intake_check
+from eviction_prevention.intake import files as intake_files
+from eviction_prevention.intake import ingest as intake_ingest
+from eviction_prevention.intake import receipts as intake_receipts
+from eviction_prevention.intake import settle
+from eviction_prevention.parse import sandbox
 from eviction_prevention.partners import ReadLimits, get_partner
 
 from tests.conftest import PartnerSFTP, run_intake
@@ -175,8 +181,8 @@ def test_a_hostile_file_costs_only_itself(tmp_path: Path, partner_sftp: PartnerS
         assert any(reason in r for r in outcome["reasons"]), (fault, outcome["reasons"])
         assert rows_by_file.get(outcome["file_id"], 0) == 0, fault
         home = partner_sftp.root / partner
-        assert (home / "quarantine" / intake.settled_name(outcome)).exists(), fault
-        receipt = (home / "outbox" / intake.receipt_name(outcome)).read_text(encoding="utf-8")
+        assert (home / "quarantine" / settle.settled_name(outcome)).exists(), fault
+        receipt = (home / "outbox" / intake_receipts.receipt_name(outcome)).read_text(encoding="utf-8")
         assert "Resultaat: AFGEWEZEN" in receipt and reason in receipt, fault
     for partner, (name, _data) in goods.items():
         outcome = outcomes[name]
@@ -184,7 +190,7 @@ def test_a_hostile_file_costs_only_itself(tmp_path: Path, partner_sftp: PartnerS
         assert rows_by_file[outcome["file_id"]] == 3
         home = partner_sftp.root / partner
         assert os.listdir(home / "inbox") == []
-        assert (home / "processed" / intake.settled_name(outcome)).exists()
+        assert (home / "processed" / settle.settled_name(outcome)).exists()
 
 
 def test_rows_the_warehouse_refuses_reject_their_file_only(
@@ -199,15 +205,15 @@ def test_rows_the_warehouse_refuses_reject_their_file_only(
     second.write_bytes(csv_bytes("trivire", arrears_rows("TRY")))
     for path in (first, second):
         partner_sftp.upload("trivire", path)
-    store = intake.load_staging
-    refused = intake.sha256_file(first)
+    store = intake_check.load_staging
+    refused = intake_files.sha256_file(first)
 
     def refusing(conn, accepted, partner, file_id, key_, vault):
         if file_id == refused:
             raise sa.exc.DataError("INSERT ...", {}, ValueError("value out of range"))
         return store(conn, accepted, partner, file_id, key_, vault)
 
-    monkeypatch.setattr(intake, "load_staging", refusing)
+    monkeypatch.setattr(intake_ingest, "load_staging", refusing)
     with partner_sftp.client("trivire") as client:
         outcomes = {o["remote_name"]: o for o in run_intake("trivire", client, warehouse_url, key)}
     bad, good = outcomes[first.name], outcomes[second.name]
@@ -232,7 +238,7 @@ def test_a_warehouse_that_is_down_fails_the_task_rather_than_the_file(
     def unavailable(*_args, **_kwargs):
         raise sa.exc.OperationalError("INSERT ...", {}, OSError("server closed the connection"))
 
-    monkeypatch.setattr(intake, "load_staging", unavailable)
+    monkeypatch.setattr(intake_ingest, "load_staging", unavailable)
     with partner_sftp.client("trivire") as client, pytest.raises(sa.exc.OperationalError):
         run_intake("trivire", client, duckdb_url, key)
     with warehouse.connect(duckdb_url) as conn:
@@ -249,30 +255,30 @@ def _big_csv(rows: int) -> bytes:
 
 def test_a_file_that_takes_too_long_is_abandoned_and_the_next_file_is_read():
     trivire = get_partner("trivire")
-    slow = parse_sandbox.parse(_big_csv(20_000), trivire.layout, trivire.kind, ReadLimits(seconds=0.02))
+    slow = sandbox.parse(_big_csv(20_000), trivire.layout, trivire.kind, ReadLimits(seconds=0.02))
     assert [(i.code, i.message) for i in slow.issues] == [
         ("read_timeout", "het bestand kon niet binnen 0.02 seconden worden gelezen")
     ]
-    after = parse_sandbox.parse(_big_csv(3), trivire.layout, trivire.kind, ReadLimits())
+    after = sandbox.parse(_big_csv(3), trivire.layout, trivire.kind, ReadLimits())
     assert (len(after.frame), after.issues) == (3, [])
 
 
 def test_a_file_that_needs_too_much_memory_is_rejected_and_the_next_file_is_read():
     trivire = get_partner("trivire")
-    greedy = parse_sandbox.parse(_big_csv(20_000), trivire.layout, trivire.kind, ReadLimits(memory_mb=8))
+    greedy = sandbox.parse(_big_csv(20_000), trivire.layout, trivire.kind, ReadLimits(memory_mb=8))
     (issue,) = greedy.issues
     assert issue.code in ("read_memory", "read_aborted")
     assert "meer dan 8 MB geheugen" in issue.message
-    after = parse_sandbox.parse(_big_csv(3), trivire.layout, trivire.kind, ReadLimits())
+    after = sandbox.parse(_big_csv(3), trivire.layout, trivire.kind, ReadLimits())
     assert (len(after.frame), after.issues) == (3, [])
 
 
 def test_too_many_cells_and_too_much_unpacked_data_are_named():
     tablis, trivire = get_partner("tablis"), get_partner("trivire")
-    wide = parse_sandbox.parse(_big_csv(50), trivire.layout, trivire.kind, ReadLimits(cells=100))
+    wide = sandbox.parse(_big_csv(50), trivire.layout, trivire.kind, ReadLimits(cells=100))
     assert [i.code for i in wide.issues] == ["too_many_cells"]
     assert wide.issues[0].message == f"het bestand heeft {51 * 25} cellen: meer dan de toegestane 100"
-    packed = parse_sandbox.parse(
+    packed = sandbox.parse(
         xlsx_bytes(arrears_rows("TU", n=2000)), tablis.layout, tablis.kind, ReadLimits(unpacked_mb=1)
     )
     assert [(i.code, i.message) for i in packed.issues] == [
@@ -299,22 +305,26 @@ def test_nothing_quoted_from_a_delivery_can_add_a_line_to_its_receipt(
         outcomes = run_intake("trivire", client, duckdb_url, key)
     assert sorted(o["status"] for o in outcomes) == ["rejected", "rejected"]
     for outcome in outcomes:
-        receipt = (partner_sftp.root / "trivire" / "outbox" / intake.receipt_name(outcome)).read_text(encoding="utf-8")
+        receipt = (partner_sftp.root / "trivire" / "outbox" / intake_receipts.receipt_name(outcome)).read_text(
+            encoding="utf-8"
+        )
         lines = receipt.splitlines()
         assert [line for line in lines if line.startswith("Resultaat:")] == [
             "Resultaat: AFGEWEZEN - het bestand is niet verwerkt, er zijn geen gegevens uit opgeslagen"
         ]
         assert [line for line in lines if line.startswith("Regels verwerkt:")] == ["Regels verwerkt: 0"]
-        assert all(line.isprintable() and len(line) <= 2 * intake.QUOTE_LIMIT for line in lines)
+        assert all(line.isprintable() and len(line) <= 2 * intake_receipts.QUOTE_LIMIT for line in lines)
     named = next(o for o in outcomes if o["remote_name"] == by_name.name)
-    receipt = (partner_sftp.root / "trivire" / "outbox" / intake.receipt_name(named)).read_text(encoding="utf-8")
+    receipt = (partner_sftp.root / "trivire" / "outbox" / intake_receipts.receipt_name(named)).read_text(
+        encoding="utf-8"
+    )
     assert "Bestand: huurachterstand_2026-10-31_?Resultaat: GEACCEPTEERD?.csv" in receipt.splitlines()
 
 
 def test_one_line_bounds_and_flattens_what_it_quotes():
-    assert intake.one_line("kolom 'A\r\nB\tC\u202eD'") == "kolom 'A??B?C?D'"
-    assert intake.one_line("x" * 500) == "x" * 299 + "…"
-    assert intake.one_line("Gemeente 's-Gravendeel (ëï)") == "Gemeente 's-Gravendeel (ëï)"
+    assert intake_receipts.one_line("kolom 'A\r\nB\tC\u202eD'") == "kolom 'A??B?C?D'"
+    assert intake_receipts.one_line("x" * 500) == "x" * 299 + "…"
+    assert intake_receipts.one_line("Gemeente 's-Gravendeel (ëï)") == "Gemeente 's-Gravendeel (ëï)"
 
 
 # ------------------------------------------------------------- no value of a file reaches an XCom (class 2)
@@ -344,7 +354,9 @@ def test_a_file_without_its_header_row_quotes_none_of_its_cells(
     for outcome in outcomes:
         assert (outcome["status"], outcome["reasons"]) == ("rejected", [expected])
         said = json.dumps(outcome, ensure_ascii=False)
-        receipt = (partner_sftp.root / "trivire" / "outbox" / intake.receipt_name(outcome)).read_text(encoding="utf-8")
+        receipt = (partner_sftp.root / "trivire" / "outbox" / intake_receipts.receipt_name(outcome)).read_text(
+            encoding="utf-8"
+        )
         assert not [c for c in cells if c in said or c in receipt]
 
 
@@ -359,7 +371,7 @@ def test_a_utf8_file_for_a_windows_1252_partner_is_refused_not_read_as_mojibake(
     table[1] = ";".join(cells)
     data = "\r\n".join(table)
     utf8 = data.encode("utf-8")
-    result = parse_sandbox.parse(utf8, trivire.layout, trivire.kind, ReadLimits())
+    result = sandbox.parse(utf8, trivire.layout, trivire.kind, ReadLimits())
     assert [(i.code, i.message) for i in result.issues] == [
         (
             "encoding_utf8",
@@ -367,7 +379,7 @@ def test_a_utf8_file_for_a_windows_1252_partner_is_refused_not_read_as_mojibake(
             "zouden verkeerd worden gelezen",
         )
     ]
-    same = parse_sandbox.parse(data.encode("cp1252"), trivire.layout, trivire.kind, ReadLimits())
+    same = sandbox.parse(data.encode("cp1252"), trivire.layout, trivire.kind, ReadLimits())
     assert same.issues == [] and len(same.frame) == 3  # the same text in the agreed encoding loads
 
 
@@ -377,7 +389,7 @@ def test_a_utf8_file_for_a_windows_1252_partner_is_refused_not_read_as_mojibake(
      ("12.34.567", None)],
 )  # fmt: skip
 def test_a_decimal_point_in_a_decimal_comma_file_is_not_a_thousands_separator(written: str, amount: float | None):
-    from eviction_prevention.parsing import parse_decimal
+    from eviction_prevention.parse.parsing import parse_decimal
 
     if amount is None:
         with pytest.raises(ValueError):
@@ -390,7 +402,7 @@ def test_a_decimal_point_in_a_decimal_comma_file_is_not_a_thousands_separator(wr
     cells = table[1].split(";")
     cells[header.index("Achterstand")] = written
     table[1] = ";".join(cells)
-    result = parse_sandbox.parse("\r\n".join(table).encode("cp1252"), trivire.layout, trivire.kind, ReadLimits())
+    result = sandbox.parse("\r\n".join(table).encode("cp1252"), trivire.layout, trivire.kind, ReadLimits())
     if amount is None:
         assert [(i.code, i.row, i.column) for i in result.issues if i.severity != "warning"][:1] == [
             ("type", 2, "arrears_amount")
@@ -428,7 +440,7 @@ def test_dates_outside_their_plausible_window_reject_the_file(changes: dict[str,
     import datetime as dt
 
     trivire = get_partner("trivire")
-    accepted, issues = intake.check_file(_trivire_with(changes), trivire, on=dt.date(2026, 11, 30))
+    accepted, issues = intake_check.check_file(_trivire_with(changes), trivire, on=dt.date(2026, 11, 30))
     assert accepted.empty
     assert [i.message for i in issues if i.severity == "critical" and reason in i.message], [i.message for i in issues]
 
@@ -438,12 +450,12 @@ def test_dates_inside_their_window_load():
 
     trivire = get_partner("trivire")
     inside = {"Datum ontruiming": "15-03-2027", "Datum eerste achterstand": "01-01-2001", "Peildatum": "31-10-2026"}
-    accepted, issues = intake.check_file(_trivire_with(inside), trivire, on=dt.date(2026, 11, 30))
+    accepted, issues = intake_check.check_file(_trivire_with(inside), trivire, on=dt.date(2026, 11, 30))
     assert len(accepted) == 3, [i.message for i in issues]
 
 
 def test_what_a_spreadsheet_opens_starts_no_formula(tmp_path: Path):
-    from eviction_prevention.linkage import link_csv
+    from eviction_prevention.link.engine import link_csv
     from eviction_prevention.spreadsheet_safety import neutralised
 
     assert neutralised("=cmd|' /C calc'!A0") == "'=cmd|' /C calc'!A0"
@@ -484,7 +496,9 @@ def test_a_file_with_shifted_columns_quotes_none_of_its_cells(
     assert any("(een tekst van " in r for r in outcome["reasons"]), outcome["reasons"]
     cells = {c for line in lines[1:] for c in line.split(";") if len(c) >= 4}
     said = json.dumps(outcome, ensure_ascii=False)
-    receipt = (partner_sftp.root / "trivire" / "outbox" / intake.receipt_name(outcome)).read_text(encoding="utf-8")
+    receipt = (partner_sftp.root / "trivire" / "outbox" / intake_receipts.receipt_name(outcome)).read_text(
+        encoding="utf-8"
+    )
     personal = {c for c in cells if re.search(r"[A-Za-z@]", c) or re.fullmatch(r"[\d-]{8,}", c)}  # names, dates
     assert len(personal) > 10
     assert [c for c in personal if c in said or c in receipt] == []
@@ -528,5 +542,7 @@ def test_free_text_attribute_columns_keep_only_listed_values(
         ["huisarts", "Zwijndrecht", "Sociaal Wijkteam Dordrecht"],
     ]
     for done in outcomes.values():
-        receipt = (partner_sftp.root / "sociale_teams" / "outbox" / intake.receipt_name(done)).read_text("utf-8")
+        receipt = (partner_sftp.root / "sociale_teams" / "outbox" / intake_receipts.receipt_name(done)).read_text(
+            "utf-8"
+        )
         assert not [v for v in ("Jansen", "Piet de Vries", "Anna Bakker") if v in receipt or v in json.dumps(done)]

@@ -9,7 +9,9 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from eviction_prevention import cli, identity_vault, keys, retention, warehouse
+from eviction_prevention import cli, warehouse
+from eviction_prevention.operate import retention
+from eviction_prevention.pseudonymise import identity_vault, keys
 
 from tests.conftest import TEST_VAULT_KEY, PartnerSFTP, run_intake
 from tests.fixtures.build_corpus import arrears_rows, csv_bytes, social_team_rows

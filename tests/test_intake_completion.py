@@ -14,7 +14,10 @@ from pathlib import Path
 
 import pytest
 import yaml
-from eviction_prevention import intake, warehouse
+from eviction_prevention import settings, warehouse
+from eviction_prevention.intake import delivery_windows, fetch, ingest, settle
+from eviction_prevention.intake import files as intake_files
+from eviction_prevention.intake import landing as intake_landing
 from eviction_prevention.partners import Completion, Delivery, RegistryError, get_partner, parse_registry, registry_path
 
 from tests.conftest import PartnerSFTP, run_intake
@@ -37,36 +40,36 @@ def test_upload_in_progress_is_left_until_size_and_mtime_are_stable(partner_sftp
             handle.write(chunks[1])
             handle.flush()
 
-        assert intake.fetch_new_files(TRIVIRE, client, sleep=partner_keeps_writing) == []
-        assert not list((intake.settings.landing_dir() / "trivire").glob("*.csv"))
+        assert fetch.fetch_new_files(TRIVIRE, client, sleep=partner_keeps_writing) == []
+        assert not list((settings.landing_dir() / "trivire").glob("*.csv"))
         handle.write(chunks[2])
         handle.close()
-        (fetched,) = intake.fetch_new_files(TRIVIRE, client, sleep=lambda _s: None)
+        (fetched,) = fetch.fetch_new_files(TRIVIRE, client, sleep=lambda _s: None)
     assert Path(fetched.landing_path).read_bytes() == data
-    assert fetched.file_id == intake.sha256_file(GOOD)
+    assert fetched.file_id == intake_files.sha256_file(GOOD)
 
 
 def test_hidden_partial_uploads_are_never_read(partner_sftp: PartnerSFTP) -> None:
     with partner_sftp.client("trivire") as client:
         with client.open(f"inbox/.{GOOD.name}.part", "wb") as fh:
             fh.write(GOOD.read_bytes()[:100])
-        assert intake.fetch_new_files(TRIVIRE, client, sleep=lambda _s: None) == []
+        assert fetch.fetch_new_files(TRIVIRE, client, sleep=lambda _s: None) == []
 
 
 def test_done_marker_rule(partner_sftp: PartnerSFTP, duckdb_url: str, key: bytes) -> None:
     partner = dataclasses.replace(TRIVIRE, completion=Completion(rule="done_marker", marker_suffix=".klaar"))
     partner_sftp.upload("trivire", GOOD)
     with partner_sftp.client("trivire") as client:
-        assert intake.fetch_new_files(partner, client) == []  # no marker yet: not complete
+        assert fetch.fetch_new_files(partner, client) == []  # no marker yet: not complete
         with client.open(f"inbox/{GOOD.name}.klaar", "wb"):
             pass
-        (fetched,) = intake.fetch_new_files(partner, client)
+        (fetched,) = fetch.fetch_new_files(partner, client)
         assert fetched.marker == f"{GOOD.name}.klaar"
-        outcomes = intake.ingest_files(partner, [fetched], key, duckdb_url)
-        intake.settle_files(partner, outcomes, client, duckdb_url)
+        outcomes = ingest.ingest_files(partner, [fetched], key, duckdb_url)
+        settle.settle_files(partner, outcomes, client, duckdb_url)
     home = partner_sftp.root / "trivire"
     assert os.listdir(home / "inbox") == []
-    name = intake.settled_name(outcomes[0])
+    name = settle.settled_name(outcomes[0])
     assert sorted(os.listdir(home / "processed")) == [name, f"{name}.done"]
 
 
@@ -76,15 +79,17 @@ def test_landing_archive_keeps_originals_for_the_retention_period(
     partner_sftp.upload("trivire", GOOD)
     with partner_sftp.client("trivire") as client:
         (outcome,) = run_intake("trivire", client, duckdb_url, key)
-    landed = intake.settings.landing_dir() / "trivire" / f"{outcome['file_id']}.csv"
+    landed = settings.landing_dir() / "trivire" / f"{outcome['file_id']}.csv"
     assert landed.read_bytes() == GOOD.read_bytes()
-    old = intake.settings.landing_dir() / "trivire" / ("0" * 64 + ".csv")
+    old = settings.landing_dir() / "trivire" / ("0" * 64 + ".csv")
     old.write_bytes(b"old")
     past = time.time() - (TRIVIRE.landing_retention_days + 1) * 86400
     os.utime(old, (past, past))
-    assert intake.purge_landing(TRIVIRE) == 1
+    assert intake_landing.purge_landing(TRIVIRE) == 1
     assert not old.exists() and landed.exists()
-    assert intake.purge_landing(dataclasses.replace(TRIVIRE, landing_retention_days=0), now=time.time() + 1) == 1
+    assert (
+        intake_landing.purge_landing(dataclasses.replace(TRIVIRE, landing_retention_days=0), now=time.time() + 1) == 1
+    )
     assert not landed.exists()
 
 
@@ -125,14 +130,14 @@ def test_registry_fields_and_adding_a_partner_is_config_only(tmp_path: Path) -> 
 
 
 def test_delivery_periods_are_calendar_months_or_iso_weeks() -> None:
-    monthly = intake.delivery_periods(TRIVIRE, dt.date(2026, 7, 3))
+    monthly = delivery_windows.delivery_periods(TRIVIRE, dt.date(2026, 7, 3))
     assert [(p.start, p.end, p.due) for p in monthly] == [
         (dt.date(2026, 5, 1), dt.date(2026, 5, 31), dt.date(2026, 6, 10)),
         (dt.date(2026, 6, 1), dt.date(2026, 6, 30), dt.date(2026, 7, 10)),
         (dt.date(2026, 7, 1), dt.date(2026, 7, 31), dt.date(2026, 8, 10)),
     ]
     weekly = dataclasses.replace(TRIVIRE, delivery=Delivery("weekly", 3, dt.date(2026, 11, 4)))
-    assert [(p.start, p.end, p.due) for p in intake.delivery_periods(weekly, dt.date(2026, 11, 10))] == [
+    assert [(p.start, p.end, p.due) for p in delivery_windows.delivery_periods(weekly, dt.date(2026, 11, 10))] == [
         (dt.date(2026, 11, 2), dt.date(2026, 11, 8), dt.date(2026, 11, 11)),
         (dt.date(2026, 11, 9), dt.date(2026, 11, 15), dt.date(2026, 11, 18)),
     ]
@@ -151,7 +156,7 @@ def _ledger_file(conn, file_id: str, as_of: dt.date, received: dt.datetime, stat
 def test_missed_delivery_window_is_in_the_mart_and_warned_in_the_log(
     warehouse_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:
-    from eviction_prevention import publish
+    from eviction_prevention.publish import rebuild
 
     with warehouse.connect(warehouse_url) as conn:
         warehouse.ensure_schema(conn)
@@ -159,7 +164,7 @@ def test_missed_delivery_window_is_in_the_mart_and_warned_in_the_log(
         _ledger_file(conn, "june", dt.date(2026, 6, 30), dt.datetime(2026, 7, 15, 9, 0))  # 5 days late
         _ledger_file(conn, "july", dt.date(2026, 7, 31), dt.datetime(2026, 8, 2, 9, 0), status="rejected")
     with caplog.at_level(logging.WARNING, logger="eviction_prevention.intake"):
-        missed = intake.check_delivery_windows(TRIVIRE, warehouse_url, on=dt.date(2026, 9, 20))
+        missed = delivery_windows.check_delivery_windows(TRIVIRE, warehouse_url, on=dt.date(2026, 9, 20))
     assert [(str(m["period_start"]), int(m["days_late"])) for m in missed] == [("2026-07-01", 41), ("2026-08-01", 10)]
     assert caplog.messages == [
         "partner trivire missed its delivery window: nothing loaded for 2026-07-01 - 2026-07-31 "
@@ -167,7 +172,7 @@ def test_missed_delivery_window_is_in_the_mart_and_warned_in_the_log(
         "partner trivire missed its delivery window: nothing loaded for 2026-08-01 - 2026-08-31 "
         "(due 2026-09-10, 10 days overdue)",
     ]
-    publish.publish(warehouse_url, reference_date=dt.date(2026, 9, 20))  # the mart: as of the reference date
+    rebuild.publish(warehouse_url, reference_date=dt.date(2026, 9, 20))  # the mart: as of the reference date
     with warehouse.connect(warehouse_url) as conn:
         rows = conn.exec_driver_sql(
             "SELECT partner, period_start, due_date, delivered_on, status, days_late FROM mart_delivery_compliance "
@@ -191,9 +196,9 @@ def test_gx_data_docs_site_is_built_without_personal_values(
     local.write_bytes(bad.read_bytes())
     partner_sftp.upload("sdd", local)
     with partner_sftp.client("sdd") as client, caplog.at_level(logging.INFO, logger="eviction_prevention.intake"):
-        fetched = intake.fetch_new_files(partner, client, sleep=lambda _s: None)
-        intake.ingest_files(partner, fetched, key, duckdb_url, data_docs=True)
-    index = intake.settings.home() / "gx" / "data_docs" / "index.html"
+        fetched = fetch.fetch_new_files(partner, client, sleep=lambda _s: None)
+        ingest.ingest_files(partner, fetched, key, duckdb_url, data_docs=True)
+    index = settings.home() / "gx" / "data_docs" / "index.html"
     assert index.exists()
     assert f"partner sdd: GX Data Docs updated at {index}" in caplog.messages
     pages = [p.read_text(encoding="utf-8", errors="replace") for p in index.parent.rglob("*.html")]

@@ -9,7 +9,8 @@ import time
 from pathlib import Path
 
 import pytest
-from eviction_prevention import intake, warehouse
+from eviction_prevention import warehouse
+from eviction_prevention.intake import fetch, ingest, settle
 from eviction_prevention.partners import get_partner
 
 from tests.conftest import PartnerSFTP, run_intake
@@ -36,11 +37,11 @@ def test_a_file_changed_after_it_was_read_stays_for_the_next_run(
     partner_sftp.upload("trivire", local, mtime=time.time() - 600)
     partner = get_partner("trivire")
     with partner_sftp.client("trivire") as client:
-        fetched = intake.fetch_new_files(partner, client, sleep=lambda _s: None)
-        outcomes = intake.ingest_files(partner, fetched, key, warehouse_url)
+        fetched = fetch.fetch_new_files(partner, client, sleep=lambda _s: None)
+        outcomes = ingest.ingest_files(partner, fetched, key, warehouse_url)
         local.write_bytes(csv_bytes("trivire", arrears_rows("TRC", n=4)))  # the partner replaces it meanwhile
         partner_sftp.upload("trivire", local, mtime=time.time() - 300)
-        moved = intake.settle_files(partner, outcomes, client, warehouse_url)
+        moved = settle.settle_files(partner, outcomes, client, warehouse_url)
     assert (moved["changed"], moved["processed"]) == (1, 0)
     home = partner_sftp.root / "trivire"
     assert os.listdir(home / "inbox") == [local.name] and os.listdir(home / "processed") == []
@@ -48,7 +49,7 @@ def test_a_file_changed_after_it_was_read_stays_for_the_next_run(
         (again,) = run_intake("trivire", client, warehouse_url, key)
     assert (again["status"], again["rows_loaded"]) == ("loaded", 4)
     assert os.listdir(home / "inbox") == []
-    assert os.listdir(home / "processed") == [intake.settled_name(again)]
+    assert os.listdir(home / "processed") == [settle.settled_name(again)]
     assert [row[1:] for row in _ledger(warehouse_url)] == [("loaded", 4, True), ("superseded", 3, True)]
 
 
@@ -109,7 +110,7 @@ def test_a_deleted_processed_folder_is_made_again_and_a_failed_move_is_retried(
     partner_sftp.upload("trivire", first)
     with partner_sftp.client("trivire") as client:
         (outcome,) = run_intake("trivire", client, duckdb_url, key)
-    assert os.listdir(home / "processed") == [intake.settled_name(outcome)]
+    assert os.listdir(home / "processed") == [settle.settled_name(outcome)]
     # a folder that cannot be made (a file is in its place): the file stays and is not settled ...
     for path in (home / "processed").iterdir():
         path.unlink()

@@ -9,7 +9,10 @@ import os
 from pathlib import Path
 
 import pytest
-from eviction_prevention import intake, warehouse
+from eviction_prevention import warehouse
+from eviction_prevention.intake import fetch, ingest
+from eviction_prevention.intake import receipts as intake_receipts
+from eviction_prevention.intake import settle as intake_settle
 from eviction_prevention.partners import get_partner
 
 from tests.conftest import PartnerSFTP, run_intake
@@ -75,7 +78,7 @@ def test_same_bytes_under_another_name_is_not_loaded_again(
     home = partner_sftp.root / "trivire"
     assert os.listdir(home / "inbox") == []
     kopie = next(o for o in second if o["remote_name"] == "huurachterstand_2026-10-31_kopie.csv")
-    receipt = (home / "outbox" / intake.receipt_name(kopie)).read_text(encoding="utf-8")
+    receipt = (home / "outbox" / intake_receipts.receipt_name(kopie)).read_text(encoding="utf-8")
     assert "Resultaat: AL EERDER ONTVANGEN - niet opnieuw verwerkt" in receipt
     assert "dit bestand is eerder ontvangen op " in receipt and "als 'huurachterstand_2026-10-31.csv'" in receipt
 
@@ -125,18 +128,18 @@ def test_crash_then_rerun_loads_rows_exactly_once(
 ) -> None:
     drop(partner_sftp, tmp_path, "huurachterstand_2026-10-31.csv", GOOD.read_bytes())
     with partner_sftp.client("trivire") as client, monkeypatch.context() as patch:
-        fetched = intake.fetch_new_files(TRIVIRE, client, sleep=lambda _s: None)
+        fetched = fetch.fetch_new_files(TRIVIRE, client, sleep=lambda _s: None)
         if where == "after_download":
             pass  # the process dies before load: only the landing copy exists
         elif where == "before_ledger_insert":
-            patch.setattr(intake, "_insert_ledger", _crash)  # staging rows inserted, then the crash
+            patch.setattr(ingest, "_insert_ledger", _crash)  # staging rows inserted, then the crash
             with pytest.raises(Crash):
-                intake.ingest_files(TRIVIRE, fetched, key, warehouse_url)
+                ingest.ingest_files(TRIVIRE, fetched, key, warehouse_url)
         else:
-            outcomes = intake.ingest_files(TRIVIRE, fetched, key, warehouse_url)
-            patch.setattr(intake, "mark_settled" if where == "before_settle_mark" else "_move", _crash)
+            outcomes = ingest.ingest_files(TRIVIRE, fetched, key, warehouse_url)
+            patch.setattr(intake_settle, "mark_settled" if where == "before_settle_mark" else "_move", _crash)
             with pytest.raises(Crash):
-                intake.settle_files(TRIVIRE, outcomes, client, warehouse_url)
+                intake_settle.settle_files(TRIVIRE, outcomes, client, warehouse_url)
     with partner_sftp.client("trivire") as client:
         rerun = run_intake("trivire", client, warehouse_url, key)
         assert run_intake("trivire", client, warehouse_url, key) == []  # nothing left to do
@@ -150,7 +153,7 @@ def test_crash_then_rerun_loads_rows_exactly_once(
     assert ledger(warehouse_url) == [("huurachterstand_2026-10-31.csv", "loaded", 3, True)]
     home = partner_sftp.root / "trivire"
     assert os.listdir(home / "inbox") == []
-    assert os.listdir(home / "processed") == [intake.settled_name(outcome)]
+    assert os.listdir(home / "processed") == [intake_settle.settled_name(outcome)]
     receipts = [n for n in os.listdir(home / "outbox") if not n.startswith(".")]
-    assert receipts == [intake.receipt_name(outcome)]
+    assert receipts == [intake_receipts.receipt_name(outcome)]
     assert "Resultaat: GEACCEPTEERD" in (home / "outbox" / receipts[0]).read_text(encoding="utf-8")

@@ -63,3 +63,13 @@ def test_the_image_copies_no_development_module() -> None:
     sources = [token for words in lines for token in words[1:-1] if not token.startswith("--")]
     assert "plugins" in sources and "dags" in sources
     assert not [s for s in sources if s.startswith(("devtools", "tests", "."))]
+
+
+def test_the_package_reads_like_the_pipeline() -> None:
+    package = ROOT / "plugins" / "eviction_prevention"
+    stages = {p.name for p in package.iterdir() if p.is_dir() and (p / "__init__.py").exists()}
+    assert stages == {"intake", "parse", "validate", "pseudonymise", "link", "publish", "operate", "orchestration"}
+    shared = {p.stem for p in package.glob("*.py")} - {"__init__"}
+    assert shared == {"settings", "partners", "warehouse", "pg_copy", "dutch_time", "spreadsheet_safety", "cli"}
+    for stage in stages:  # every stage says what it is
+        assert ast.get_docstring(ast.parse((package / stage / "__init__.py").read_text())), stage

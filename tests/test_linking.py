@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 from eviction_prevention import warehouse
-from eviction_prevention.linking import (
+from eviction_prevention.link.sources import (
     anchor_person_id,
     best_links,
     components,
@@ -272,7 +272,7 @@ def test_person_ids_follow_the_rules_on_random_graphs():
 
 
 def test_a_reporter_naming_a_corporation_becomes_its_code_whatever_the_spelling():
-    from eviction_prevention.closed_values import corporation_codes
+    from eviction_prevention.validate.closed_values import corporation_codes
 
     reporters = pd.Series(["Trivire", " trivire ", "TABLIS  WONEN", "tablis", "woonbron", "huisarts", None, "anders"])
     assert corporation_codes(reporters).tolist() == [

@@ -10,7 +10,8 @@ import datetime as dt
 
 import pandas as pd
 import pytest
-from eviction_prevention import publish, warehouse
+from eviction_prevention import warehouse
+from eviction_prevention.publish import rebuild
 
 D = dt.date.fromisoformat
 SNAPSHOTS = ["2026-08-31", "2026-09-30", "2026-10-31"]
@@ -111,9 +112,9 @@ def _build(url: str) -> None:
         warehouse.insert_rows(conn, "meta_file_ledger", pd.DataFrame(ledger))
         warehouse.insert_rows(conn, "stg_arrears_snapshots", pd.DataFrame(snapshot_rows))
         warehouse.insert_rows(conn, "stg_social_team_cases", pd.DataFrame(st_rows))
-        publish.seed_reference_data(conn)
-        publish.seed_calendar(conn)
-        publish.set_reference_date(conn)
+        rebuild.seed_reference_data(conn)
+        rebuild.seed_calendar(conn)
+        rebuild.set_reference_date(conn)
         warehouse.build_models(conn, "before_linkage")
         warehouse.insert_rows(conn, "int_links", links)
         warehouse.build_models(conn, "after_linkage")

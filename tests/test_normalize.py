@@ -7,7 +7,7 @@ from datetime import date, datetime
 import numpy as np
 import pandas as pd
 import pytest
-from eviction_prevention import normalize as nz
+from eviction_prevention.pseudonymise import normalize as nz
 
 
 @pytest.mark.parametrize(

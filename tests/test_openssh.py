@@ -22,7 +22,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from eviction_prevention import intake, tasks, warehouse
+from eviction_prevention import warehouse
+from eviction_prevention.intake import fetch, receipts, settle
+from eviction_prevention.orchestration import tasks
 from eviction_prevention.partners import get_partner
 
 from tests.conftest import unavailable
@@ -230,7 +232,7 @@ def test_file_dropped_with_openssh_sftp_is_pulled_through_the_hook_and_processed
     assert (openssh.home("trivire") / "inbox" / good.name).read_bytes() == good.read_bytes()
 
     monkeypatch.setenv("EVICTION_PREVENTION_WAREHOUSE_URL", duckdb_url)
-    monkeypatch.setattr(intake.time, "sleep", lambda _s: None)
+    monkeypatch.setattr(fetch.time, "sleep", lambda _s: None)
     fetched = tasks.fetch("trivire")  # SFTPHook with the pinned host key
     assert [f["remote_name"] for f in fetched["files"]] == [good.name]
     loaded = tasks.load(fetched)
@@ -240,8 +242,8 @@ def test_file_dropped_with_openssh_sftp_is_pulled_through_the_hook_and_processed
 
     home = openssh.home("trivire")
     assert os.listdir(home / "inbox") == []
-    assert os.listdir(home / "processed") == [intake.settled_name(outcome)]
-    receipt_name = intake.receipt_name(outcome)
+    assert os.listdir(home / "processed") == [settle.settled_name(outcome)]
+    receipt_name = receipts.receipt_name(outcome)
     got = sftp_batch(openssh, "trivire", f"get outbox/{receipt_name} {openssh.base / 'client' / 'receipt.txt'}\n")
     assert got.returncode == 0, got.stderr
     assert "Resultaat: GEACCEPTEERD" in (openssh.base / "client" / "receipt.txt").read_text(encoding="utf-8")

@@ -8,9 +8,9 @@ import io
 import openpyxl
 import pandas as pd
 import pytest
-from eviction_prevention import parsing
-from eviction_prevention.intake import check_file
-from eviction_prevention.parsing import parse_bool, parse_bytes, parse_date, parse_decimal
+from eviction_prevention.intake.check import check_file
+from eviction_prevention.parse import parsing
+from eviction_prevention.parse.parsing import parse_bool, parse_bytes, parse_date, parse_decimal
 from eviction_prevention.partners import get_partner
 
 TRIVIRE = get_partner("trivire")

@@ -9,10 +9,11 @@ from datetime import date
 
 import pandas as pd
 import pytest
-from eviction_prevention import pseudonymise
-from eviction_prevention.keys import KeyChain, bloom_permutation, parse_key_chain
-from eviction_prevention.linkage import BLOOM_CLOSE, BLOOM_NEAR
-from eviction_prevention.pseudonymise import (
+from eviction_prevention.link.engine import BLOOM_CLOSE, BLOOM_NEAR
+from eviction_prevention.parse.layouts import attribute_columns, columns, identifier_columns
+from eviction_prevention.pseudonymise import pseudonyms
+from eviction_prevention.pseudonymise.keys import KeyChain, bloom_permutation, parse_key_chain
+from eviction_prevention.pseudonymise.pseudonyms import (
     BLOOM_BITS,
     BLOOM_FLIPS,
     BLOOM_HASHES,
@@ -27,7 +28,6 @@ from eviction_prevention.pseudonymise import (
     rotate_frame,
     shared_pseudonymiser,
 )
-from eviction_prevention.schema import attribute_columns, columns, identifier_columns
 
 from tests.sealed import opened
 
@@ -377,7 +377,7 @@ def _bloom_bit_by_bit(chain: KeyChain, text: str, salt: str) -> tuple[str, bool]
 
 @pytest.mark.parametrize("key", [KEY, b'{"v1": "test-key-one", "v2": "test-key-two"}'])
 def test_bloom_encoding_equals_the_bit_by_bit_construction(key, monkeypatch):
-    monkeypatch.setattr(pseudonymise, "_BLOOM_CHUNK", 7)  # several chunks
+    monkeypatch.setattr(pseudonyms, "_BLOOM_CHUNK", 7)  # several chunks
     chain = parse_key_chain(key)
     texts = ["jansen", "van den heuvel el idrissi", "o", "jansen"] * 100
     salts = [f"jp\x1f1980-04-{i:03d}" for i in range(len(texts))]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from eviction_prevention import intake
+from eviction_prevention.intake import receipts
 
 
 def outcome(**kw) -> dict:
@@ -24,7 +24,7 @@ def outcome(**kw) -> dict:
 
 
 def test_a_loaded_file_with_two_bad_rows():
-    lines = intake.receipt_text(outcome(), "Trivire").splitlines()
+    lines = receipts.receipt_text(outcome(), "Trivire").splitlines()
     assert lines[:10] == [
         "Ontvangstbevestiging voor Trivire",
         "Bestand: huurachterstand_2026-10-31.csv",
@@ -40,7 +40,7 @@ def test_a_loaded_file_with_two_bad_rows():
 
 
 def test_a_late_rejected_file_says_so_and_no_row_is_called_processed():
-    text = intake.receipt_text(
+    text = receipts.receipt_text(
         outcome(status="rejected", rows_loaded=0, rows_rejected=1, rejected_row_numbers=[7], delivered_on="2026-11-11"),
         "Woonbron",
     )
@@ -50,7 +50,7 @@ def test_a_late_rejected_file_says_so_and_no_row_is_called_processed():
 
 
 def test_a_file_refused_unread_has_no_as_of_date_and_no_row_counts():
-    text = intake.receipt_text(
+    text = receipts.receipt_text(
         outcome(status="rejected", rows_total=0, rows_loaded=0, rows_rejected=0, rejected_row_numbers=[], as_of=None),
         "Tablis Wonen",
     )
@@ -61,7 +61,7 @@ def test_a_file_refused_unread_has_no_as_of_date_and_no_row_counts():
 def test_a_long_list_of_bad_lines_says_it_goes_on():
     """The outcome keeps the first 200 line numbers; the receipt must not suggest the errors stop there."""
     rows = list(range(2, 202))
-    text = intake.receipt_text(
+    text = receipts.receipt_text(
         outcome(status="rejected", rows_total=300, rows_loaded=0, rows_rejected=300, rejected_row_numbers=rows)
     )
     assert "Regels afgewezen: 300 (het hele bestand; met fouten: 300 (regel 2-201, …))" in text

@@ -9,7 +9,8 @@ import os
 import pandas as pd
 import pytest
 import sqlalchemy as sa
-from eviction_prevention import retention, settings, warehouse
+from eviction_prevention import settings, warehouse
+from eviction_prevention.operate import retention
 
 TODAY = dt.date(2026, 11, 2)
 OLD = TODAY - dt.timedelta(days=731)  # past the 730 days of config/retention.yaml
@@ -88,7 +89,7 @@ def rows(url: str, sql: str) -> list[tuple]:
 
 def test_expired_staging_and_linkage_rows_are_deleted_current_kept(warehouse_url, caplog) -> None:
     seed(warehouse_url)
-    with caplog.at_level(logging.INFO, logger="eviction_prevention.retention"):
+    with caplog.at_level(logging.INFO, logger="eviction_prevention.operate.retention"):
         counts = retention.purge_warehouse(warehouse_url, today=TODAY)
 
     assert counts == {
@@ -127,7 +128,7 @@ def test_expired_staging_and_linkage_rows_are_deleted_current_kept(warehouse_url
 
 def test_a_purge_that_deletes_nothing_skips_and_starts_no_publish(duckdb_url, monkeypatch) -> None:
     from airflow.sdk.exceptions import AirflowSkipException
-    from eviction_prevention import tasks
+    from eviction_prevention.orchestration import tasks
 
     monkeypatch.setenv("EVICTION_PREVENTION_WAREHOUSE_URL", duckdb_url)
     with pytest.raises(AirflowSkipException, match="niets verwijderd"):

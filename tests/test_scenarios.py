@@ -16,8 +16,13 @@ from pathlib import Path
 
 import pandas as pd
 import sqlalchemy as sa
-from eviction_prevention import intake, linking, publish, retention, warehouse
+from eviction_prevention import warehouse
+from eviction_prevention.intake import files as intake_files
+from eviction_prevention.intake import ingest
+from eviction_prevention.link import sources
+from eviction_prevention.operate import retention
 from eviction_prevention.partners import get_partner
+from eviction_prevention.publish import rebuild
 
 from devtools.evaluation import record_key
 from devtools.synthetic import write_csv
@@ -129,18 +134,18 @@ def social_team_rows(export_date: str, with_analyses: bool) -> list[dict]:
     return rows
 
 
-def land(tmp: Path, partner_code: str, name: str, rows: list[dict]) -> intake.FetchedFile:
+def land(tmp: Path, partner_code: str, name: str, rows: list[dict]) -> intake_files.FetchedFile:
     partner = get_partner(partner_code)
     path = tmp / partner_code / name
     path.parent.mkdir(parents=True, exist_ok=True)
     write_csv(path, partner, rows)
-    return intake.FetchedFile(partner_code, name, intake.sha256_file(path), str(path), path.stat().st_size)
+    return intake_files.FetchedFile(partner_code, name, intake_files.sha256_file(path), str(path), path.stat().st_size)
 
 
-def load(files: list[intake.FetchedFile], url: str, key: bytes) -> list[dict]:
+def load(files: list[intake_files.FetchedFile], url: str, key: bytes) -> list[dict]:
     outcomes = []
     for f in files:
-        outcomes += intake.ingest_files(get_partner(f.partner), [f], key, url)
+        outcomes += ingest.ingest_files(get_partner(f.partner), [f], key, url)
     return outcomes
 
 
@@ -156,7 +161,7 @@ def load_scenario(tmp_path: Path, url: str, key: bytes, exports: list[tuple[str,
         files.append(land(tmp_path, "sociale_teams", f"casussen_{export_date}.csv", rows))
     outcomes = load(files, url, key)
     assert [o["status"] for o in outcomes] == ["loaded"] * len(files), [o["reasons"] for o in outcomes]
-    publish.publish(url, key=key)
+    rebuild.publish(url, key=key)
 
 
 def referrals(url: str, key: bytes) -> dict[str, dict]:
@@ -258,7 +263,7 @@ def test_late_social_team_export_updates_earlier_months(tmp_path, warehouse_url,
     assert (before["A"]["analysis_state"], before["B"]["analysis_state"]) == ("open_overdue", "open_overdue")
     later = land(tmp_path, "sociale_teams", "casussen_2024-05-31.csv", social_team_rows("2024-05-31", True))
     load([later], warehouse_url, key)
-    publish.publish(warehouse_url)
+    rebuild.publish(warehouse_url)
     after = referrals(warehouse_url, key)
     assert (after["A"]["analysis_state"], after["B"]["analysis_state"]) == ("met", "missed")
     assert after["X2"]["analysis_state"] == "met"  # its case only arrived with the later export
@@ -267,7 +272,7 @@ def test_late_social_team_export_updates_earlier_months(tmp_path, warehouse_url,
 def test_republishing_gives_identical_marts(tmp_path, warehouse_url, key) -> None:
     load_scenario(tmp_path, warehouse_url, key, [("2024-05-31", True)])
     first = mart_contents(warehouse_url)
-    publish.publish(warehouse_url)
+    rebuild.publish(warehouse_url)
     assert mart_contents(warehouse_url) == first
     # int_links and int_persons have no key constraint: the linkage writes each key once
     links, persons = first["int_links"], first["int_persons"]
@@ -337,7 +342,7 @@ def mart_contents(url: str) -> dict[str, list[tuple]]:
 EXPORTS = [("2024-03-31", False), ("2024-05-31", True)]
 
 
-def scenario_files(tmp: Path) -> dict[str, intake.FetchedFile]:
+def scenario_files(tmp: Path) -> dict[str, intake_files.FetchedFile]:
     """Every delivery of the scenario by a short name ('trivire 2024-01-31', 'st 2024-05-31')."""
     files = {
         f"trivire {s}": land(tmp, "trivire", f"huurachterstand_{s}.csv", arrears_rows("trivire", s)) for s in SNAPSHOTS
@@ -352,13 +357,15 @@ def scenario_files(tmp: Path) -> dict[str, intake.FetchedFile]:
     return files
 
 
-def publish_in_batches(url: str, key: bytes, files: dict[str, intake.FetchedFile], batches: list[list[str]]) -> None:
+def publish_in_batches(
+    url: str, key: bytes, files: dict[str, intake_files.FetchedFile], batches: list[list[str]]
+) -> None:
     """Load each batch of deliveries, then publish: a publish runs on the data of the batches so far."""
     assert sorted(n for batch in batches for n in batch) == sorted(files)  # every delivery, once
     for batch in batches:
         outcomes = load([files[name] for name in batch], url, key)
         assert [o["status"] for o in outcomes] == ["loaded"] * len(batch), [o["reasons"] for o in outcomes]
-        publish.publish(url, key=key)
+        rebuild.publish(url, key=key)
 
 
 def person_ids(url: str) -> dict[str, list[tuple]]:
@@ -431,7 +438,7 @@ def test_person_ids_do_not_depend_on_how_deliveries_were_published(tmp_path, war
         case_id(key, "X", "woonbron"),
     ]
     persons = dict(clean["int_persons"])
-    assert {persons[r] for r in x_records} == {linking.anchor_person_id(tenancy_id(key, "trivire", "X"))}
+    assert {persons[r] for r in x_records} == {sources.anchor_person_id(tenancy_id(key, "trivire", "X"))}
     assert min(x_records) == case_id(key, "X", "trivire")
     assert len(clean["mart_referrals"]) == 10 and all(pid for _, pid in clean["mart_referrals"])
     with ExitStack() as stack:
@@ -449,12 +456,12 @@ def test_person_ids_survive_retention_of_the_anchors_oldest_rows(tmp_path, wareh
     publish_in_batches(warehouse_url, key, scenario_files(tmp_path / "files"), CLEAN)
     before = dict(person_ids(warehouse_url)["int_persons"])
     m_tenancy, m_case = tenancy_id(key, "trivire", "M"), case_id(key, "M", "trivire")
-    assert before[m_tenancy] == before[m_case] == linking.anchor_person_id(m_tenancy)
+    assert before[m_tenancy] == before[m_case] == sources.anchor_person_id(m_tenancy)
 
     rule = retention.StagingRule("stg_arrears_snapshots", "snapshot_date", 1)
     counts = retention.purge_warehouse(warehouse_url, today=D("2024-04-16"), rules=[rule])
     assert counts["int_persons"] == 1  # X's Trivire tenancy
-    publish.publish(warehouse_url)
+    rebuild.publish(warehouse_url)
 
     after = dict(person_ids(warehouse_url)["int_persons"])
     with warehouse.connect(warehouse_url) as conn:
@@ -466,7 +473,7 @@ def test_person_ids_survive_retention_of_the_anchors_oldest_rows(tmp_path, wareh
     assert warehouse.as_date(staged) == D("2024-04-30") > warehouse.as_date(seen[m_case]) == D("2024-03-31")
     assert warehouse.as_date(seen[m_tenancy]) == D("2024-01-31")
     assert after[m_tenancy] == after[m_case] == before[m_tenancy]
-    anchors_kept = {pid for pid in before.values() if any(linking.anchor_person_id(r) == pid for r in after)}
+    anchors_kept = {pid for pid in before.values() if any(sources.anchor_person_id(r) == pid for r in after)}
     assert {r: pid for r, pid in after.items() if before[r] in anchors_kept} == {
         r: pid for r, pid in before.items() if r in after and pid in anchors_kept
     }

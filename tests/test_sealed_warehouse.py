@@ -14,14 +14,18 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import sqlalchemy as sa
-from eviction_prevention import access, publish, replay, seal_migration, warehouse
-from eviction_prevention.keys import KeyChain, chain_step
-from eviction_prevention.linking import anchor_person_id
-from eviction_prevention.parsing import parse_file
+from eviction_prevention import warehouse
+from eviction_prevention.intake import replay
+from eviction_prevention.link.sources import anchor_person_id
+from eviction_prevention.operate import access
+from eviction_prevention.parse.layouts import STAGING_TABLE
+from eviction_prevention.parse.parsing import parse_file
 from eviction_prevention.partners import get_partner
-from eviction_prevention.pseudonymise import PERSON_PSEUDONYMS, person_pseudonyms, rotate_frame
-from eviction_prevention.schema import STAGING_TABLE
-from eviction_prevention.sealing import unseal
+from eviction_prevention.pseudonymise import seal_migration
+from eviction_prevention.pseudonymise.keys import KeyChain, chain_step
+from eviction_prevention.pseudonymise.pseudonyms import PERSON_PSEUDONYMS, person_pseudonyms, rotate_frame
+from eviction_prevention.pseudonymise.sealing import unseal
+from eviction_prevention.publish import rebuild
 
 from devtools import synthetic
 from tests.conftest import PG_BASE_URL, TEST_KEY, schema_url, scratch_schema, unavailable
@@ -176,7 +180,7 @@ def test_fresh_staging_tables_store_only_the_seal(warehouse_url):
 
 def test_no_pseudonym_value_anywhere_in_the_warehouse(world, copy_of):
     url = copy_of()
-    publish.publish(url, key=KEY)
+    rebuild.publish(url, key=KEY)
     tokens = _tokens(world, KEY)
     assert len(tokens) > 2000  # the scan has something to find
     assert _tokens_found(url, tokens) == []
@@ -240,7 +244,7 @@ def _make_old(url: str, key: bytes) -> dict[str, pd.DataFrame]:
 
 def test_an_old_warehouse_is_migrated_on_the_next_publish(world, copy_of, monkeypatch):
     fresh, old = copy_of(), copy_of()
-    publish.publish(fresh, key=KEY)
+    rebuild.publish(fresh, key=KEY)
     stored = _make_old(old, KEY)
     tokens = _tokens(world, KEY)
     assert _tokens_found(old, tokens)  # before: the pseudonyms are there to be found
@@ -252,7 +256,7 @@ def test_an_old_warehouse_is_migrated_on_the_next_publish(world, copy_of, monkey
 
     monkeypatch.setattr(seal_migration, "rebuild", crash)
     with pytest.raises(RuntimeError, match="killed"):
-        publish.publish(old, key=KEY)
+        rebuild.publish(old, key=KEY)
     monkeypatch.undo()
     with warehouse.connect(old) as conn:
         assert seal_migration.legacy_columns(conn, "stg_arrears_snapshots")
@@ -261,7 +265,7 @@ def test_an_old_warehouse_is_migrated_on_the_next_publish(world, copy_of, monkey
             not in _tables(conn)
         )
 
-    publish.publish(old, key=KEY)
+    rebuild.publish(old, key=KEY)
     for table, columns in _staging_columns(old).items():
         assert not [c for c in columns if c.startswith(("pk_", "bf_"))], table
         assert columns == _staging_columns(fresh)[table]  # the current definition, column for column
@@ -286,7 +290,7 @@ def test_an_old_warehouse_is_migrated_on_the_next_publish(world, copy_of, monkey
     assert old_links == fresh_links
     assert len(old_persons) == len(fresh_persons) and len(set(old_persons) ^ set(fresh_persons)) <= 2
     links = _links(old)
-    publish.publish(old, key=KEY)  # rerun: nothing left to migrate, the same warehouse
+    rebuild.publish(old, key=KEY)  # rerun: nothing left to migrate, the same warehouse
     assert _seals(old)["stg_arrears_snapshots"].equals(migrated["stg_arrears_snapshots"])
     assert _links(old) == links
 
@@ -315,7 +319,7 @@ def _rotate_staging(url: str, chain: KeyChain, version: str) -> dict[str, dict[s
 
 def test_rotation_reseals_under_the_new_version_and_keeps_the_links(copy_of):
     url = copy_of()
-    publish.publish(url, key=KEY)
+    rebuild.publish(url, key=KEY)
     links, persons = _links(url)
     new_key = b"the-next-key-version"
     chain = KeyChain((("v1", KEY), ("v2", new_key)))
@@ -328,7 +332,7 @@ def test_rotation_reseals_under_the_new_version_and_keeps_the_links(copy_of):
     with pytest.raises(ValueError, match="does not open"):  # sealed under v2: the v1 key no longer opens them
         rows = seals["stg_sdd_records"]
         unseal(rows["person_seal"], rows["record_key"], "v1", "sdd", KEY)
-    publish.publish(url, key=chain)
+    rebuild.publish(url, key=chain)
 
     def moved(key: str) -> str:  # a record or case id with its record_key rotated
         partner, record, *rest = key.split(":")

@@ -12,9 +12,14 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 from cryptography.hazmat.primitives.ciphers.aead import AESSIV
-from eviction_prevention.keys import KeyChain
-from eviction_prevention.pseudonymise import PERSON_PSEUDONYMS, TOKEN_BYTES, person_pseudonyms, pseudonymise_frame
-from eviction_prevention.sealing import SealError, open_seals, seal, seal_length, unseal
+from eviction_prevention.pseudonymise.keys import KeyChain
+from eviction_prevention.pseudonymise.pseudonyms import (
+    PERSON_PSEUDONYMS,
+    TOKEN_BYTES,
+    person_pseudonyms,
+    pseudonymise_frame,
+)
+from eviction_prevention.pseudonymise.sealing import SealError, open_seals, seal, seal_length, unseal
 
 from tests.sealed import opened
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import openpyxl
 import pytest
-from eviction_prevention import schema
+from eviction_prevention.parse import layouts
 from eviction_prevention.partners import Partner, load_partners
 
 from devtools import synthetic
@@ -29,7 +29,7 @@ def _partner(code: str) -> Partner:
 
 
 def _headers(partner: Partner) -> list[str]:
-    return [partner.layout.columns[c.name] for c in schema.columns(partner.kind) if c.name in partner.layout.columns]
+    return [partner.layout.columns[c.name] for c in layouts.columns(partner.kind) if c.name in partner.layout.columns]
 
 
 def _truth(out: Path, name: str) -> list[dict[str, str]]:
@@ -59,7 +59,7 @@ def _canonical_rows(path: Path, partner: Partner) -> list[dict[str, object]]:
         raw = [dict(zip(values[0], row, strict=True)) for row in values[1:]]
     else:
         raw = _read_csv(path, partner)
-    types = {c.name: c.type for c in schema.columns(partner.kind)}
+    types = {c.name: c.type for c in layouts.columns(partner.kind)}
     rows = []
     for r in raw:
         row = {inverse[k]: v for k, v in r.items()}

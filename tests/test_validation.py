@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from eviction_prevention.intake import check_file
+from eviction_prevention.intake.check import check_file
 from eviction_prevention.partners import get_partner
 
 from tests.test_parsing import trivire_file
@@ -53,7 +53,7 @@ def test_bad_postcode_is_a_warning_and_row_is_kept() -> None:
 
 
 def test_bsn_11_test() -> None:
-    from eviction_prevention.validation import bsn_passes_11_test
+    from eviction_prevention.validate.suites import bsn_passes_11_test
 
     assert [bsn_passes_11_test(v) for v in ("111222333", "123456782", "12345678", "123456789", "000000000", "12a")] == [
         True,
@@ -69,7 +69,7 @@ def test_bsn_11_test() -> None:
 def test_row_count_swing_and_older_snapshot_warn_but_load() -> None:
     import datetime as dt
 
-    from eviction_prevention.validation import History
+    from eviction_prevention.validate.suites import History
 
     data = trivire_file({}, {"Contractnummer": "TRV-2"})
     accepted, issues = check_file(
@@ -131,7 +131,7 @@ BSN_EDGE_CASES = [
 def test_bsn_column_test_gives_the_scalar_answer_for_every_value() -> None:
     import numpy as np
     import pandas as pd
-    from eviction_prevention.validation import bsn_column_passes_11_test, bsn_passes_11_test
+    from eviction_prevention.validate.suites import bsn_column_passes_11_test, bsn_passes_11_test
 
     rng = np.random.default_rng(7)
     numbers = rng.integers(0, 10**9, size=20_000)
@@ -151,7 +151,7 @@ def test_bsn_column_test_gives_the_scalar_answer_for_every_value() -> None:
 def test_gx_frame_keeps_the_suites_columns_values_and_nulls() -> None:
     import numpy as np
     import pandas as pd
-    from eviction_prevention.validation import gx_frame
+    from eviction_prevention.validate.suites import gx_frame
 
     frame = pd.DataFrame(
         {
@@ -188,9 +188,9 @@ def test_gx_frame_keeps_the_suites_columns_values_and_nulls() -> None:
 def test_failing_expectations_get_rows_and_the_result_keeps_counts() -> None:
     import datetime as dt
 
-    from eviction_prevention import schema
-    from eviction_prevention.parsing import parse_bytes
-    from eviction_prevention.validation import History, run_suite, scrubbed, suite_parameters
+    from eviction_prevention.parse import layouts
+    from eviction_prevention.parse.parsing import parse_bytes
+    from eviction_prevention.validate.suites import History, run_suite, scrubbed, suite_parameters
 
     parsed = parse_bytes(
         trivire_file({"Postcode": "33AB"}, {"Contractnummer": "TRV-2", "Achterstand": "-10,00"}),
@@ -204,7 +204,7 @@ def test_failing_expectations_get_rows_and_the_result_keeps_counts() -> None:
     failed = [r for r in report.result.results if not r.success]
     assert {r.expectation_config.kwargs["column"] for r in failed} == {"arrears_amount", "postcode"}
     assert all(r.result["unexpected_index_list"] for r in failed)
-    clean = scrubbed(report.result, set(schema.identifier_columns(TRIVIRE.kind)))
+    clean = scrubbed(report.result, set(layouts.identifier_columns(TRIVIRE.kind)))
     counts = {
         r.expectation_config.kwargs.get("column"): r.result
         for r in clean.results
@@ -222,14 +222,14 @@ def test_failing_expectations_get_rows_and_the_result_keeps_counts() -> None:
 def test_data_docs_build_from_two_pass_results() -> None:
     import datetime as dt
 
-    from eviction_prevention import schema
-    from eviction_prevention.parsing import parse_bytes
-    from eviction_prevention.validation import History, build_data_docs, run_suite, scrubbed, suite_parameters
+    from eviction_prevention.parse import layouts
+    from eviction_prevention.parse.parsing import parse_bytes
+    from eviction_prevention.validate.suites import History, build_data_docs, run_suite, scrubbed, suite_parameters
 
     frame = parse_bytes(trivire_file({"Postcode": "33AB"}), TRIVIRE.layout, TRIVIRE.kind).frame
     params = suite_parameters(frame["snapshot_date"], History(), dt.date(2026, 11, 25))
     report = run_suite(frame, TRIVIRE.kind, TRIVIRE.layout.columns, params)
-    clean = scrubbed(report.result, set(schema.identifier_columns(TRIVIRE.kind)))
+    clean = scrubbed(report.result, set(layouts.identifier_columns(TRIVIRE.kind)))
     index = build_data_docs([(TRIVIRE.kind, "trivire-0123456789ab", clean)])
     [page] = [p.read_text(encoding="utf-8") for p in (index.parent / "validations" / "corporation").rglob("*.html")]
     assert "postcode" in page

@@ -68,8 +68,8 @@ def _cmd_report(args: argparse.Namespace) -> int:
 
 def _cmd_ingest(args: argparse.Namespace) -> int:
     from eviction_prevention import dutch_time
+    from eviction_prevention.intake.replay import ingest_paths
     from eviction_prevention.partners import get_partner
-    from eviction_prevention.replay import ingest_paths
 
     try:
         partner = get_partner(args.partner)
@@ -93,7 +93,7 @@ def _cmd_ingest(args: argparse.Namespace) -> int:
 def _cmd_publish(args: argparse.Namespace) -> int:
     import datetime as dt
 
-    from eviction_prevention.publish import publish
+    from eviction_prevention.publish.rebuild import publish
 
     reference = dt.date.fromisoformat(args.reference_date) if args.reference_date else None
     counts = publish(args.url, reference)
@@ -102,7 +102,7 @@ def _cmd_publish(args: argparse.Namespace) -> int:
 
 
 def _cmd_link(args: argparse.Namespace) -> int:
-    from eviction_prevention.linkage import link_csv
+    from eviction_prevention.link.engine import link_csv
 
     n = link_csv(Path(args.left), Path(args.right), Path(args.out), settings.pseudonym_key())
     print(f"{n} links written to {args.out}")
@@ -110,7 +110,8 @@ def _cmd_link(args: argparse.Namespace) -> int:
 
 
 def _cmd_rotate_vault(args: argparse.Namespace) -> int:
-    from eviction_prevention import identity_vault, warehouse
+    from eviction_prevention import warehouse
+    from eviction_prevention.pseudonymise import identity_vault
 
     with warehouse.connect(args.url) as conn:
         warehouse.ensure_schema(conn)
@@ -120,7 +121,7 @@ def _cmd_rotate_vault(args: argparse.Namespace) -> int:
 
 
 def _cmd_docs(args: argparse.Namespace) -> int:
-    from eviction_prevention import dictionary
+    from eviction_prevention.publish import dictionary
 
     dictionary.MARKDOWN.parent.mkdir(parents=True, exist_ok=True)
     dictionary.MARKDOWN.write_text(dictionary.render_markdown(), encoding="utf-8")

@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from eviction_prevention import schema
+from eviction_prevention.parse import layouts
 
 DEFAULT_REGISTRY = Path(__file__).resolve().parents[2] / "config" / "partners.yaml"
 
@@ -140,13 +140,13 @@ def _completion(code: str, raw: dict[str, Any] | None) -> Completion:
 
 
 def _check_layout(code: str, kind: str, layout: Layout) -> None:
-    if kind not in schema.CANONICAL:
+    if kind not in layouts.CANONICAL:
         raise RegistryError(f"partner {code!r}: unknown kind {kind!r}")
-    known = {c.name for c in schema.columns(kind)}
+    known = {c.name for c in layouts.columns(kind)}
     unknown = set(layout.columns) - known
     if unknown:
         raise RegistryError(f"partner {code!r}: layout maps unknown columns {sorted(unknown)}")
-    missing = [c.name for c in schema.columns(kind) if c.required and c.name not in layout.columns]
+    missing = [c.name for c in layouts.columns(kind) if c.required and c.name not in layout.columns]
     if missing:
         raise RegistryError(f"partner {code!r}: layout does not map required columns {missing}")
 

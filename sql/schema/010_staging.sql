@@ -2,8 +2,8 @@
 -- keyed pseudonyms at ingest (HMAC-SHA256 chains over the key versions, a hardened keyed Bloom filter of the
 -- surname), and those are not stored as columns either, since their value frequencies would survive: they
 -- are sealed per row into person_seal (AES-SIV under a key derived from the pseudonym key, bound to the
--- kind, record_key and key version; eviction_prevention.sealing), which only the linkage opens, in memory.
--- key_version: the newest key version that produced the row and sealed it (see eviction_prevention.keys:
+-- kind, record_key and key version; eviction_prevention.pseudonymise.sealing), which only the linkage opens, in memory.
+-- key_version: the newest key version that produced the row and sealed it (see eviction_prevention.pseudonymise.keys:
 -- rotation carries stored pseudonyms to a new version without clear text).
 -- Rows of one file are replaced as a whole (partner + file_id), so a rerun loads them once.
 
@@ -14,7 +14,7 @@ CREATE TABLE IF NOT EXISTS stg_arrears_snapshots (
     snapshot_date        DATE NOT NULL,
     record_key           VARCHAR NOT NULL,  -- HMAC of the partner's own reference
     key_version          VARCHAR,
-    person_seal          VARCHAR,  -- the person pseudonyms, sealed (eviction_prevention.sealing)
+    person_seal          VARCHAR,  -- the person pseudonyms, sealed (eviction_prevention.pseudonymise.sealing)
     city                 VARCHAR,
     monthly_rent         NUMERIC(12, 2),
     arrears_amount       NUMERIC(12, 2),
@@ -37,7 +37,7 @@ CREATE TABLE IF NOT EXISTS stg_social_team_cases (
     export_date             DATE NOT NULL,
     record_key           VARCHAR NOT NULL,  -- HMAC of the partner's own reference
     key_version          VARCHAR,
-    person_seal          VARCHAR,  -- the person pseudonyms, sealed (eviction_prevention.sealing)
+    person_seal          VARCHAR,  -- the person pseudonyms, sealed (eviction_prevention.pseudonymise.sealing)
     team                    VARCHAR,
     city                    VARCHAR,
     reporter                VARCHAR,
@@ -61,7 +61,7 @@ CREATE TABLE IF NOT EXISTS stg_sdd_records (
     export_date    DATE NOT NULL,
     record_key           VARCHAR NOT NULL,  -- HMAC of the partner's own reference
     key_version          VARCHAR,
-    person_seal          VARCHAR,  -- the person pseudonyms, sealed (eviction_prevention.sealing)
+    person_seal          VARCHAR,  -- the person pseudonyms, sealed (eviction_prevention.pseudonymise.sealing)
     city           VARCHAR,
     service        VARCHAR,
     start_date     DATE,
@@ -75,7 +75,7 @@ ALTER TABLE stg_arrears_snapshots ADD COLUMN IF NOT EXISTS key_version VARCHAR;
 ALTER TABLE stg_social_team_cases ADD COLUMN IF NOT EXISTS key_version VARCHAR;
 ALTER TABLE stg_sdd_records ADD COLUMN IF NOT EXISTS key_version VARCHAR;
 -- Warehouses created before sealing get the column here, so an intake can load before the next publish;
--- that publish seals their pk_*/bf_* columns into it and drops them (eviction_prevention.seal_migration).
+-- that publish seals their pk_*/bf_* columns into it and drops them (eviction_prevention.pseudonymise.seal_migration).
 ALTER TABLE stg_arrears_snapshots ADD COLUMN IF NOT EXISTS person_seal VARCHAR;
 ALTER TABLE stg_social_team_cases ADD COLUMN IF NOT EXISTS person_seal VARCHAR;
 ALTER TABLE stg_sdd_records ADD COLUMN IF NOT EXISTS person_seal VARCHAR;

@@ -1,5 +1,5 @@
 -- Links found by the linkage step (Fellegi-Sunter on pseudonyms). Both tables are dropped and recreated
--- from this file on every publish run (eviction_prevention.linking). They have no PRIMARY KEY: the linkage
+-- from this file on every publish run (eviction_prevention.link.sources). They have no PRIMARY KEY: the linkage
 -- code writes each (link_type, left_key, right_key) and each record_id once (tests/test_linking.py checks
 -- it), and on DuckDB the key index cost more than the linkage itself (1M-row bench: rewriting both tables
 -- with keys took a 20 s commit, without keys 0.04 s).
@@ -19,7 +19,7 @@ CREATE TABLE IF NOT EXISTS int_links (
 -- old staging rows does not move it. person_id is a function of the data only, not of the order in which
 -- deliveries were published: it is derived from the person's anchor, the member with the earliest
 -- (first_seen, record_id), so records first seen later joining a person keep its id and in a merge the
--- person known longest keeps it (see eviction_prevention.linking); it is derived from pseudonyms only. A table from
+-- person known longest keeps it (see eviction_prevention.link.sources); it is derived from pseudonyms only. A table from
 -- before first_seen existed is read as having no earlier dates, and gets the column when recreated.
 CREATE TABLE IF NOT EXISTS int_persons (
     record_id    VARCHAR NOT NULL,

@@ -1,5 +1,5 @@
 -- Every re-identification: one row per unsealing of partner references from the identity vault
--- (eviction_prevention.identity_vault.reidentify). Counts and purposes only, never a reference.
+-- (eviction_prevention.pseudonymise.identity_vault.reidentify). Counts and purposes only, never a reference.
 CREATE TABLE IF NOT EXISTS meta_reidentification_log (
     logged_at        TIMESTAMP NOT NULL,  -- UTC
     dag_run          VARCHAR NOT NULL,    -- the Airflow run (or the command) that unsealed
@@ -9,7 +9,7 @@ CREATE TABLE IF NOT EXISTS meta_reidentification_log (
     values_unsealed  INTEGER NOT NULL
 );
 
--- Every feedback file written to a partner's outbox (eviction_prevention.feedback): a new one only when the
+-- Every feedback file written to a partner's outbox (eviction_prevention.publish.feedback): a new one only when the
 -- partner's rows changed (rows_digest, over their pseudonymous form) since the last.
 CREATE TABLE IF NOT EXISTS meta_feedback_sent (
     partner         VARCHAR NOT NULL,

@@ -12,8 +12,13 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from eviction_prevention import access, intake, keys, linking, seal_migration, settings, statutory_calendar, warehouse
+from eviction_prevention import settings, warehouse
+from eviction_prevention.intake import delivery_windows, files
+from eviction_prevention.link import sources
+from eviction_prevention.operate import access
 from eviction_prevention.partners import load_partners
+from eviction_prevention.pseudonymise import keys, seal_migration
+from eviction_prevention.publish import statutory_calendar
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +78,7 @@ def set_reference_date(conn: Connection, override: dt.date | None = None) -> dt.
 def refresh_delivery_periods(conn: Connection, reference: dt.date) -> None:
     """Every partner's expected delivery periods, evaluated as of the reference date."""
     for partner in load_partners():
-        intake.refresh_delivery_periods(conn, partner, reference)
+        delivery_windows.refresh_delivery_periods(conn, partner, reference)
 
 
 def publish(
@@ -91,12 +96,12 @@ def publish(
         seed_reference_data(conn)
         rules = statutory_calendar.load_rules()
         seed_calendar(conn, rules)
-        intake.fill_received_on(conn)
+        delivery_windows.fill_received_on(conn)
         reference = set_reference_date(conn, reference_date)
         statutory_calendar.warn_if_uncovered(reference, rules)
         counts: dict[str, object] = dict(warehouse.build_models(conn, "before_linkage"))
-        refresh_delivery_periods(conn, reference or intake.today())
-        counts["links"] = linking.link_sources(conn, chain)
+        refresh_delivery_periods(conn, reference or files.today())
+        counts["links"] = sources.link_sources(conn, chain)
         counts.update(warehouse.build_models(conn, "after_linkage"))
         counts["reference_date"] = reference.isoformat() if reference else None
         access.apply_access(conn)

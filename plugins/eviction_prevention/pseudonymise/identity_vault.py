@@ -44,8 +44,10 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESSIV
 from sqlalchemy.engine import Connection
 
-from eviction_prevention import feedback_policy, keys, warehouse
+from eviction_prevention import warehouse
 from eviction_prevention.partners import get_partner
+from eviction_prevention.pseudonymise import keys
+from eviction_prevention.publish import feedback_policy
 
 log = logging.getLogger(__name__)
 

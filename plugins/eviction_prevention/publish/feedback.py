@@ -31,8 +31,10 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from eviction_prevention import dutch_time, feedback_policy, identity_vault, keys, warehouse
+from eviction_prevention import dutch_time, warehouse
 from eviction_prevention.partners import Partner, get_partner, load_partners
+from eviction_prevention.pseudonymise import identity_vault, keys
+from eviction_prevention.publish import feedback_policy
 from eviction_prevention.spreadsheet_safety import neutralised
 
 log = logging.getLogger(__name__)
@@ -308,7 +310,7 @@ def _last_digest(conn: Connection, partner: str) -> str | None:
 
 def send(partner: Partner, client: object, url: str | None, run_id: str, vault_key: bytes) -> dict[str, object]:
     """Write the partner's feedback to its outbox when its rows changed since the last file; record it."""
-    from eviction_prevention.intake import put_atomic
+    from eviction_prevention.intake.settle import put_atomic
 
     with warehouse.connect(url) as conn:
         feedback = build(conn, partner)

@@ -36,7 +36,7 @@ from typing import IO
 import numpy as np
 import pandas as pd
 
-from eviction_prevention import schema
+from eviction_prevention.parse import layouts
 from eviction_prevention.partners import Layout, ReadLimits
 
 try:  # pandas' string backend; without it every CSV file takes the csv-module path
@@ -581,7 +581,7 @@ def _shown(raw: object, kind: str) -> str:
     return f" (een tekst van {len(text)} tekens)"
 
 
-def _type_error_message(col: schema.Column, header: str, row: int, raw: object, layout: Layout) -> str:
+def _type_error_message(col: layouts.Column, header: str, row: int, raw: object, layout: Layout) -> str:
     shown = _shown(raw, col.type) if col.role == "attribute" else ""
     if col.type == "date":
         if col.role == "attribute" and _looks_like_impossible_date(raw, layout.date_format):
@@ -609,7 +609,7 @@ def convert(frame: pd.DataFrame, layout: Layout, kind: str) -> ParseResult:
     header_issues = _unknown_header_issues(list(frame.columns), layout)
     header_row = any(i.code == "header_row" for i in header_issues)
     if not header_row:  # else every agreed column is missing, and the "headers" are data
-        for col in schema.columns(kind):
+        for col in layouts.columns(kind):
             header = layout.columns.get(col.name)
             if col.required and (header is None or header not in present):
                 issues.append(Issue("missing_column", f"kolom '{header or col.name}' ontbreekt", column=col.name))
@@ -621,7 +621,7 @@ def convert(frame: pd.DataFrame, layout: Layout, kind: str) -> ParseResult:
 
     out: dict[str, pd.api.extensions.ExtensionArray] = {}
     n_rows = len(frame)
-    for col in schema.columns(kind):
+    for col in layouts.columns(kind):
         header = layout.columns.get(col.name)
         if header is None or header not in present:
             cells = pd.Series([None] * n_rows, dtype=object)
@@ -661,7 +661,7 @@ _BAD_TYPE = object()
 _PANDAS_TYPES = {"str": "string", "int": "Int64", "float": "Float64", "bool": "boolean", "date": "datetime64[s]"}
 
 
-def _convert_one(raw: object, col: schema.Column, layout: Layout) -> object:
+def _convert_one(raw: object, col: layouts.Column, layout: Layout) -> object:
     """The typed value of one cell, or a marker saying why it has none."""
     if col.type == "str" and isinstance(raw, str) and _FORMULA_RE.match(raw):
         return _FORMULA
@@ -672,7 +672,7 @@ def _convert_one(raw: object, col: schema.Column, layout: Layout) -> object:
 
 
 def _convert_column(
-    cells: pd.Series, col: schema.Column, header: str | None, layout: Layout, issues: list[Issue]
+    cells: pd.Series, col: layouts.Column, header: str | None, layout: Layout, issues: list[Issue]
 ) -> pd.api.extensions.ExtensionArray:
     """The typed column; a cell without a value is reported in row order, as the partner reads the file.
 
@@ -702,7 +702,7 @@ _Failures = dict[int, tuple[object, object]]  # position -> (the value as the ru
 
 
 def _convert_cells(
-    cells: pd.Series, col: schema.Column, layout: Layout
+    cells: pd.Series, col: layouts.Column, layout: Layout
 ) -> tuple[pd.api.extensions.ExtensionArray, _Failures]:
     """The typed value of each cell and the cells that have none: in bulk where that is proven to give what the
     rules give (see _convert_in_bulk), else by the rules, once per distinct value."""
@@ -722,11 +722,11 @@ def _convert_cells(
     return values, {int(by_rule[i]): failed[codes[i]] for i in failing}
 
 
-def _typed(values: list, col: schema.Column) -> pd.api.extensions.ExtensionArray:
+def _typed(values: list, col: layouts.Column) -> pd.api.extensions.ExtensionArray:
     return pd.Series(values, dtype=object).astype(_PANDAS_TYPES[col.type]).array
 
 
-def _missing(n: int, col: schema.Column) -> pd.Series:
+def _missing(n: int, col: layouts.Column) -> pd.Series:
     return pd.Series(index=range(n), dtype=_PANDAS_TYPES[col.type])
 
 
@@ -763,7 +763,7 @@ def _formula_issue(header: str | None, line: int, column: str) -> Issue:
     )
 
 
-def _convert_value(raw: object, col: schema.Column, layout: Layout) -> object:
+def _convert_value(raw: object, col: layouts.Column, layout: Layout) -> object:
     if col.type == "date":
         return parse_date(raw, layout.date_format)
     if col.type == "float":
@@ -780,7 +780,7 @@ def _convert_value(raw: object, col: schema.Column, layout: Layout) -> object:
 _Bulk = tuple[pd.api.extensions.ExtensionArray, np.ndarray]
 
 
-def _convert_in_bulk(cells: pd.Series, col: schema.Column, layout: Layout) -> _Bulk:
+def _convert_in_bulk(cells: pd.Series, col: layouts.Column, layout: Layout) -> _Bulk:
     """Typed values and which cells they are proven for: texts (see _convert_texts) and the spreadsheet
     numbers and dates of a column of that type; the rest is left to the rules."""
     if cells.dtype != object:
@@ -797,11 +797,11 @@ def _convert_in_bulk(cells: pd.Series, col: schema.Column, layout: Layout) -> _B
     return values, proven
 
 
-def _text_cells(texts: np.ndarray, col: schema.Column, layout: Layout) -> _Bulk:
+def _text_cells(texts: np.ndarray, col: layouts.Column, layout: Layout) -> _Bulk:
     return _convert_texts(pd.Series(texts.tolist(), dtype="str"), col, layout)
 
 
-def _number_cells(numbers: np.ndarray, col: schema.Column, layout: Layout) -> _Bulk:
+def _number_cells(numbers: np.ndarray, col: layouts.Column, layout: Layout) -> _Bulk:
     """Excel numbers in a number column. The rules read them as openpyxl gave them (see _as_openpyxl):
     parse_decimal gives the float (0.0 for -0.0, which openpyxl read as the int 0); parse_int gives the
     whole numbers from 0 that openpyxl read as an int."""
@@ -815,7 +815,7 @@ def _number_cells(numbers: np.ndarray, col: schema.Column, layout: Layout) -> _B
     return _missing(len(numbers), col).array, np.zeros(len(numbers), dtype=bool)
 
 
-def _date_cells(dates: np.ndarray, col: schema.Column, layout: Layout) -> _Bulk:
+def _date_cells(dates: np.ndarray, col: layouts.Column, layout: Layout) -> _Bulk:
     """Excel date cells in a date column: parse_date keeps the day."""
     if col.type != "date":
         return _missing(len(dates), col).array, np.zeros(len(dates), dtype=bool)
@@ -823,7 +823,7 @@ def _date_cells(dates: np.ndarray, col: schema.Column, layout: Layout) -> _Bulk:
     return pd.array(days.astype("datetime64[s]")), np.ones(len(dates), dtype=bool)
 
 
-_CELL_STEPS: dict[type, Callable[[np.ndarray, schema.Column, Layout], _Bulk]] = {
+_CELL_STEPS: dict[type, Callable[[np.ndarray, layouts.Column, Layout], _Bulk]] = {
     str: _text_cells,
     float: _number_cells,
     dt.date: _date_cells,
@@ -831,7 +831,7 @@ _CELL_STEPS: dict[type, Callable[[np.ndarray, schema.Column, Layout], _Bulk]] = 
 }
 
 
-def _convert_texts(texts: pd.Series, col: schema.Column, layout: Layout) -> _Bulk:
+def _convert_texts(texts: pd.Series, col: layouts.Column, layout: Layout) -> _Bulk:
     """An empty text is blank (no value, in any column); the others as far as a step of _BULK proves them."""
     empty = (texts == "").to_numpy(dtype=bool)
     if col.type not in _BULK:

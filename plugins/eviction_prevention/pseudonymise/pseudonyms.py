@@ -75,9 +75,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from eviction_prevention import keys
-from eviction_prevention import normalize as nz
-from eviction_prevention.schema import attribute_columns, identifier_columns
+from eviction_prevention.parse.layouts import attribute_columns, identifier_columns
+from eviction_prevention.pseudonymise import keys
+from eviction_prevention.pseudonymise import normalize as nz
 
 __all__ = [
     "BLOOM_BITS",
@@ -873,7 +873,7 @@ def pseudonymise_frame(
     ``record_key`` is the pseudonym of the kind's reference column; references are only unique within
     one partner, so pass the partner code as ``namespace`` when several partners share a table.
     """
-    from eviction_prevention import sealing  # sealing builds on this module's columns
+    from eviction_prevention.pseudonymise import sealing
 
     if kind not in REFERENCE_COLUMN:
         raise ValueError(f"unknown source kind {kind!r}")
@@ -929,7 +929,7 @@ def rotate_frame(frame: pd.DataFrame, kind: str, chain: bytes | keys.KeyChain, v
     rotated, and sealed again under ``version`` (bound to the new record_key); a frame of pseudonym columns
     (in memory) is rotated as it is. ``key_version`` is set. Rows already at ``version`` are left as they are,
     so an interrupted rotation can be rerun."""
-    from eviction_prevention import sealing  # sealing builds on this module's columns
+    from eviction_prevention.pseudonymise import sealing
 
     chain = keys.parse_key_chain(chain)
     order = [v for v, _ in chain.versions]

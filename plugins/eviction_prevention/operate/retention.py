@@ -23,7 +23,8 @@ import sqlalchemy as sa
 import yaml
 from sqlalchemy.engine import Connection
 
-from eviction_prevention import identity_vault, settings, warehouse
+from eviction_prevention import settings, warehouse
+from eviction_prevention.pseudonymise import identity_vault
 
 log = logging.getLogger(__name__)
 
@@ -128,7 +129,7 @@ def staging_changed(counts: dict[str, int]) -> bool:
 
 def purge_landing_files(now: dt.datetime | None = None) -> dict[str, int]:
     """Landed originals past each partner's ``landing_retention_days``; returns counts per partner."""
-    from eviction_prevention.intake import purge_landing
+    from eviction_prevention.intake.landing import purge_landing
     from eviction_prevention.partners import load_partners
 
     stamp = (now or dt.datetime.now(dt.UTC)).timestamp()

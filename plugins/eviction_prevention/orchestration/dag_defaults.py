@@ -9,7 +9,7 @@ from typing import Any
 
 from airflow.sdk import Asset, AssetAll, AssetAny, dag
 
-from eviction_prevention import alerts
+from eviction_prevention.operate import alerts
 
 START_DATE = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 

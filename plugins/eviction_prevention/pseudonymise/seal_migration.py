@@ -26,9 +26,10 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from eviction_prevention import keys, sealing, warehouse
-from eviction_prevention.pseudonymise import PERSON_PSEUDONYMS
-from eviction_prevention.schema import STAGING_TABLE
+from eviction_prevention import warehouse
+from eviction_prevention.parse.layouts import STAGING_TABLE
+from eviction_prevention.pseudonymise import keys, sealing
+from eviction_prevention.pseudonymise.pseudonyms import PERSON_PSEUDONYMS
 
 log = logging.getLogger(__name__)
 

@@ -71,9 +71,9 @@ import pyarrow.compute as pc
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESSIV
 
-from eviction_prevention import keys
-from eviction_prevention.arrow_rows import fixed_rows_array
-from eviction_prevention.pseudonymise import PERSON_PSEUDONYMS, REFERENCE_COLUMN, TOKEN_BYTES
+from eviction_prevention.pseudonymise import keys
+from eviction_prevention.pseudonymise.arrow_rows import fixed_rows_array
+from eviction_prevention.pseudonymise.pseudonyms import PERSON_PSEUDONYMS, REFERENCE_COLUMN, TOKEN_BYTES
 
 __all__ = [
     "FORMAT",

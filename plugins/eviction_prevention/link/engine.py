@@ -54,8 +54,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from eviction_prevention.arrow_rows import fixed_rows_array
-from eviction_prevention.pseudonymise import (
+from eviction_prevention.pseudonymise.arrow_rows import fixed_rows_array
+from eviction_prevention.pseudonymise.pseudonyms import (
     BLOOM_HASHES,
     ENCODING_BITS,
     POSITION_HASHES,

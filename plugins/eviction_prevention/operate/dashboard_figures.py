@@ -81,6 +81,11 @@ TERMS: tuple[Term, ...] = (
 TERM_BY_KEY = {term.key: term for term in TERMS}
 
 
+def percentage(part: int, whole: int) -> float | None:
+    """``part`` of ``whole`` in percent, one decimal; None when ``whole`` is zero."""
+    return round(100.0 * part / whole, 1) if whole else None
+
+
 @dataclass(frozen=True)
 class Tally:
     """Cases of one term by state. decided = met + missed + overdue; open: the term still runs."""
@@ -97,7 +102,7 @@ class Tally:
     @property
     def rate(self) -> float | None:
         """Percentage met of the decided cases, one decimal; None when nothing is decided."""
-        return round(100.0 * self.met / self.decided, 1) if self.decided else None
+        return percentage(self.met, self.decided)
 
     @property
     def provisional(self) -> bool:
@@ -178,7 +183,8 @@ class Delivery:
 
     @property
     def rate(self) -> float | None:
-        return round(100.0 * self.on_time / self.due, 1) if self.due else None
+        """Percentage on time of the periods already due."""
+        return percentage(self.on_time, self.due)
 
 
 def deliveries(delivery: pd.DataFrame, months: list[dt.date]) -> dict[str, Delivery]:

@@ -66,7 +66,7 @@ def sftp_client(conn_id: str) -> Iterator[Any]:
 
 
 def fetch(partner_code: str) -> dict[str, Any]:
-    from eviction_prevention.locks import partner_lock
+    from eviction_prevention.intake.locks import partner_lock
 
     partner = get_partner(partner_code)
     with partner_lock(partner.code), sftp_client(partner.sftp_conn_id) as client:
@@ -75,22 +75,24 @@ def fetch(partner_code: str) -> dict[str, Any]:
 
 def fetch_with(partner: Partner, client: Any, sleep: Callable[[float], None] = time.sleep) -> dict[str, Any]:
     """The fetch step with an open SFTP client (the caller holds the partner lock)."""
-    from eviction_prevention import intake
+    from eviction_prevention.intake import fetch as intake_fetch
 
-    files = intake.fetch_new_files(partner, client, sleep)
+    files = intake_fetch.fetch_new_files(partner, client, sleep)
     return {"partner": partner.code, "files": [asdict(f) for f in files]}
 
 
 def load(fetched: dict[str, Any]) -> dict[str, Any]:
     """Ingest the fetched files (one transaction per file) under the partner lock."""
-    from eviction_prevention import intake, settings
-    from eviction_prevention.locks import partner_lock
+    from eviction_prevention import settings
+    from eviction_prevention.intake import delivery_windows, ingest
+    from eviction_prevention.intake import files as intake_files
+    from eviction_prevention.intake.locks import partner_lock
 
     partner = get_partner(fetched["partner"])
-    files = [intake.FetchedFile(**f) for f in fetched["files"]]
+    files = [intake_files.FetchedFile(**f) for f in fetched["files"]]
     with partner_lock(partner.code):
-        outcomes = intake.ingest_files(partner, files, settings.pseudonym_key(), data_docs=True)
-        missed = intake.check_delivery_windows(partner)
+        outcomes = ingest.ingest_files(partner, files, settings.pseudonym_key(), data_docs=True)
+        missed = delivery_windows.check_delivery_windows(partner)
     return {"partner": partner.code, "outcomes": outcomes, "missed_periods": [str(m["period_start"]) for m in missed]}
 
 
@@ -121,7 +123,7 @@ def announce(loaded: Iterable[dict[str, Any] | None]) -> dict[str, dict[str, int
 
 
 def settle(loaded: dict[str, Any]) -> dict[str, int]:
-    from eviction_prevention.locks import partner_lock
+    from eviction_prevention.intake.locks import partner_lock
 
     partner = get_partner(loaded["partner"])
     with partner_lock(partner.code), sftp_client(partner.sftp_conn_id) as client:
@@ -130,22 +132,23 @@ def settle(loaded: dict[str, Any]) -> dict[str, int]:
 
 def settle_with(partner: Partner, loaded: dict[str, Any], client: Any) -> dict[str, int]:
     """The settle step with an open SFTP client (the caller holds the partner lock)."""
-    from eviction_prevention import intake
+    from eviction_prevention.intake import landing
+    from eviction_prevention.intake import settle as intake_settle
 
-    moved = intake.settle_files(partner, loaded["outcomes"], client)
-    intake.discard_landing_tmp(partner.code)
-    moved["landing_purged"] = intake.purge_landing(partner)
+    moved = intake_settle.settle_files(partner, loaded["outcomes"], client)
+    landing.discard_landing_tmp(partner.code)
+    moved["landing_purged"] = landing.purge_landing(partner)
     return moved
 
 
 def publish() -> dict[str, Any]:
-    from eviction_prevention import publish as publishing
+    from eviction_prevention.publish import rebuild as publishing
 
     return publishing.publish()
 
 
 def feedback_partner_codes() -> list[str]:
-    from eviction_prevention import feedback
+    from eviction_prevention.publish import feedback
 
     return [p.code for p in feedback.receiving_partners()]
 
@@ -154,8 +157,9 @@ def send_feedback(partner_code: str) -> dict[str, object]:
     """The partner's case feedback to its outbox, after a publish (``feedback``), under the partner's lock."""
     from airflow.sdk import get_current_context
 
-    from eviction_prevention import feedback, settings
-    from eviction_prevention.locks import partner_lock
+    from eviction_prevention import settings
+    from eviction_prevention.intake.locks import partner_lock
+    from eviction_prevention.publish import feedback
 
     partner = get_partner(partner_code)
     run_id = str(get_current_context()["run_id"])
@@ -164,19 +168,19 @@ def send_feedback(partner_code: str) -> dict[str, object]:
 
 
 def write_dashboard() -> dict[str, object]:
-    from eviction_prevention import dashboard
+    from eviction_prevention.operate import dashboard
 
     return dashboard.write_dashboard()
 
 
 def alert_missed_deliveries() -> dict[str, int]:
-    from eviction_prevention import alerts
+    from eviction_prevention.operate import alerts
 
     return alerts.alert_missed_deliveries()
 
 
 def purge_landing_files() -> dict[str, int]:
-    from eviction_prevention import retention
+    from eviction_prevention.operate import retention
 
     return retention.purge_landing_files()
 
@@ -186,7 +190,7 @@ def purge_warehouse() -> dict[str, int]:
     ``publish_referrals`` rebuilds the marts after a purge that changed them and not after every night's run."""
     from airflow.sdk.exceptions import AirflowSkipException
 
-    from eviction_prevention import retention
+    from eviction_prevention.operate import retention
 
     counts = retention.purge_warehouse()
     if not retention.staging_changed(counts):

@@ -26,9 +26,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from eviction_prevention import dashboard_figures as figures
 from eviction_prevention import dutch_time, settings, warehouse
-from eviction_prevention.dashboard_figures import REGION, TERMS, Delivery, Tally, Term
+from eviction_prevention.operate import dashboard_figures as figures
+from eviction_prevention.operate.dashboard_figures import REGION, TERMS, Delivery, Tally, Term
 
 log = logging.getLogger(__name__)
 

@@ -1,0 +1,1 @@
+"""Link: the record-linkage engine on pseudonyms (``engine``) and its application to the sources (``sources``)."""

@@ -1,0 +1,1 @@
+"""Operate: what runs beside the stages: alerts, retention, warehouse access, the compliance dashboard."""

@@ -1,0 +1,1 @@
+"""Validate: the Great Expectations suites per source kind and the closed lists of values."""
