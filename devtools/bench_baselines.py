@@ -61,7 +61,7 @@ def quality(pairs: pd.DataFrame, truth: set[tuple[str, str]]) -> dict[str, float
 
 
 def ours(left: pd.DataFrame, right: pd.DataFrame, key: bytes, truth: set) -> dict[str, Any]:
-    from eviction_prevention.link import engine
+    from eviction_prevention.link import predict
     from eviction_prevention.pseudonymise.pseudonyms import person_pseudonyms
 
     sides = []
@@ -70,7 +70,7 @@ def ours(left: pd.DataFrame, right: pd.DataFrame, key: bytes, truth: set) -> dic
         pseudo.insert(0, "id", frame["id"].to_numpy())
         sides.append(pseudo)
     started = time.perf_counter()
-    scored = engine.score_pairs(sides[0], sides[1], left_id="id", right_id="id", exclusive=False)
+    scored = predict.score_pairs(sides[0], sides[1], left_id="id", right_id="id", exclusive=False)
     seconds = time.perf_counter() - started
     links = scored[scored["match_probability"] >= THRESHOLD].rename(columns={})
     return {"seconds": round(seconds, 3), "candidate_pairs": len(scored),

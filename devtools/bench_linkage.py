@@ -6,7 +6,7 @@ results in ``var/bench-linkage/results.json``. A benchmark: its targets are neve
 * FEBRL (``febrl``): data no one here generated. FEBRL 1, 2 and 3 (fetched once by ``make febrl-data``;
   FEBRL 4 is kept aside as an independent check and never used here), each split into two files by its
   ground truth with partial overlap and without soc_sec_id (``febrl.split_file``). Ours =
-  ``engine.link_csv`` on the two files (wall seconds of that call: reading, pseudonymising, linking,
+  ``csv_files.link_csv`` on the two files (wall seconds of that call: reading, pseudonymising, linking,
   writing), the anchor = splink 5 on the same records in clear text (``splink_anchor``), both evaluated
   against the true pairs with ``engine.evaluate``. Targets: F1 >= 0.995 on each split, the mean of
   F1(ours) / F1(splink) >= 1.00, and ours no slower than splink on each split.
@@ -70,13 +70,13 @@ def febrl_row(split: febrl.SplitFiles, ours: dict[str, float], splink: dict[str,
 
 def febrl_run(split: febrl.SplitFiles, workdir: Path, key: bytes) -> dict[str, Any]:
     """Ours (``link_csv``) and splink on one split, each evaluated against the true pairs."""
-    from eviction_prevention.link import engine
+    from eviction_prevention.link import csv_files, engine
 
     from devtools import splink_anchor
 
     out = workdir / f"{split.name}_links.csv"
     started = time.perf_counter()
-    engine.link_csv(split.a, split.b, out, key)
+    csv_files.link_csv(split.a, split.b, out, key)
     seconds = time.perf_counter() - started
     ours = {**engine.evaluate(pd.read_csv(out, dtype=str), split.pairs), "seconds": seconds}
     anchor = splink_anchor.link_csv(split.a, split.b, workdir / "splink.log")

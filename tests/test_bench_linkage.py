@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from eviction_prevention.link.engine import _read_person_csv
+from eviction_prevention.link.csv_files import _read_person_csv
 
 from devtools import bench_linkage, febrl
 from devtools import frequency_attack as fa

@@ -455,7 +455,7 @@ def test_dates_inside_their_window_load():
 
 
 def test_what_a_spreadsheet_opens_starts_no_formula(tmp_path: Path):
-    from eviction_prevention.link.engine import link_csv
+    from eviction_prevention.link.csv_files import link_csv
     from eviction_prevention.spreadsheet_safety import neutralised
 
     assert neutralised("=cmd|' /C calc'!A0") == "'=cmd|' /C calc'!A0"

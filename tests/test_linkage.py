@@ -8,19 +8,13 @@ from datetime import date, timedelta
 import numpy as np
 import pandas as pd
 import pytest
-from eviction_prevention.link.engine import (
-    Encoder,
-    Rule,
-    _rule_blocks,
-    block_pairs,
-    encode,
-    evaluate,
-    greedy_one_to_one,
-    link,
-    link_csv,
-    score_pairs,
-    score_records,
-)
+from eviction_prevention.link.blocking import _rule_blocks, block_pairs
+from eviction_prevention.link.clustering import greedy_one_to_one
+from eviction_prevention.link.csv_files import link_csv
+from eviction_prevention.link.encoding import Encoder, encode
+from eviction_prevention.link.engine import evaluate, link
+from eviction_prevention.link.model import Rule
+from eviction_prevention.link.predict import score_pairs, score_records
 from eviction_prevention.pseudonymise.pseudonyms import ENCODED_BITS
 
 from tests.sealed import pseudonymised
@@ -524,7 +518,8 @@ def test_scores_do_not_depend_on_which_source_was_encoded_first():
 
 def _levels_of(left: dict, right: dict) -> dict[str, int]:
     """The comparison level per field of one pair of clear records (pseudonymised with KEY first)."""
-    from eviction_prevention.link.engine import FIELDS, _compare
+    from eviction_prevention.link.comparison import _compare
+    from eviction_prevention.link.model import FIELDS
     from eviction_prevention.pseudonymise.pseudonyms import person_pseudonyms
 
     frames = [person_pseudonyms(pd.DataFrame([r]), KEY).assign(record_key=k) for r, k in ((left, "l"), (right, "r"))]

@@ -9,7 +9,7 @@ from datetime import date
 
 import pandas as pd
 import pytest
-from eviction_prevention.link.engine import BLOOM_CLOSE, BLOOM_NEAR
+from eviction_prevention.link.model import BLOOM_CLOSE, BLOOM_NEAR
 from eviction_prevention.parse.layouts import attribute_columns, columns, identifier_columns
 from eviction_prevention.pseudonymise import pseudonyms
 from eviction_prevention.pseudonymise.keys import KeyChain, bloom_permutation, parse_key_chain

@@ -102,7 +102,7 @@ def _cmd_publish(args: argparse.Namespace) -> int:
 
 
 def _cmd_link(args: argparse.Namespace) -> int:
-    from eviction_prevention.link.engine import link_csv
+    from eviction_prevention.link.csv_files import link_csv
 
     n = link_csv(Path(args.left), Path(args.right), Path(args.out), settings.pseudonym_key())
     print(f"{n} links written to {args.out}")

@@ -31,7 +31,7 @@ should (the old key no longer reproduces them); ``int_persons.record_id`` must t
 staging tables' ``record_key`` for the stored first_seen to be found again.
 
 Scale (a million arrears rows: over a million records, millions of candidate pairs): the sources are
-read and encoded for linkage one at a time (``engine.Encoder``), scored as row numbers two pairs of
+read and encoded for linkage one at a time (``encoding.Encoder``), scored as row numbers two pairs of
 sources at a time, and assembled on node numbers ordered like the record ids; ids are attached only to
 what can become a link. Everything per record or per pair is vectorised.
 """
@@ -50,7 +50,8 @@ import pyarrow.compute as pc
 from sqlalchemy.engine import Connection
 
 from eviction_prevention import settings, warehouse
-from eviction_prevention.link import engine
+from eviction_prevention.link import blocking, clustering, encoding, predict
+from eviction_prevention.link import model as linkage_model
 from eviction_prevention.pseudonymise import keys, sealing
 from eviction_prevention.pseudonymise.pseudonyms import PERSON_PSEUDONYMS
 from eviction_prevention.validate.closed_values import corporation_codes
@@ -72,7 +73,7 @@ REPORT_DATE_M = {"close": 0.95, "window": 0.05}
 # What a row's person pseudonyms are read from: the seal and its associated data (``sealing``), kept in
 # staging only; the intermediate models point at their staging row (partner, file_id, source_row).
 SEALED = ("record_key", "key_version", sealing.SEAL_COLUMN)
-ArrayLike = engine.ArrayLike
+ArrayLike = linkage_model.ArrayLike
 
 
 @dataclass(frozen=True)
@@ -264,7 +265,7 @@ def assign_cases(
     pairs["match_probability"] = 1 / (1 + np.exp2(-np.clip(log2_odds, -60, 60)))
     pairs = pairs[pairs["match_probability"] >= LINK_THRESHOLD]
     pairs = pairs.sort_values(["match_probability", "gap", "case_id", "right_id"], ascending=[False, True, True, True])
-    chosen = pairs.iloc[engine.greedy_one_to_one(pairs["case_id"], pairs["right_id"])]
+    chosen = pairs.iloc[clustering.greedy_one_to_one(pairs["case_id"], pairs["right_id"])]
     return pd.DataFrame(
         {
             "left_key": chosen["case_id"],
@@ -319,7 +320,7 @@ def best_links(candidates: Iterable[pd.DataFrame], threshold: float) -> pd.DataF
 def same_bsn(left: pd.DataFrame, right: pd.DataFrame) -> pd.DataFrame:
     """Pairs of records that carry the same BSN pseudonym (probability 1; a record is not paired with itself)."""
     codes = pd.factorize(pd.concat([left["pk_bsn"], right["pk_bsn"]], ignore_index=True))[0].astype(np.int64)
-    li, ri, _ = engine.block_pairs(codes[: len(left)], codes[len(left) :])
+    li, ri, _ = blocking.block_pairs(codes[: len(left)], codes[len(left) :])
     lids = np.asarray(left["id"].array.take(li))
     rids = np.asarray(right["id"].array.take(ri))
     keep = lids != rids
@@ -328,12 +329,12 @@ def same_bsn(left: pd.DataFrame, right: pd.DataFrame) -> pd.DataFrame:
 
 
 def _person_links(
-    left: engine.Records, right: engine.Records, left_ids: ArrayLike, right_ids: ArrayLike,
+    left: encoding.Records, right: encoding.Records, left_ids: ArrayLike, right_ids: ArrayLike,
     threshold: float = CASE_CANDIDATE_THRESHOLD,
 ) -> pd.DataFrame:  # fmt: skip
     """Person links at ``threshold``, each pair scored on its own (one record may link to several)."""
-    scored = engine.score_records(left, right, exclusive=False)
-    return _pairs(engine.with_ids(scored[scored["match_probability"] >= threshold], left_ids, right_ids))
+    scored = predict.score_records(left, right, exclusive=False)
+    return _pairs(predict.with_ids(scored[scored["match_probability"] >= threshold], left_ids, right_ids))
 
 
 @dataclass(frozen=True)
@@ -348,7 +349,7 @@ class _Nodes:
 
 def _nodes(records: Mapping[str, ArrayLike]) -> _Nodes:
     """The nodes of ``records`` (source kind -> record ids); an id given twice is one node, of the last kind."""
-    arrays = [engine.arrow_text(ids) for ids in records.values()]
+    arrays = [encoding.arrow_text(ids) for ids in records.values()]
     sizes = [len(a) for a in arrays]
     all_ids = pa.chunked_array([c for a in arrays for c in a.chunks], pa.large_string())
     order = pc.sort_indices(all_ids).to_numpy()  # stable: of equal ids the last given comes last
@@ -373,7 +374,7 @@ def _edge_nodes(nodes: _Nodes, links: Sequence[pd.DataFrame]) -> tuple[np.ndarra
         return np.empty(0, np.int64), np.empty(0, np.int64)
 
     def lookup(column: str) -> np.ndarray:
-        ids = pa.chunked_array([c for f in frames for c in engine.arrow_text(f[column]).chunks], pa.large_string())
+        ids = pa.chunked_array([c for f in frames for c in encoding.arrow_text(f[column]).chunks], pa.large_string())
         return pc.fill_null(pc.index_in(ids, value_set=nodes.ids), -1).to_numpy()
 
     a, b = lookup("left_id"), lookup("right_id")
@@ -444,7 +445,7 @@ def _first_seen_days(nodes: _Nodes, first_seen: Mapping[str, object] | pd.Series
     """Each node's first-seen date as days since the epoch; every node needs one."""
     if not isinstance(first_seen, pd.Series):
         first_seen = pd.Series(first_seen, dtype=object)
-    at = pc.index_in(nodes.ids, value_set=engine.arrow_text(first_seen.index).combine_chunks())
+    at = pc.index_in(nodes.ids, value_set=encoding.arrow_text(first_seen.index).combine_chunks())
     days = _epoch_days(first_seen.array).take(at)  # null: not given, or no date
     missing = days.null_count
     if missing:  # a count only: record ids are pseudonyms, never logged
@@ -509,8 +510,8 @@ def record_first_seen(conn: Connection) -> pd.Series:
 
 
 def _encoded(
-    encoder: engine.Encoder, sources: Iterator[_Source], keep: list[str]
-) -> tuple[engine.Records, pd.DataFrame]:
+    encoder: encoding.Encoder, sources: Iterator[_Source], keep: list[str]
+) -> tuple[encoding.Records, pd.DataFrame]:
     """The next of ``sources`` encoded for linkage, and its ``keep`` columns (``pk_bsn``: the BSN pseudonym's code in
     the encoder's code space, NaN if missing; no token is kept), both in order of record id: the order the
     linkage draws its random samples in, whatever order the rows came.
@@ -521,7 +522,7 @@ def _encoded(
     frame = source.frame
     records = encoder.raw_records(frame["id"], source.tokens.present, source.tokens.raw)
     del source  # the opened tokens are encoded: their memory is free before the records are reordered
-    order = pc.sort_indices(engine.arrow_text(frame["id"])).to_numpy()
+    order = pc.sort_indices(encoding.arrow_text(frame["id"])).to_numpy()
     bsn = records.codes["pk_bsn"]
     columns = {"pk_bsn": np.where(bsn >= 0, bsn, np.nan)} | {c: frame[c].array for c in keep if c != "pk_bsn"}
     kept = pd.DataFrame({column: columns[column].take(order) for column in keep})
@@ -547,7 +548,7 @@ def _score_sources(conn: Connection, chain: keys.KeyChain) -> _Scored:
     records stay inside: once scored, their memory is free for the assembly."""
     # One source at a time, so only one source's pseudonym text is in memory; the largest first, so the
     # memory its query leaves with DuckDB's allocator is reused by the others rather than added to.
-    encoder = engine.Encoder()
+    encoder = encoding.Encoder()
     sources = read_sources(conn, chain, ["sdd", "corporation", "social_team"])
     sdd_rec, sdd = _encoded(encoder, sources, ["id", "pk_bsn"])
     ten_rec, tenants = _encoded(encoder, sources, ["id"])
@@ -559,10 +560,10 @@ def _score_sources(conn: Connection, chain: keys.KeyChain) -> _Scored:
     del tenants
     cases = arrears_cases(conn)
     evidence = report_date_evidence(cases, st_cases)
-    scored = engine.score_records(ten_rec, st_rec, exclusive=False)
+    scored = predict.score_records(ten_rec, st_rec, exclusive=False)
     case_candidates = scored[scored["match_weight"] >= min_case_weight(evidence)]
-    case_st = assign_cases(engine.with_ids(case_candidates, ten_rec.ids, st_rec.ids), cases, st_cases, evidence)
-    tenant_st = _pairs(engine.with_ids(scored[scored["match_probability"] >= CASE_CANDIDATE_THRESHOLD], ten_n, st_n))
+    case_st = assign_cases(predict.with_ids(case_candidates, ten_rec.ids, st_rec.ids), cases, st_cases, evidence)
+    tenant_st = _pairs(predict.with_ids(scored[scored["match_probability"] >= CASE_CANDIDATE_THRESHOLD], ten_n, st_n))
     del scored, cases
     tenant_sdd = _person_links(ten_rec, sdd_rec, ten_n, sdd_n)
     st_sdd = _person_links(st_rec, sdd_rec, st_n, sdd_n)
