@@ -6,7 +6,9 @@ import asyncio
 import datetime as dt
 import email
 import email.policy
+import html
 import json
+import re
 import socketserver
 import sys
 import threading
@@ -77,14 +79,7 @@ def webhook(monkeypatch) -> Iterator[list[dict]]:
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Hook)
     server.received = []
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    conn = {
-        "conn_type": "http",
-        "host": "127.0.0.1",
-        "port": server.server_address[1],
-        "schema": "http",
-        "password": TOKEN,
-        "extra": {"endpoint": "/hooks/ops"},
-    }
+    conn = {"conn_type": "http", "host": f"http://127.0.0.1:{server.server_address[1]}/hooks/ops", "password": TOKEN}
     monkeypatch.setenv("AIRFLOW_CONN_EVICTION_PREVENTION_ALERTS_WEBHOOK", json.dumps(conn))
     try:
         yield server.received
@@ -104,7 +99,13 @@ def mailbox(monkeypatch) -> Iterator[list[dict]]:
         "conn_type": "smtp",
         "host": "127.0.0.1",
         "port": server.server_address[1],
-        "extra": {"from_email": "airflow@drechtsteden.example", "to": ["beheer@drechtsteden.example"]},
+        "extra": {
+            "from_email": "airflow@drechtsteden.example",
+            "to": ["beheer@drechtsteden.example"],
+            "disable_ssl": True,  # the test server speaks plain SMTP
+            "disable_tls": True,
+            "retry_limit": 1,
+        },
     }
     monkeypatch.setenv("AIRFLOW_CONN_EVICTION_PREVENTION_ALERTS_SMTP", json.dumps(conn))
     try:
@@ -122,6 +123,12 @@ def assert_no_personal_data(raw: bytes | str) -> None:
 
 def parsed(message: dict) -> email.message.EmailMessage:
     return email.message_from_bytes(message["data"], policy=email.policy.default)
+
+
+def body_text(message: email.message.EmailMessage) -> str:
+    """The alert's text from the mail's HTML part (``<pre>`` with escaped text)."""
+    part = message.get_body(preferencelist=("html", "plain"))
+    return html.unescape(re.sub(r"<[^>]+>", "", part.get_content()))
 
 
 # ------------------------------------------------------------------------------------------------- tests
@@ -162,7 +169,8 @@ def test_task_failure_goes_to_webhook_and_email_without_the_exception_message(we
     assert mailbox[0]["rcpt"] == ["beheer@drechtsteden.example"]
     assert message["Subject"] == "[eviction-prevention] Task failed: partner_intake.load"
     assert message["From"] == "airflow@drechtsteden.example"
-    body = message.get_content()
+    body = body_text(message)
+    assert body.startswith("Task failed: partner_intake.load\n\ndag_id: partner_intake\n")
     assert "task_id: load" in body and "error: ValueError" in body
     assert_no_personal_data(mailbox[0]["data"])
 
@@ -214,7 +222,7 @@ def test_missed_delivery_window_alerts_once(warehouse_url, webhook, mailbox) -> 
 def test_an_alert_no_channel_accepted_is_retried(duckdb_url, monkeypatch, webhook) -> None:
     delivery_windows.check_delivery_windows(get_partner("trivire"), duckdb_url, on=dt.date(2026, 7, 5))
     materialise_delivery_compliance(duckdb_url)
-    dead = {"conn_type": "http", "host": "127.0.0.1", "port": free_port(), "schema": "http"}
+    dead = {"conn_type": "http", "host": f"http://127.0.0.1:{free_port()}/hooks/ops"}
     with monkeypatch.context() as m:
         m.setenv("AIRFLOW_CONN_EVICTION_PREVENTION_ALERTS_WEBHOOK", json.dumps(dead))  # refused; no SMTP defined
         assert alerts.alert_missed_deliveries(duckdb_url) == {"missed": 1, "new": 1, "alerted": 0}

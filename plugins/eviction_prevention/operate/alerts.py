@@ -12,14 +12,11 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import json
+import html
 import logging
 import os
-import smtplib
-import urllib.request
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from email.message import EmailMessage
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -95,47 +92,52 @@ def load_config(path: Path = CONFIG_FILE) -> AlertConfig:
 # ------------------------------------------------------------------------------------------------- sending
 
 
-def webhook_url(conn: Any) -> str:
-    endpoint = (conn.extra_dejson or {}).get("endpoint", "/")
-    port = f":{conn.port}" if conn.port else ""
-    return f"{conn.schema or 'https'}://{conn.host}{port}/{endpoint.lstrip('/')}"
-
-
 def send_webhook(conn: Any, alert: Alert) -> None:
-    """POST the alert as JSON; a non-2xx answer raises."""
+    """POST the alert as JSON through the HTTP provider's notifier; a non-2xx answer raises.
+
+    The connection's host is the webhook's whole URL (``https://hooks.example/services/...``); its password,
+    when set, is sent as ``Authorization: Bearer <password>``."""
+    from airflow.providers.http.notifications.http import HttpNotifier
+
     headers = {"Content-Type": "application/json"}
     if conn.password:
         headers["Authorization"] = f"Bearer {conn.password}"
-    request = urllib.request.Request(
-        webhook_url(conn), data=json.dumps(alert.payload()).encode("utf-8"), headers=headers, method="POST"
+    notifier = HttpNotifier(
+        http_conn_id=conn.conn_id,
+        json=alert.payload(),
+        headers=headers,
+        extra_options={"timeout": TIMEOUT_SECONDS},
     )
-    with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as response:
-        response.read()
+    notifier.notify({})
 
 
-def email_message(conn: Any, alert: Alert) -> EmailMessage:
-    extra = conn.extra_dejson or {}
-    recipients = extra.get("to") or []
-    if isinstance(recipients, str):
-        recipients = [r.strip() for r in recipients.split(",") if r.strip()]
-    if not recipients:
+def recipients(conn: Any) -> list[str]:
+    """The addresses in the e-mail connection's extra ``to`` (a list, or one comma-separated string)."""
+    listed = (conn.extra_dejson or {}).get("to") or []
+    if isinstance(listed, str):
+        listed = [r.strip() for r in listed.split(",") if r.strip()]
+    if not listed:
         raise ValueError(f"e-mail alert connection {conn.conn_id}: extra 'to' names no recipients")
-    message = EmailMessage()
-    message["Subject"] = f"[eviction-prevention] {alert.title}"
-    message["From"] = extra.get("from_email") or conn.login or "eviction-prevention@localhost"
-    message["To"] = ", ".join(recipients)
-    message.set_content(alert.text())
-    return message
+    return list(listed)
+
+
+def email_html(alert: Alert) -> str:
+    """The alert's text as the body of an HTML mail (escaped, preformatted)."""
+    return f"<pre>{html.escape(alert.text())}</pre>"
 
 
 def send_email(conn: Any, alert: Alert) -> None:
-    message = email_message(conn, alert)
-    with smtplib.SMTP(conn.host, conn.port or 25, timeout=TIMEOUT_SECONDS) as smtp:
-        if (conn.extra_dejson or {}).get("starttls"):
-            smtp.starttls()
-        if conn.login and conn.password:
-            smtp.login(conn.login, conn.password)
-        smtp.send_message(message)
+    """Mail the alert through the SMTP provider's notifier (server, TLS and login from the connection)."""
+    from airflow.providers.smtp.notifications.smtp import SmtpNotifier
+
+    notifier = SmtpNotifier(
+        to=recipients(conn),
+        from_email=(conn.extra_dejson or {}).get("from_email") or conn.login or "eviction-prevention@localhost",
+        subject=f"[eviction-prevention] {alert.title}",
+        html_content=email_html(alert),
+        smtp_conn_id=conn.conn_id,
+    )
+    notifier.notify({})
 
 
 SENDERS: dict[str, Callable[[Any, Alert], None]] = {"webhook": send_webhook, "email": send_email}
