@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from eviction_prevention.parse.parsing import parse_file
+from eviction_prevention.parse.files import parse_file
 from eviction_prevention.partners import Partner, load_partners
 from eviction_prevention.pseudonymise import normalize as nz
 

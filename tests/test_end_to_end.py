@@ -20,7 +20,7 @@ import pytest
 import sqlalchemy as sa
 from eviction_prevention import warehouse
 from eviction_prevention.intake.files import RECEIPT_SUFFIX
-from eviction_prevention.parse.parsing import parse_file
+from eviction_prevention.parse.files import parse_file
 from eviction_prevention.partners import get_partner
 from eviction_prevention.pseudonymise import identity_vault
 

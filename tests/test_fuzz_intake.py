@@ -22,7 +22,7 @@ import pytest
 from eviction_prevention import warehouse
 from eviction_prevention.intake import receipts
 from eviction_prevention.intake import settle as intake_settle
-from eviction_prevention.parse.parsing import parse_file
+from eviction_prevention.parse.files import parse_file
 from eviction_prevention.partners import get_partner
 
 from tests.conftest import PartnerSFTP, run_intake

@@ -389,7 +389,7 @@ def test_a_utf8_file_for_a_windows_1252_partner_is_refused_not_read_as_mojibake(
      ("12.34.567", None)],
 )  # fmt: skip
 def test_a_decimal_point_in_a_decimal_comma_file_is_not_a_thousands_separator(written: str, amount: float | None):
-    from eviction_prevention.parse.parsing import parse_decimal
+    from eviction_prevention.parse.values import parse_decimal
 
     if amount is None:
         with pytest.raises(ValueError):

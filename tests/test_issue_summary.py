@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from eviction_prevention.intake.issue_summary import line_ranges, slipped_columns, summarised
-from eviction_prevention.parse.parsing import Issue
+from eviction_prevention.parse.issues import Issue
 
 
 def row_issue(row: int, message: str) -> Issue:

@@ -9,8 +9,9 @@ import openpyxl
 import pandas as pd
 import pytest
 from eviction_prevention.intake.check import check_file
-from eviction_prevention.parse import parsing
-from eviction_prevention.parse.parsing import parse_bool, parse_bytes, parse_date, parse_decimal
+from eviction_prevention.parse import convert, csv_reader
+from eviction_prevention.parse.files import parse_bytes
+from eviction_prevention.parse.values import parse_bool, parse_date, parse_decimal
 from eviction_prevention.partners import get_partner
 
 TRIVIRE = get_partner("trivire")
@@ -200,8 +201,8 @@ def test_quoted_cells_and_blank_lines_read_alike_by_pyarrow_and_by_csv() -> None
     lines = [";".join(headers), "", row, ";" * (len(headers) - 1), good.replace("TRV-0000001", " TRV-2 ")]
     regular = ("\r\n".join(lines) + "\r\n").encode("cp1252")
     irregular = ("\r\n".join([*lines, "   "]) + "\r\n").encode("cp1252")  # a one-cell line: pyarrow refuses
-    assert parsing._read_regular_csv(regular.decode("cp1252"), TRIVIRE.layout) is not None
-    assert parsing._read_regular_csv(irregular.decode("cp1252"), TRIVIRE.layout) is None
+    assert csv_reader._read_regular_csv(regular.decode("cp1252"), TRIVIRE.layout) is not None
+    assert csv_reader._read_regular_csv(irregular.decode("cp1252"), TRIVIRE.layout) is None
     for data in (regular, irregular):
         result = parse_bytes(data, TRIVIRE.layout, "corporation")
         assert not result.issues
@@ -275,5 +276,5 @@ def test_xlsx_error_and_whitespace_cells_are_read_as_text() -> None:
 @pytest.mark.parametrize("storage", ["pyarrow", "python"])
 def test_plain_texts_are_those_stripping_and_formula_checks_cannot_change(storage: str) -> None:
     texts = ["Jansen", "J.", "9", " x", "x ", "a\n", "=1", "+31 6", "Öz", "Hoë", "'s-Gravendeel", ""]
-    plain = parsing._plain_texts(pd.Series(texts, dtype=pd.StringDtype(storage, na_value=float("nan"))))
+    plain = convert._plain_texts(pd.Series(texts, dtype=pd.StringDtype(storage, na_value=float("nan"))))
     assert plain.tolist() == [True, True, True] + [False] * 9

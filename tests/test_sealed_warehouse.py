@@ -18,8 +18,8 @@ from eviction_prevention import warehouse
 from eviction_prevention.intake import replay
 from eviction_prevention.link.sources import anchor_person_id
 from eviction_prevention.operate import access
+from eviction_prevention.parse.files import parse_file
 from eviction_prevention.parse.layouts import STAGING_TABLE
-from eviction_prevention.parse.parsing import parse_file
 from eviction_prevention.partners import get_partner
 from eviction_prevention.pseudonymise import seal_migration
 from eviction_prevention.pseudonymise.keys import KeyChain, chain_step

@@ -189,7 +189,7 @@ def test_failing_expectations_get_rows_and_the_result_keeps_counts() -> None:
     import datetime as dt
 
     from eviction_prevention.parse import layouts
-    from eviction_prevention.parse.parsing import parse_bytes
+    from eviction_prevention.parse.files import parse_bytes
     from eviction_prevention.validate.suites import History, run_suite, scrubbed, suite_parameters
 
     parsed = parse_bytes(
@@ -223,7 +223,7 @@ def test_data_docs_build_from_two_pass_results() -> None:
     import datetime as dt
 
     from eviction_prevention.parse import layouts
-    from eviction_prevention.parse.parsing import parse_bytes
+    from eviction_prevention.parse.files import parse_bytes
     from eviction_prevention.validate.suites import History, build_data_docs, run_suite, scrubbed, suite_parameters
 
     frame = parse_bytes(trivire_file({"Postcode": "33AB"}), TRIVIRE.layout, TRIVIRE.kind).frame

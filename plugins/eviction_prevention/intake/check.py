@@ -16,7 +16,7 @@ from sqlalchemy.engine import Connection
 from eviction_prevention import warehouse
 from eviction_prevention.intake.files import STAGING_CHUNK_ROWS, today
 from eviction_prevention.parse import layouts, sandbox
-from eviction_prevention.parse.parsing import Issue
+from eviction_prevention.parse.issues import Issue
 from eviction_prevention.partners import Partner
 from eviction_prevention.pseudonymise import identity_vault, keys
 from eviction_prevention.pseudonymise.pseudonyms import REFERENCE_COLUMN, pseudonymise_frame

@@ -31,7 +31,7 @@ from eviction_prevention.intake.files import MAX_LISTED_MESSAGES, FetchedFile, F
 from eviction_prevention.intake.issue_summary import slipped_columns, summarised
 from eviction_prevention.intake.ledger import _insert_ledger, _ledger_row, _record_delivery, _supersede, load_history
 from eviction_prevention.parse import layouts
-from eviction_prevention.parse.parsing import Issue
+from eviction_prevention.parse.issues import Issue
 from eviction_prevention.partners import Partner
 from eviction_prevention.pseudonymise import keys
 from eviction_prevention.validate.suites import build_data_docs, scrubbed

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 
-from eviction_prevention.parse.parsing import Issue
+from eviction_prevention.parse.issues import Issue
 
 GROUP_FROM = 3  # a problem on this many lines or more is listed once, with its lines
 

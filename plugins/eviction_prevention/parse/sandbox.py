@@ -5,7 +5,7 @@ Why. A partner file is untrusted input read by native code: calamine (Rust) for 
 receipts: a tiny .xlsx whose used range is enormous makes the reader allocate it and abort the process; a cell
 longer than the csv module's field limit raises; a zip member whose checksum fails raises from deep inside a
 reader. So ``parse`` hands each file to a *reader*: a child process (``python -m
-eviction_prevention.parse.sandbox``) that runs ``parsing.parse_bytes`` on it and sends the result back.
+eviction_prevention.parse.sandbox``) that runs ``files.parse_bytes`` on it and sends the result back.
 
 Limits, per file (``partners.ReadLimits``, per partner in config/partners.yaml; README lists them):
 
@@ -47,7 +47,10 @@ from typing import Any
 
 import pandas as pd
 
-from eviction_prevention.parse.parsing import FileRejected, Issue, ParseResult, cell_too_long, damaged_xlsx, parse_bytes
+from eviction_prevention.parse.csv_reader import cell_too_long
+from eviction_prevention.parse.files import parse_bytes
+from eviction_prevention.parse.issues import FileRejected, Issue, ParseResult
+from eviction_prevention.parse.xlsx_reader import damaged_xlsx
 from eviction_prevention.partners import Layout, ReadLimits
 
 log = logging.getLogger(__name__)

@@ -24,7 +24,7 @@ from collections.abc import Iterator
 import pandas as pd
 
 from eviction_prevention import settings
-from eviction_prevention.parse.parsing import Issue
+from eviction_prevention.parse.issues import Issue
 from eviction_prevention.partners import Partner, load_partners
 
 OTHER_REPORTER = "anders"

@@ -2,7 +2,7 @@
 
 Each expectation carries ``meta.severity``: ``critical`` rejects the file, ``warning`` flags the rows.
 GX is called directly (ephemeral context, pandas datasource). Results are turned into
-:class:`~eviction_prevention.parse.parsing.Issue` objects; GX's unexpected-value lists (which hold personal
+:class:`~eviction_prevention.parse.issues.Issue` objects; GX's unexpected-value lists (which hold personal
 data) are read for row numbers only and never logged or stored.
 
 Checks that need history (row count against the previous delivery, as-of date against the last one
@@ -36,7 +36,7 @@ import numpy as np
 import pandas as pd
 
 from eviction_prevention import settings
-from eviction_prevention.parse.parsing import Issue
+from eviction_prevention.parse.issues import Issue
 from eviction_prevention.pseudonymise.normalize import bsn_numbers_valid, bsn_valid
 from eviction_prevention.settings import EXPECTATIONS_DIR
 

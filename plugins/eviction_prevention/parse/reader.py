@@ -1,0 +1,33 @@
+"""Read a partner's bytes into a table of texts, by the layout's format: CSV or .xlsx."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from eviction_prevention.partners import Layout, ReadLimits
+
+try:  # pandas' string backend; without it every CSV file takes the csv-module path
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.csv as pa_csv
+except ImportError:  # pragma: no cover - pyarrow is installed wherever the tests run
+    pa = pc = pa_csv = None
+from eviction_prevention.parse.csv_reader import _read_csv, _reject
+from eviction_prevention.parse.issues import FileRejected, Issue
+from eviction_prevention.parse.xlsx_reader import _read_xlsx
+
+
+def read_table(data: bytes, layout: Layout, limits: ReadLimits | None = None) -> pd.DataFrame:
+    """Read the raw bytes into a frame of strings (CSV) or Python objects (xlsx), header as given, within
+    ``limits`` (default: ``ReadLimits()``) of unpacked size and cells."""
+    limits = limits or ReadLimits()
+    if layout.format == "xlsx":
+        table = _read_xlsx(data, layout, limits)
+    elif layout.format == "csv":
+        table = _read_csv(data, layout)
+    else:
+        raise FileRejected([Issue("format", f"onbekend bestandsformaat '{layout.format}'")])
+    cells = (len(table) + 1) * max(len(table.columns), 1)
+    if cells > limits.cells:
+        raise _reject("too_many_cells", f"het bestand heeft {cells} cellen: meer dan de toegestane {limits.cells}")
+    return table
