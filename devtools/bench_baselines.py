@@ -62,7 +62,7 @@ def quality(pairs: pd.DataFrame, truth: set[tuple[str, str]]) -> dict[str, float
 
 def ours(left: pd.DataFrame, right: pd.DataFrame, key: bytes, truth: set) -> dict[str, Any]:
     from eviction_prevention.link import predict
-    from eviction_prevention.pseudonymise.pseudonyms import person_pseudonyms
+    from eviction_prevention.pseudonymise.person_tokens import person_pseudonyms
 
     sides = []
     for frame in (left, right):

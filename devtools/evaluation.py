@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 from eviction_prevention import warehouse
 from eviction_prevention.link.engine import evaluate
-from eviction_prevention.pseudonymise.pseudonyms import REFERENCE_COLUMN, pseudonym
+from eviction_prevention.pseudonymise.pseudonymiser import REFERENCE_COLUMN, pseudonym
 from sqlalchemy.engine import Connection
 
 from devtools.synthetic import COMPLIANCE_COLUMNS

@@ -17,7 +17,7 @@ which favours the attacker) with the generator's one/two/three-name weights, bir
 1940-2005 as the generator's, addresses from the generator's ``AddressBook`` (streets and postcodes per
 municipality, municipalities by population weight, house letters and suffixes at its rates), BSN, phone
 and e-mail by the generator's own draws. Each source kind's canonical columns of it go through the real
-ingest function ``pseudonymise.pseudonymise_frame``; every output column that is not an attribute of
+ingest function ``frames.pseudonymise_frame``; every output column that is not an attribute of
 the schema or bookkeeping (``key_version``) is attacked with every truth, whatever its name (today
 ``record_key`` and the ``pk_*``/``bf_*`` columns). The score of a column is its best truth.
 
@@ -270,7 +270,7 @@ def staging_columns() -> dict[str, list[str]]:
 
 def run(n: int = 20_000, seed: int = 7, key: bytes = b"frequency-attack-key-not-a-secret") -> AttackReport:
     """Pseudonymise a population per kind with the real ingest function and attack every stored column."""
-    from eviction_prevention.pseudonymise.pseudonyms import pseudonymise_frame
+    from eviction_prevention.pseudonymise.frames import pseudonymise_frame
 
     people = population(n, seed)
     clear = {name: frequency_ranks(values) for name, values in truths(people).items()}

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pandas as pd
+from eviction_prevention.pseudonymise.frames import pseudonymise_frame
 from eviction_prevention.pseudonymise.keys import KeyChain
-from eviction_prevention.pseudonymise.pseudonyms import pseudonymise_frame
 from eviction_prevention.pseudonymise.sealing import SEAL_COLUMN, unseal
 
 

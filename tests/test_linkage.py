@@ -15,7 +15,7 @@ from eviction_prevention.link.encoding import Encoder, encode
 from eviction_prevention.link.engine import evaluate, link
 from eviction_prevention.link.model import Rule
 from eviction_prevention.link.predict import score_pairs, score_records
-from eviction_prevention.pseudonymise.pseudonyms import ENCODED_BITS
+from eviction_prevention.pseudonymise.pseudonymiser import ENCODED_BITS
 
 from tests.sealed import pseudonymised
 
@@ -471,7 +471,7 @@ def test_a_rule_on_missing_birth_dates_pairs_only_records_without_one():
 def test_raw_tokens_score_exactly_as_their_hex_text():
     """The linkage opens seals into raw bytes (``Encoder.raw_records``); those records score as the hex
     pseudonyms they are, and one encoder refuses to mix the two forms."""
-    from eviction_prevention.pseudonymise.pseudonyms import PERSON_PSEUDONYMS, TOKEN_BYTES
+    from eviction_prevention.pseudonymise.pseudonymiser import PERSON_PSEUDONYMS, TOKEN_BYTES
 
     left, right, truth_refs = make_datasets(seed=9, n=150, both=100)
     lp, rp, _ = _pseudonymised(left, right, truth_refs)
@@ -520,7 +520,7 @@ def _levels_of(left: dict, right: dict) -> dict[str, int]:
     """The comparison level per field of one pair of clear records (pseudonymised with KEY first)."""
     from eviction_prevention.link.comparison import _compare
     from eviction_prevention.link.model import FIELDS
-    from eviction_prevention.pseudonymise.pseudonyms import person_pseudonyms
+    from eviction_prevention.pseudonymise.person_tokens import person_pseudonyms
 
     frames = [person_pseudonyms(pd.DataFrame([r]), KEY).assign(record_key=k) for r, k in ((left, "l"), (right, "r"))]
     lrec, rrec = encode(frames)

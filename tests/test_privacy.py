@@ -7,7 +7,8 @@ in the warehouse, whose staging rows store them sealed, in test_sealed_warehouse
 from __future__ import annotations
 
 import pandas as pd
-from eviction_prevention.pseudonymise.pseudonyms import ENCODED_BITS, PERSON_PSEUDONYMS, person_pseudonyms
+from eviction_prevention.pseudonymise.person_tokens import person_pseudonyms
+from eviction_prevention.pseudonymise.pseudonymiser import ENCODED_BITS, PERSON_PSEUDONYMS
 
 from devtools import frequency_attack as fa
 

@@ -11,9 +11,11 @@ import pandas as pd
 import pytest
 from eviction_prevention.link.model import BLOOM_CLOSE, BLOOM_NEAR
 from eviction_prevention.parse.layouts import attribute_columns, columns, identifier_columns
-from eviction_prevention.pseudonymise import pseudonyms
+from eviction_prevention.pseudonymise import pseudonymiser
+from eviction_prevention.pseudonymise.frames import pseudonymise_frame, rotate_frame
 from eviction_prevention.pseudonymise.keys import KeyChain, bloom_permutation, parse_key_chain
-from eviction_prevention.pseudonymise.pseudonyms import (
+from eviction_prevention.pseudonymise.person_tokens import person_pseudonyms
+from eviction_prevention.pseudonymise.pseudonymiser import (
     BLOOM_BITS,
     BLOOM_FLIPS,
     BLOOM_HASHES,
@@ -22,10 +24,7 @@ from eviction_prevention.pseudonymise.pseudonyms import (
     PSEUDONYM_COLUMNS,
     Pseudonymiser,
     bloom_bits,
-    person_pseudonyms,
     pseudonym,
-    pseudonymise_frame,
-    rotate_frame,
     shared_pseudonymiser,
 )
 
@@ -377,7 +376,7 @@ def _bloom_bit_by_bit(chain: KeyChain, text: str, salt: str) -> tuple[str, bool]
 
 @pytest.mark.parametrize("key", [KEY, b'{"v1": "test-key-one", "v2": "test-key-two"}'])
 def test_bloom_encoding_equals_the_bit_by_bit_construction(key, monkeypatch):
-    monkeypatch.setattr(pseudonyms, "_BLOOM_CHUNK", 7)  # several chunks
+    monkeypatch.setattr(pseudonymiser, "_BLOOM_CHUNK", 7)  # several chunks
     chain = parse_key_chain(key)
     texts = ["jansen", "van den heuvel el idrissi", "o", "jansen"] * 100
     salts = [f"jp\x1f1980-04-{i:03d}" for i in range(len(texts))]

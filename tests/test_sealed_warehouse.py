@@ -22,8 +22,10 @@ from eviction_prevention.parse.files import parse_file
 from eviction_prevention.parse.layouts import STAGING_TABLE
 from eviction_prevention.partners import get_partner
 from eviction_prevention.pseudonymise import seal_migration
+from eviction_prevention.pseudonymise.frames import rotate_frame
 from eviction_prevention.pseudonymise.keys import KeyChain, chain_step
-from eviction_prevention.pseudonymise.pseudonyms import PERSON_PSEUDONYMS, person_pseudonyms, rotate_frame
+from eviction_prevention.pseudonymise.person_tokens import person_pseudonyms
+from eviction_prevention.pseudonymise.pseudonymiser import PERSON_PSEUDONYMS
 from eviction_prevention.pseudonymise.sealing import unseal
 from eviction_prevention.publish import rebuild
 

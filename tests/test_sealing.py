@@ -12,13 +12,10 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 from cryptography.hazmat.primitives.ciphers.aead import AESSIV
+from eviction_prevention.pseudonymise.frames import pseudonymise_frame
 from eviction_prevention.pseudonymise.keys import KeyChain
-from eviction_prevention.pseudonymise.pseudonyms import (
-    PERSON_PSEUDONYMS,
-    TOKEN_BYTES,
-    person_pseudonyms,
-    pseudonymise_frame,
-)
+from eviction_prevention.pseudonymise.person_tokens import person_pseudonyms
+from eviction_prevention.pseudonymise.pseudonymiser import PERSON_PSEUDONYMS, TOKEN_BYTES
 from eviction_prevention.pseudonymise.sealing import SealError, open_seals, seal, seal_length, unseal
 
 from tests.sealed import opened

@@ -19,7 +19,8 @@ from eviction_prevention.parse import layouts, sandbox
 from eviction_prevention.parse.issues import Issue
 from eviction_prevention.partners import Partner
 from eviction_prevention.pseudonymise import identity_vault, keys
-from eviction_prevention.pseudonymise.pseudonyms import REFERENCE_COLUMN, pseudonymise_frame
+from eviction_prevention.pseudonymise.frames import pseudonymise_frame
+from eviction_prevention.pseudonymise.pseudonymiser import REFERENCE_COLUMN
 from eviction_prevention.validate.closed_values import closed_value_issues, with_closed_values
 from eviction_prevention.validate.suites import History, run_suite, suite_parameters
 

@@ -8,9 +8,7 @@ from pathlib import Path
 import pandas as pd
 
 from eviction_prevention.link.engine import link
-from eviction_prevention.pseudonymise.pseudonyms import (
-    person_pseudonyms,
-)
+from eviction_prevention.pseudonymise.person_tokens import person_pseudonyms
 from eviction_prevention.spreadsheet_safety import neutralised_frame
 
 _CSV_ALIASES = {

@@ -16,9 +16,7 @@ import pyarrow.compute as pc
 
 from eviction_prevention.link.model import _CODE_GROUPS, _ENCODINGS
 from eviction_prevention.pseudonymise.arrow_rows import fixed_rows_array
-from eviction_prevention.pseudonymise.pseudonyms import (
-    ENCODING_BITS,
-)
+from eviction_prevention.pseudonymise.pseudonymiser import ENCODING_BITS
 
 
 @dataclass(frozen=True)

@@ -9,11 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from eviction_prevention.pseudonymise.pseudonyms import (
-    BLOOM_HASHES,
-    ENCODING_BITS,
-    POSITION_HASHES,
-)
+from eviction_prevention.pseudonymise.pseudonymiser import BLOOM_HASHES, ENCODING_BITS, POSITION_HASHES
 
 ArrayLike = Any  # a numpy array, pandas Series or extension array
 Codes = dict[str, np.ndarray]  # pseudonym column -> integer codes

@@ -53,7 +53,7 @@ from eviction_prevention import settings, warehouse
 from eviction_prevention.link import blocking, clustering, encoding, predict
 from eviction_prevention.link import model as linkage_model
 from eviction_prevention.pseudonymise import keys, sealing
-from eviction_prevention.pseudonymise.pseudonyms import PERSON_PSEUDONYMS
+from eviction_prevention.pseudonymise.pseudonymiser import PERSON_PSEUDONYMS
 from eviction_prevention.validate.closed_values import corporation_codes
 
 log = logging.getLogger(__name__)

@@ -29,7 +29,7 @@ from sqlalchemy.engine import Connection
 from eviction_prevention import warehouse
 from eviction_prevention.parse.layouts import STAGING_TABLE
 from eviction_prevention.pseudonymise import keys, sealing
-from eviction_prevention.pseudonymise.pseudonyms import PERSON_PSEUDONYMS
+from eviction_prevention.pseudonymise.pseudonymiser import PERSON_PSEUDONYMS
 
 log = logging.getLogger(__name__)
 

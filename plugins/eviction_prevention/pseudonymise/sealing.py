@@ -1,6 +1,6 @@
 """Sealed person pseudonyms: a row's linkage tokens stored as one authenticated ciphertext, ``person_seal``.
 
-Why. The person pseudonyms (``pseudonymise.PERSON_PSEUDONYMS``: keyed HMACs of surname, initials, birth date,
+Why. The person pseudonyms (``pseudonymiser.PERSON_PSEUDONYMS``: keyed HMACs of surname, initials, birth date,
 postcode ... and the hardened surname Bloom encoding) are deterministic per value, so stored as columns they
 keep each value's frequency: aligned by count with a public surname list, ``pk_surname`` re-identified about
 60% of surnames. They are only needed inside the linkage step. So ingest computes them as before and seals them
@@ -73,7 +73,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESSIV
 
 from eviction_prevention.pseudonymise import keys
 from eviction_prevention.pseudonymise.arrow_rows import fixed_rows_array
-from eviction_prevention.pseudonymise.pseudonyms import PERSON_PSEUDONYMS, REFERENCE_COLUMN, TOKEN_BYTES
+from eviction_prevention.pseudonymise.pseudonymiser import PERSON_PSEUDONYMS, REFERENCE_COLUMN, TOKEN_BYTES
 
 __all__ = [
     "FORMAT",
