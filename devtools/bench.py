@@ -1,7 +1,7 @@
 """``make bench``: the pipeline at national scale on this machine, stage by stage, on DuckDB and PostgreSQL.
 
 For each N (arrears rows, spread over six corporations, with proportionate social-team and SDD exports;
-``bench_data``) a fresh subprocess runs the stages in-process on the real code path: download (from the
+``bench_world``) a fresh subprocess runs the stages in-process on the real code path: download (from the
 embedded SFTP server, ``fetch.fetch_new_files``), parse, validate, pseudonymise and load
 (``intake_ingest.ingest_files``), case building, linkage and publish (``rebuild.publish``). Stages are timed by
 wrapping the functions the pipeline calls, so nothing is re-implemented here. Peak RSS is the child's
@@ -91,7 +91,7 @@ def ensure_data(rows: int, seed: int) -> Path:
     """Generate the files once per (N, seed); later runs reuse them."""
     from eviction_prevention.partners import load_partners
 
-    from devtools import bench_data
+    from devtools import bench_world
 
     folder = data_dir(rows, seed)
     done = folder / "summary.json"
@@ -99,7 +99,7 @@ def ensure_data(rows: int, seed: int) -> Path:
         return folder
     shutil.rmtree(folder, ignore_errors=True)
     started = time.perf_counter()
-    summary = bench_data.generate(folder, rows, list(load_partners()), seed)
+    summary = bench_world.generate(folder, rows, list(load_partners()), seed)
     summary["generate_seconds"] = round(time.perf_counter() - started, 1)
     done.write_text(json.dumps(summary))
     log.info("generated %d arrears rows in %.1f s", rows, summary["generate_seconds"])

@@ -11,7 +11,7 @@ As the best case for the attacker, the public list is the population's own distr
 values ranked by their exact counts in the population that was pseudonymised.
 
 Population (``population``): ``n`` persons drawn with the lists the synthetic generator uses
-(``synthetic_data``): surnames by a Zipf law over the surname list (rank r has weight 1/r), given names
+(``synthetic_names``): surnames by a Zipf law over the surname list (rank r has weight 1/r), given names
 likewise over each pool (the generator draws them uniformly; real given-name frequencies are heavy-tailed,
 which favours the attacker) with the generator's one/two/three-name weights, birth dates uniform over
 1940-2005 as the generator's, addresses from the generator's ``AddressBook`` (streets and postcodes per
@@ -38,7 +38,7 @@ import pandas as pd
 from eviction_prevention.parse import layouts
 from eviction_prevention.pseudonymise import normalize as nz
 
-from devtools import synthetic_data as data
+from devtools import synthetic_names as data
 
 TARGET = 0.01  # at most this share of records re-identified from any stored column
 KINDS: tuple[str, ...] = ("corporation", "social_team", "sdd")

@@ -8,7 +8,7 @@
   who is who and what the pipeline's referral and compliance marts must contain.
 
 Everything is driven by one ``random.Random(seed)``; there is no wall clock, so the same arguments give
-byte-identical files. All people are invented: names are random combinations from ``synthetic_data``.
+byte-identical files. All people are invented: names are random combinations from ``synthetic_names``.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from eviction_prevention.pseudonymise.normalize import bsn_valid
 from openpyxl import Workbook
 from openpyxl.writer.excel import ExcelWriter
 
-from devtools import synthetic_data as data
+from devtools import synthetic_names as data
 
 SNAPSHOT_DATES: tuple[date, ...] = (
     date(2026, 5, 31),

@@ -22,7 +22,7 @@ import numpy as np
 from eviction_prevention.parse import layouts
 from eviction_prevention.partners import Layout, Partner
 
-from devtools import synthetic_data as data
+from devtools import synthetic_names as data
 from devtools.synthetic import SNAPSHOT_DATES, file_name, format_number, mapped_columns
 
 EPOCH = dt.date(1900, 1, 1)
