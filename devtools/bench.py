@@ -3,7 +3,7 @@
 For each N (arrears rows, spread over six corporations, with proportionate social-team and SDD exports;
 ``bench_world``) a fresh subprocess runs the stages in-process on the real code path: download (from the
 embedded SFTP server, ``fetch.fetch_new_files``), parse, validate, pseudonymise and load
-(``intake_ingest.ingest_files``), case building, linkage and publish (``rebuild.publish``). Stages are timed by
+(``ingest.ingest_files``), case building, linkage and publish (``rebuild.publish``). Stages are timed by
 wrapping the functions the pipeline calls, so nothing is re-implemented here. Peak RSS is the child's
 ``ru_maxrss``. The smallest N also runs once through Airflow (``airflow dags test``) to show the
 orchestration overhead: the DAG runs' durations as Airflow records them (created to end), and beside them
@@ -173,8 +173,7 @@ def drop_files(source: Path, sftp_root: Path) -> int:
 
 
 def _ingest_partner(partner: Any, server: Any, url: str, clock: StageClock) -> list[dict]:
-    from eviction_prevention.intake import fetch
-    from eviction_prevention.intake import ingest as intake_ingest
+    from eviction_prevention.intake import fetch, ingest
 
     with server.session(partner.code) as sftp:
         started = time.perf_counter()
@@ -182,7 +181,7 @@ def _ingest_partner(partner: Any, server: Any, url: str, clock: StageClock) -> l
         clock.seconds["download"] += time.perf_counter() - started
     before = {k: clock.seconds[k] for k in ("parse", "pseudonymise")}
     started = time.perf_counter()
-    outcomes = intake_ingest.ingest_files(partner, fetched, BENCH_KEY.encode(), url, vault_key=BENCH_VAULT_KEY.encode())
+    outcomes = ingest.ingest_files(partner, fetched, BENCH_KEY.encode(), url, vault_key=BENCH_VAULT_KEY.encode())
     clock.seconds["_ingest"] += time.perf_counter() - started
     spent = sum(clock.seconds[k] - before[k] for k in before)
     clock.per_format[partner.layout.format] += spent

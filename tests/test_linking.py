@@ -1,4 +1,4 @@
-"""Cross-source link assembly and stable person ids (pure functions of linking.py)."""
+"""Cross-source link assembly and stable person ids (pure functions of link/sources.py)."""
 
 from __future__ import annotations
 

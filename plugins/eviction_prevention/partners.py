@@ -40,7 +40,7 @@ class Layout:
 
 @dataclass(frozen=True)
 class ReadLimits:
-    """Hard limits on reading one file (``parse_sandbox``, ``parsing``): beyond any of them the file is rejected
+    """Hard limits on reading one file (``parse.sandbox``, ``parse.reader``): beyond any of them the file is rejected
     with a reason that names the limit."""
 
     seconds: float = 120  # wall time to read and type the file

@@ -14,7 +14,7 @@ import pandas as pd
 from sqlalchemy.engine import Connection
 
 from eviction_prevention import warehouse
-from eviction_prevention.intake.files import STAGING_CHUNK_ROWS, today
+from eviction_prevention.intake.files import today
 from eviction_prevention.parse import layouts, sandbox
 from eviction_prevention.parse.issues import Issue
 from eviction_prevention.partners import Partner
@@ -23,6 +23,8 @@ from eviction_prevention.pseudonymise.frames import pseudonymise_frame
 from eviction_prevention.pseudonymise.pseudonymiser import REFERENCE_COLUMN
 from eviction_prevention.validate.closed_values import closed_value_issues, with_closed_values
 from eviction_prevention.validate.suites import History, run_suite, suite_parameters
+
+STAGING_CHUNK_ROWS = 100_000  # rows pseudonymised and inserted at a time (bounds memory for national files)
 
 
 @dataclass

@@ -14,8 +14,6 @@ from eviction_prevention import settings
 from eviction_prevention.partners import Partner
 
 RECEIPT_SUFFIX = ".ontvangstbevestiging.txt"
-MAX_LISTED_MESSAGES = 200
-STAGING_CHUNK_ROWS = 100_000  # rows pseudonymised and inserted at a time (bounds memory for national files)
 SAFE_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,200}$")
 
 

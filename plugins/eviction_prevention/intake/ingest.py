@@ -27,7 +27,7 @@ from eviction_prevention import settings, warehouse
 from eviction_prevention.intake import gc_tuning, locks
 from eviction_prevention.intake.check import Checked, check, load_staging
 from eviction_prevention.intake.delivery_windows import delivered_on, delivery_due
-from eviction_prevention.intake.files import MAX_LISTED_MESSAGES, FetchedFile, FileOutcome, safe_name, today, utcnow
+from eviction_prevention.intake.files import FetchedFile, FileOutcome, safe_name, today, utcnow
 from eviction_prevention.intake.issue_summary import slipped_columns, summarised
 from eviction_prevention.intake.ledger import _insert_ledger, _ledger_row, _record_delivery, _supersede, load_history
 from eviction_prevention.parse import layouts
@@ -37,6 +37,8 @@ from eviction_prevention.pseudonymise import keys
 from eviction_prevention.validate.suites import build_data_docs, scrubbed
 
 log = logging.getLogger(__name__)
+
+MAX_LISTED_MESSAGES = 200
 
 
 def _capped(messages: list[str]) -> list[str]:
@@ -118,7 +120,7 @@ def _resumed_or_duplicate(known: dict[str, Any], fetched: FetchedFile) -> FileOu
 
 def _checked(conn: Connection, partner: Partner, fetched: FetchedFile, on: dt.date | None) -> Checked:
     """Parse and validate a landed file; an exception while doing so (the reading itself is isolated in
-    ``parse_sandbox``) is the file's rejection, with the exception's class only: its text can quote a cell."""
+    ``parse.sandbox``) is the file's rejection, with the exception's class only: its text can quote a cell."""
     data = Path(fetched.landing_path).read_bytes()
     history = load_history(conn, partner.code)
     try:

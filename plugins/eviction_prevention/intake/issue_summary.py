@@ -16,7 +16,7 @@ GROUP_FROM = 3  # a problem on this many lines or more is listed once, with its 
 
 _ON_LINE = re.compile(r"^regel \d+: ")
 _HEADER = re.compile(r"kolom ('[^']*')")  # how a message names the column, by the partner's header
-# how a rejected cell is shown (parsing._shown): quoted, or by its length; the header is quoted after "kolom"
+# how a rejected cell is shown (convert._shown): quoted, or by its length; the header is quoted after "kolom"
 _CELL_SHOWN = re.compile(r"(?<!kolom) '[^']*'| \(een tekst van \d+ tekens?\)")
 
 

@@ -193,7 +193,7 @@ def _address_levels(left: Records, right: Records, li: np.ndarray, ri: np.ndarra
     (``_exact_address``: where postcode and house number give street and city, as in the Netherlands, that is
     the postcode and house number; where they are independent, all four agreeing is far rarer among
     non-matches than any one, and its u is counted over all pairs like every exact level,
-    ``_exact_address_agreement``). Encodings are compared only where the pseudonyms leave it open."""
+    ``estimate_u._exact_address_agreement``). Encodings are compared only where the pseudonyms leave it open."""
     L, R = _gather(left, right, li, ri, ("pk_postcode", "pk_house_number", *_ADDRESS_EXACT))
     exact = _exact_address(L, R)
     known = np.zeros(len(li), dtype=np.int8)

@@ -90,9 +90,9 @@ def _decode_hex_rows(part: pa.Array, out: np.ndarray, nbytes: int, name: str) ->
 
 class Encoder:
     """Encodes sources one at a time in one shared code space, so that any two of them can be scored
-    (``score_records``) and a value has the same code in every source.
+    (``predict.score_records``) and a value has the same code in every source.
 
-    A source comes as text (``records``: hex pseudonyms in a frame, as ``pseudonymise`` writes them) or as
+    A source comes as text (``records``: hex pseudonyms in a frame, as ``frames.pseudonymise_frame`` writes them) or as
     raw bytes (``raw_records``: the tokens of opened seals, ``sealing.open_seals``); one encoder takes one
     form only, since the same token in the two forms is two different values. Per code group it keeps the
     distinct values seen so far, in order of first appearance; each source is dictionary-encoded by Arrow

@@ -1,6 +1,7 @@
-"""Scoring (step 4): match weight = the sum of the fields' log2(m/u); match_probability is a record-level
-posterior: a record has at most one match on the other side, with probability pi (the match share);
-competing candidates of the same record lower each other's probability.
+"""Scoring: ``score_records`` runs the steps (encoded records -> candidate pairs -> comparison levels -> u and m
+-> weights) and scores every candidate pair (step 4). Match weight = the sum of the fields' log2(m/u);
+match_probability is a record-level posterior: a record has at most one match on the other side, with
+probability pi (the match share); competing candidates of the same record lower each other's probability.
 """
 
 from __future__ import annotations

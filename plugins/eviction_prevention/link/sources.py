@@ -1,6 +1,6 @@
 """Link records across sources on pseudonyms and write ``int_links`` and ``int_persons``.
 
-Person-level scores come from :mod:`eviction_prevention.link.engine` (Fellegi-Sunter); this module turns them
+Person-level scores come from :mod:`eviction_prevention.link.predict` (Fellegi-Sunter); this module turns them
 into the links the marts use: arrears case -> social-team case, tenancy -> SDD record, social-team case
 -> SDD record. The warehouse holds each row's person pseudonyms sealed (``person_seal``); the read functions
 open them in memory (``sealing.unseal``, with the pseudonymisation key) right after reading, and nothing
@@ -26,7 +26,7 @@ persons merge, the one seen first keeps its id; a part split off gets the id of 
 current date: retention deletes old staging rows, which would otherwise make a record look newer (a
 minimum of minima is still order-independent). Only a person whose anchor record is deleted altogether
 (no staging rows left) changes id: to that of its next anchor. Person ids derive from record pseudonyms,
-so a key rotation of the stored pseudonyms (``pseudonymise.rotate_frame``) changes every one of them, as it
+so a key rotation of the stored pseudonyms (``frames.rotate_frame``) changes every one of them, as it
 should (the old key no longer reproduces them); ``int_persons.record_id`` must then be rotated like the
 staging tables' ``record_key`` for the stored first_seen to be found again.
 
@@ -51,7 +51,7 @@ from sqlalchemy.engine import Connection
 
 from eviction_prevention import settings, warehouse
 from eviction_prevention.link import blocking, clustering, encoding, predict
-from eviction_prevention.link import model as linkage_model
+from eviction_prevention.link.model import ArrayLike
 from eviction_prevention.pseudonymise import keys, sealing
 from eviction_prevention.pseudonymise.pseudonymiser import PERSON_PSEUDONYMS
 from eviction_prevention.validate.closed_values import corporation_codes
@@ -73,7 +73,6 @@ REPORT_DATE_M = {"close": 0.95, "window": 0.05}
 # What a row's person pseudonyms are read from: the seal and its associated data (``sealing``), kept in
 # staging only; the intermediate models point at their staging row (partner, file_id, source_row).
 SEALED = ("record_key", "key_version", sealing.SEAL_COLUMN)
-ArrayLike = linkage_model.ArrayLike
 
 
 @dataclass(frozen=True)

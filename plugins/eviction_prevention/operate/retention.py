@@ -3,7 +3,7 @@
 Three kinds of data hold (pseudonymised) personal data and are purged here:
 
 * landing files: the partners' original bytes, kept ``landing_retention_days`` per partner
-  (``config/partners.yaml``; deleted by :func:`eviction_prevention.intake.purge_landing`);
+  (``config/partners.yaml``; deleted by :func:`eviction_prevention.intake.landing.purge_landing`);
 * staging rows: deleted when their as-of date is older than the table's period;
 * linkage data: ``int_persons`` and ``int_links`` rows whose records have no staging rows left (a record
   that keeps rows keeps its ``int_persons.first_seen``, which the next publish reads: its person's id stays);

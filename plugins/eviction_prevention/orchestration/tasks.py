@@ -142,9 +142,9 @@ def settle_with(partner: Partner, loaded: dict[str, Any], client: Any) -> dict[s
 
 
 def publish() -> dict[str, Any]:
-    from eviction_prevention.publish import rebuild as publishing
+    from eviction_prevention.publish import rebuild
 
-    return publishing.publish()
+    return rebuild.publish()
 
 
 def feedback_partner_codes() -> list[str]:

@@ -3,21 +3,19 @@ layout (``layouts``), in a sandboxed subprocess with limits (``sandbox``): ``rea
 ``xlsx_reader``), ``convert`` (with the per-value rules of ``values``), ``files`` (both, for a whole file),
 ``issues`` (what parsing reports).
 
-Turn a partner file into canonical, typed records using the partner's layout mapping.
-
-Problems are reported as :class:`Issue` objects with Dutch messages a partner's clerk understands.
+Problems are reported as :class:`issues.Issue` objects with Dutch messages a partner's clerk understands.
 A message never quotes the value of an identifier column (names, birth dates, addresses, BSN):
 only its row number and column header.
 
 A month brings close to two million rows, so the work is done in bulk where that provably gives the
-result of the per-value rules (:func:`parse_date`, :func:`parse_decimal`, ...), and by those rules
+result of the per-value rules (:func:`values.parse_date`, :func:`values.parse_decimal`, ...), and by those rules
 everywhere else:
 
 * CSV: pyarrow's reader, which refuses a record of another width than the first; such a file (or any
   file it refuses) is read again by :mod:`csv`, which names the ragged rows.
 * .xlsx: calamine, its cell values read as openpyxl gave them (the rules and messages were written
   against those); openpyxl still reads a workbook with cells calamine reads differently (error cells
-  such as #N/A, texts of only whitespace: see _scan_xlsx).
+  such as #N/A, texts of only whitespace: see ``xlsx_reader._scan_xlsx``).
 * Converting: the texts of the common shapes (``Jansen``, ``1.234,56``, ``31-10-2026``) a column at
   a time; every other value once per distinct value, through the per-value rules.
 """

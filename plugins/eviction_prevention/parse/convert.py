@@ -16,15 +16,18 @@ import pandas as pd
 from eviction_prevention.parse import layouts
 from eviction_prevention.partners import Layout
 
-try:  # pandas' string backend; without it every CSV file takes the csv-module path
+try:  # pandas' string backend; without it every text is converted by the per-value rules
     import pyarrow as pa
-    import pyarrow.compute as pc
-    import pyarrow.csv as pa_csv
 except ImportError:  # pragma: no cover - pyarrow is installed wherever the tests run
-    pa = pc = pa_csv = None
-from eviction_prevention.parse.issues import _DUTCH_DATE_HINT, _FORMULA_RE, _VISIBLE_ASCII, Issue, ParseResult
+    pa = None
+
+from eviction_prevention.parse.issues import VISIBLE_ASCII, Issue, ParseResult
 from eviction_prevention.parse.values import _grouped, parse_bool, parse_date, parse_decimal, parse_int, parse_str
 from eviction_prevention.parse.xlsx_reader import _PLAIN_WHOLE_NUMBERS, _as_openpyxl
+
+_FORMULA_RE = re.compile(r"^\s*(?:[=@\t\r]|[+-]\s*[A-Za-z(])")
+
+_DUTCH_DATE_HINT = {"%d-%m-%Y": "dd-mm-jjjj", "%Y-%m-%d": "jjjj-mm-dd"}
 
 _ANSWER_WORDS = frozenset(
     ("ja", "nee", "j", "n", "y", "yes", "no", "true", "false", "waar", "onwaar", "wel", "niet", "geen", "x", "-", "?",
@@ -310,7 +313,7 @@ def _convert_texts(texts: pd.Series, col: layouts.Column, layout: Layout) -> _Bu
 
 
 # No blank or formula: starts with an ASCII letter or digit, ends with a visible ASCII character.
-_PLAIN_TEXT = rf"[0-9A-Za-z](?s:.*{_VISIBLE_ASCII})?"
+_PLAIN_TEXT = rf"[0-9A-Za-z](?s:.*{VISIBLE_ASCII})?"
 _PLAIN_FIRST_BYTE = np.isin(np.arange(256), [ord(c) for c in string.ascii_letters + string.digits])
 _PLAIN_LAST_BYTE = (np.arange(256) >= ord("!")) & (np.arange(256) <= ord("~"))
 

@@ -21,7 +21,11 @@ try:  # pandas' string backend; without it every CSV file takes the csv-module p
     import pyarrow.csv as pa_csv
 except ImportError:  # pragma: no cover - pyarrow is installed wherever the tests run
     pa = pc = pa_csv = None
-from eviction_prevention.parse.issues import _DELIMITER_NAMES, _VISIBLE_ASCII, OLE_MAGIC, ZIP_MAGIC, FileRejected, Issue
+from eviction_prevention.parse.issues import OLE_MAGIC, VISIBLE_ASCII, FileRejected, Issue
+
+ZIP_MAGIC = b"PK\x03\x04"
+
+_DELIMITER_NAMES = {";": "puntkomma (;)", ",": "komma (,)", "\t": "tab", "|": "verticale streep (|)"}
 
 
 def cell_too_long() -> FileRejected:
@@ -197,7 +201,7 @@ def _blank_rows(cells: pd.DataFrame, blank: Callable[[pd.Series], np.ndarray]) -
 
 def _blank_texts(texts: pd.Series) -> np.ndarray:
     """Texts that ``str.strip()`` empties; only those without a visible ASCII character are stripped."""
-    blank = ~texts.str.contains(_VISIBLE_ASCII).to_numpy(dtype=bool)
+    blank = ~texts.str.contains(VISIBLE_ASCII).to_numpy(dtype=bool)
     unsure = np.flatnonzero(blank)
     blank[unsure] = [not text.strip() for text in texts.iloc[unsure]]
     return blank

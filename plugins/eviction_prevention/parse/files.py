@@ -6,17 +6,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from eviction_prevention.partners import Layout, ReadLimits
-
-try:  # pandas' string backend; without it every CSV file takes the csv-module path
-    import pyarrow as pa
-    import pyarrow.compute as pc
-    import pyarrow.csv as pa_csv
-except ImportError:  # pragma: no cover - pyarrow is installed wherever the tests run
-    pa = pc = pa_csv = None
 from eviction_prevention.parse.convert import convert
 from eviction_prevention.parse.issues import FileRejected, ParseResult
 from eviction_prevention.parse.reader import read_table
+from eviction_prevention.partners import Layout, ReadLimits
 
 
 def parse_bytes(data: bytes, layout: Layout, kind: str, limits: ReadLimits | None = None) -> ParseResult:

@@ -4,17 +4,9 @@ the ``ParseResult``, ``FileRejected`` for a file that cannot be read at all, and
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 
 import pandas as pd
-
-try:  # pandas' string backend; without it every CSV file takes the csv-module path
-    import pyarrow as pa
-    import pyarrow.compute as pc
-    import pyarrow.csv as pa_csv
-except ImportError:  # pragma: no cover - pyarrow is installed wherever the tests run
-    pa = pc = pa_csv = None
 
 
 @dataclass(frozen=True)
@@ -50,11 +42,6 @@ class FileRejected(ValueError):
         self.issues = issues
 
 
-_DUTCH_DATE_HINT = {"%d-%m-%Y": "dd-mm-jjjj", "%Y-%m-%d": "jjjj-mm-dd"}
-_DELIMITER_NAMES = {";": "puntkomma (;)", ",": "komma (,)", "\t": "tab", "|": "verticale streep (|)"}
-ZIP_MAGIC = b"PK\x03\x04"
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # Compound File: encrypted .xlsx or old .xls
-_ENCRYPTED_PACKAGE = "EncryptedPackage".encode("utf-16-le")
 # A text cell a spreadsheet would run as a formula (CSV/formula injection); "+31 6 ..." is a phone number.
-_FORMULA_RE = re.compile(r"^\s*(?:[=@\t\r]|[+-]\s*[A-Za-z(])")
-_VISIBLE_ASCII = "[!-~]"  # a character str.strip() keeps; the patterns below are the same in re and pyarrow's RE2
+VISIBLE_ASCII = "[!-~]"  # a character str.strip() keeps; the same pattern in re and in pyarrow's RE2

@@ -4,17 +4,10 @@ from __future__ import annotations
 
 import pandas as pd
 
-from eviction_prevention.partners import Layout, ReadLimits
-
-try:  # pandas' string backend; without it every CSV file takes the csv-module path
-    import pyarrow as pa
-    import pyarrow.compute as pc
-    import pyarrow.csv as pa_csv
-except ImportError:  # pragma: no cover - pyarrow is installed wherever the tests run
-    pa = pc = pa_csv = None
 from eviction_prevention.parse.csv_reader import _read_csv, _reject
 from eviction_prevention.parse.issues import FileRejected, Issue
 from eviction_prevention.parse.xlsx_reader import _read_xlsx
+from eviction_prevention.partners import Layout, ReadLimits
 
 
 def read_table(data: bytes, layout: Layout, limits: ReadLimits | None = None) -> pd.DataFrame:

@@ -13,7 +13,8 @@ Limits, per file (``partners.ReadLimits``, per partner in config/partners.yaml; 
 - **memory**: the reader's address space is capped (``RLIMIT_AS``) at what it uses idle plus ``memory_mb``: an
   allocation beyond it fails (Python's MemoryError, or an abort in native code, which ends the reader);
 - **seconds**: a file not read within ``seconds`` is abandoned and the reader killed;
-- **cells** and **unpacked bytes**: checked by the reading itself (``parsing``), before the big allocations.
+- **cells** and **unpacked bytes**: checked by the reading itself (``reader``, ``xlsx_reader``), before the big
+  allocations.
 
 Whatever goes wrong becomes that file's rejection (an ``Issue`` with a Dutch reason naming the limit or the kind
 of damage), and the next file gets a fresh reader if the old one is gone. A reason never quotes an exception's
@@ -210,7 +211,7 @@ class Reader:
             self._process = None
 
     def parse(self, data: bytes, layout: Layout, kind: str, limits: ReadLimits) -> ParseResult:
-        """``parsing.parse_bytes`` of one file in the reader, under ``limits``."""
+        """``files.parse_bytes`` of one file in the reader, under ``limits``."""
         with self._lock:
             request = pickle.dumps(_Request(data, layout, kind, limits), protocol=5)
             process = self._started()

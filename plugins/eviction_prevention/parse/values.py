@@ -9,13 +9,6 @@ import pandas as pd
 
 from eviction_prevention.partners import Layout
 
-try:  # pandas' string backend; without it every CSV file takes the csv-module path
-    import pyarrow as pa
-    import pyarrow.compute as pc
-    import pyarrow.csv as pa_csv
-except ImportError:  # pragma: no cover - pyarrow is installed wherever the tests run
-    pa = pc = pa_csv = None
-
 
 def _is_blank(value: object) -> bool:
     return value is None or (isinstance(value, float) and pd.isna(value)) or str(value).strip() == ""

@@ -17,16 +17,11 @@ from typing import IO
 import numpy as np
 import pandas as pd
 
+from eviction_prevention.parse.csv_reader import _blank_cells, _blank_rows, _reject, _table
+from eviction_prevention.parse.issues import OLE_MAGIC, FileRejected, Issue
 from eviction_prevention.partners import Layout, ReadLimits
 
-try:  # pandas' string backend; without it every CSV file takes the csv-module path
-    import pyarrow as pa
-    import pyarrow.compute as pc
-    import pyarrow.csv as pa_csv
-except ImportError:  # pragma: no cover - pyarrow is installed wherever the tests run
-    pa = pc = pa_csv = None
-from eviction_prevention.parse.csv_reader import _blank_cells, _blank_rows, _reject, _table
-from eviction_prevention.parse.issues import _ENCRYPTED_PACKAGE, OLE_MAGIC, FileRejected, Issue
+_ENCRYPTED_PACKAGE = "EncryptedPackage".encode("utf-16-le")
 
 
 def _check_not_encrypted_or_xls(data: bytes) -> None:

@@ -2,7 +2,7 @@
 pseudonyms (``pseudonymiser``, ``person_tokens``, ``distinct_inputs``, ``frames``); the person tokens sealed
 (``sealing``, ``seal_migration``, ``arrow_rows``); partner references only in the sealed ``identity_vault``.
 
-Keyed pseudonymisation of canonical records (HMAC-SHA256 with per-field domain separation).
+Keyed pseudonymisation is HMAC-SHA256 with per-field domain separation.
 
 Direct and quasi identifiers never leave ingest: each is normalised (``normalize``), turned into one or
 more keyed pseudonyms, and dropped. The key lives outside the warehouse and the code
@@ -14,7 +14,7 @@ street gives unrelated pseudonyms. Fields that must be compared with each other 
 (``pk_surname_1``/``pk_surname_2`` both use ``surname_component``; ``pk_birth_date`` and
 ``pk_birth_dm_swapped`` both use ``birth_date``).
 
-Pseudonym columns (``PSEUDONYM_COLUMNS``, hex strings or ``None``):
+Pseudonym columns (``pseudonymiser.PSEUDONYM_COLUMNS``, hex strings or ``None``):
 
 =====================  ===================================================================
 record_key             the kind's reference (tenancy_ref / case_ref / record_ref)
@@ -38,7 +38,7 @@ bf_surname             500-bit keyed bigram Bloom filter of the surname (125 hex
 =====================  ===================================================================
 
 ``bf_surname`` lets linkage score surname typos. It is a *hardened* field-level Bloom filter
-(``Pseudonymiser.blooms``): the padded bigrams of the surname set ``BLOOM_HASHES`` positions each in a
+(``pseudonymiser.Pseudonymiser.blooms``): the padded bigrams of the surname set ``BLOOM_HASHES`` positions each in a
 ``BLOOM_BITS``-bit filter, positions drawn from an HMAC of the bigram (a key-derived salt: without the key
 nobody can build or recognise a filter); ``BLOOM_FLIPS`` positions chosen by an HMAC of the whole person
 (surname, initials, birth date) are flipped, so two people with the same surname get different
@@ -51,17 +51,18 @@ personal data of the same class as the other pseudonyms (pseudonymous, not anony
 
 Key versions and rotation (``keys``): the key may be a chain of versions; each pseudonym is an HMAC chain
 and each version adds a Bloom permutation, so stored values can be carried to a new key without clear
-text (``rotate_frame``). Every staged row records the ``key_version`` that produced it.
+text (``frames.rotate_frame``). Every staged row records the ``key_version`` that produced it.
 
-Speed and memory (``pseudonymise_frame`` runs on every delivered row): nothing is computed per row in
-Python. Each input column is factorised once (``_Column``); normalisation, HMACs and Bloom encodings run on
-the distinct values or value combinations only, and the results are spread back over the rows with numpy
-takes. HMACs reuse precomputed SHA-256 pad states (``_Hmac``); a Bloom encoding is the XOR of its surname's
-encoding and one precomputed row per flipped bit (``Pseudonymiser._flip_basis``), so no bit matrix is built
-per row. A ``Pseudonymiser`` memoises the low-cardinality results (names, initials, birth dates, postcodes,
-house numbers, streets and their pseudonyms, surname encodings) in memos of at most ``MEMO_LIMIT`` entries,
-and ``shared_pseudonymiser`` keeps one per key chain for the whole process, so later frames mostly look them
-up. Identifiers nearly unique per person (references, BSN, phone, e-mail, address, Bloom flips) are not
-memoised: in a memo that large a lookup misses the CPU caches and costs about as much as the HMAC it saves.
-The memos hold normalised clear text: process memory only, never written, logged or returned.
+Speed and memory (``frames.pseudonymise_frame`` runs on every delivered row): nothing is computed per row in
+Python. Each input column is factorised once (``distinct_inputs._Column``); normalisation, HMACs and Bloom
+encodings run on the distinct values or value combinations only, and the results are spread back over the rows
+with numpy takes. HMACs reuse precomputed SHA-256 pad states (``pseudonymiser._Hmac``); a Bloom encoding is
+the XOR of its surname's encoding and one precomputed row per flipped bit
+(``pseudonymiser.Pseudonymiser._flip_basis``), so no bit matrix is built per row. A ``Pseudonymiser`` memoises
+the low-cardinality results (names, initials, birth dates, postcodes, house numbers, streets and their
+pseudonyms, surname encodings) in memos of at most ``pseudonymiser.MEMO_LIMIT`` entries, and
+``pseudonymiser.shared_pseudonymiser`` keeps one per key chain for the whole process, so later frames mostly
+look them up. Identifiers nearly unique per person (references, BSN, phone, e-mail, address, Bloom flips) are
+not memoised: in a memo that large a lookup misses the CPU caches and costs about as much as the HMAC it
+saves. The memos hold normalised clear text: process memory only, never written, logged or returned.
 """

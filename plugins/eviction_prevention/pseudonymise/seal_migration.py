@@ -1,7 +1,7 @@
 """Migration of warehouses made before sealing: staging's pseudonym columns become ``person_seal``.
 
 A warehouse created by an earlier version stores the person pseudonyms as columns (``pk_*``, ``bf_*``) in its
-staging tables. The next publish (``publish.publish``, right after ``warehouse.ensure_schema``, which has added
+staging tables. The next publish (``rebuild.publish``, right after ``warehouse.ensure_schema``, which has added
 the ``person_seal`` column) migrates each staging table that still has such columns:
 
 1. every row without a seal is sealed (``sealing.seal``) from its stored pseudonyms under its

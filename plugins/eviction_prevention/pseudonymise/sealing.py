@@ -19,7 +19,7 @@ Key. No new secret: the sealing key of key version ``v`` is derived from that ve
 ``k_v`` (``settings.pseudonym_key``, the chain of ``keys``) as HKDF-SHA256(ikm=k_v, salt=none,
 info=``root/{v}/person_seal`` 0x1F, 64 bytes): a label of its own, so it is independent of every HMAC and
 Bloom key drawn from ``k_v``. A row is sealed under the key of its ``key_version``; a rotation
-(``pseudonymise.rotate_frame``) unseals under the old version and reseals under the new one.
+(``frames.rotate_frame``) unseals under the old version and reseals under the new one.
 
 Plaintext layout (``FORMAT`` 1), fixed width for a given column count ``n``:
 
@@ -28,7 +28,7 @@ byte 0                     ``FORMAT``
 byte 1                     ``n``: the seal holds the first ``n`` columns of PERSON_PSEUDONYMS
 bytes 2-5                  layout check: SHA-256 of ``"name:width;"`` over those ``n`` columns, first 4 bytes
 ``ceil(n / 8)`` bytes      presence bitmap (``numpy.packbits`` order: column 0 is the high bit of byte 0)
-one slot per column        its raw bytes (``pseudonymise.TOKEN_BYTES``: 16 per ``pk_*``, the width of each ``bf_*``);
+one slot per column        its raw bytes (``pseudonymiser.TOKEN_BYTES``: 16 per ``pk_*``, the width of each ``bf_*``);
                            zeros when missing, so the length never tells which fields are missing
 zero padding               so that the ciphertext (plaintext + 16-byte SIV) is a multiple of 3 bytes
 =========================  ==============================================================================
