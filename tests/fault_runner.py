@@ -22,14 +22,14 @@ from typing import Any
 
 from tests import faults
 
-# point -> (module, function, "before"/"after", n-th call)
+# point -> (module, function, "before"/"after", n-th call): the module where the caller looks the name up
 INSIDE: dict[str, tuple[str, str, str, int]] = {
-    "fetch:after_first_download": ("eviction_prevention.intake", "_download", "after", 1),
+    "fetch:after_first_download": ("eviction_prevention.intake.fetch", "_download", "after", 1),
     "load:after_staging_insert": ("eviction_prevention.warehouse", "insert_rows", "after", 1),
-    "load:before_commit": ("eviction_prevention.intake", "_record_delivery", "after", 1),
-    "load:between_files": ("eviction_prevention.intake", "ingest_file", "before", 3),
-    "settle:after_receipt": ("eviction_prevention.intake", "_move", "before", 1),
-    "settle:before_ledger_mark": ("eviction_prevention.intake", "mark_settled", "before", 1),
+    "load:before_commit": ("eviction_prevention.intake.ingest", "record_delivery", "after", 1),
+    "load:between_files": ("eviction_prevention.intake.ingest", "ingest_file", "before", 3),
+    "settle:after_receipt": ("eviction_prevention.intake.settle", "_move", "before", 1),
+    "settle:before_ledger_mark": ("eviction_prevention.intake.settle", "mark_settled", "before", 1),
     "publish:during_linkage": ("eviction_prevention.link.sources", "link_sources", "before", 1),
 }
 BOUNDARIES = {f"boundary:after_{step}": step for step in faults.STEPS}

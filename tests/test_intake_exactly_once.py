@@ -132,7 +132,7 @@ def test_crash_then_rerun_loads_rows_exactly_once(
         if where == "after_download":
             pass  # the process dies before load: only the landing copy exists
         elif where == "before_ledger_insert":
-            patch.setattr(ingest, "_insert_ledger", _crash)  # staging rows inserted, then the crash
+            patch.setattr(ingest, "insert_ledger", _crash)  # staging rows inserted, then the crash
             with pytest.raises(Crash):
                 ingest.ingest_files(TRIVIRE, fetched, key, warehouse_url)
         else:

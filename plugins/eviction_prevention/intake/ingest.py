@@ -29,7 +29,7 @@ from eviction_prevention.intake.check import Checked, check, load_staging
 from eviction_prevention.intake.delivery_windows import delivered_on, delivery_due
 from eviction_prevention.intake.files import FetchedFile, FileOutcome, safe_name, today, utcnow
 from eviction_prevention.intake.issue_summary import slipped_columns, summarised
-from eviction_prevention.intake.ledger import _insert_ledger, _ledger_row, _record_delivery, _supersede, load_history
+from eviction_prevention.intake.ledger import insert_ledger, ledger_row, load_history, record_delivery, supersede
 from eviction_prevention.parse import layouts
 from eviction_prevention.parse.issues import Issue
 from eviction_prevention.partners import Partner
@@ -150,14 +150,14 @@ def ingest_file(
     """Load one landed file exactly once (inside the caller's transaction). Returns the outcome and GX result.
     ``failure``: record the file as rejected for that reason without reading it (``ingest_files``, after its
     rows could not be stored). ``vault``: the vault key chain (default ``settings.vault_key``)."""
-    known = _ledger_row(conn, partner.code, fetched.file_id)
+    known = ledger_row(conn, partner.code, fetched.file_id)
     if known is not None and not fetched.refusal and _refused_for_name(known, fetched):
         _forget_refusal(conn, partner.code, fetched.file_id)  # the same bytes, now under an acceptable name
         known = None
     if known is not None:
         outcome = _resumed_or_duplicate(known, fetched)
         if outcome.status == "duplicate":
-            _record_delivery(conn, fetched, "duplicate")
+            record_delivery(conn, fetched, "duplicate")
         return outcome, None
     if fetched.refusal:
         checked = Checked(pd.DataFrame(), [Issue("refused", fetched.refusal)])
@@ -170,7 +170,7 @@ def ingest_file(
     if not any(i.severity == "critical" for i in checked.issues):
         vault = vault or keys.parse_key_chain(settings.vault_key())
         rows_loaded = load_staging(conn, checked.accepted, partner, fetched.file_id, key, vault)
-        replaced = _supersede(conn, partner.code, fetched.file_id, checked.as_of)
+        replaced = supersede(conn, partner.code, fetched.file_id, checked.as_of)
         notes = [f"dit bestand vervangt de eerdere levering '{safe_name(n)}' met dezelfde datum" for n in replaced]
     outcome = _outcome_from_issues(fetched, checked, rows_loaded)
     outcome.notes = notes
@@ -178,8 +178,8 @@ def ingest_file(
     if checked.stated_as_of is not None:
         outcome.as_of = checked.stated_as_of.isoformat()
         outcome.delivery_due = delivery_due(partner, checked.stated_as_of).isoformat()
-    _insert_ledger(conn, partner, fetched, outcome, checked.as_of)
-    _record_delivery(conn, fetched, outcome.status)
+    insert_ledger(conn, partner, fetched, outcome, checked.as_of)
+    record_delivery(conn, fetched, outcome.status)
     log.info(
         "partner %s file %s: %s, %d rows loaded, %d rejected, %d warnings",
         partner.code,

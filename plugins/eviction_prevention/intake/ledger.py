@@ -18,7 +18,7 @@ from eviction_prevention.partners import Partner
 from eviction_prevention.validate.suites import History
 
 
-def _ledger_row(conn: Connection, partner: str, file_id: str) -> dict[str, Any] | None:
+def ledger_row(conn: Connection, partner: str, file_id: str) -> dict[str, Any] | None:
     row = (
         conn.execute(
             sa.text(
@@ -56,7 +56,7 @@ def load_history(conn: Connection, partner: str) -> History:
     return History(warehouse.as_date(last), int(row[1]) if row else None)
 
 
-def _record_delivery(conn: Connection, fetched: FetchedFile, status: str) -> None:
+def record_delivery(conn: Connection, fetched: FetchedFile, status: str) -> None:
     conn.execute(
         sa.text(
             "INSERT INTO meta_file_deliveries (partner, file_id, file_name, received_at, status) "
@@ -72,7 +72,7 @@ def _record_delivery(conn: Connection, fetched: FetchedFile, status: str) -> Non
     )
 
 
-def _supersede(conn: Connection, partner: str, file_id: str, as_of: dt.date) -> list[str]:
+def supersede(conn: Connection, partner: str, file_id: str, as_of: dt.date) -> list[str]:
     """Mark earlier loaded files of the same as-of date as superseded by ``file_id``; returns their names."""
     params = {"p": partner, "f": file_id, "d": as_of}
     earlier = conn.execute(
@@ -93,7 +93,7 @@ def _supersede(conn: Connection, partner: str, file_id: str, as_of: dt.date) -> 
     return names
 
 
-def _insert_ledger(conn: Connection, partner: Partner, fetched: FetchedFile, outcome: FileOutcome, as_of: Any) -> None:
+def insert_ledger(conn: Connection, partner: Partner, fetched: FetchedFile, outcome: FileOutcome, as_of: Any) -> None:
     conn.execute(
         sa.text(
             "INSERT INTO meta_file_ledger (partner, file_id, kind, file_name, size_bytes, delivery_seq, "

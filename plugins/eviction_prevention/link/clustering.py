@@ -23,7 +23,7 @@ def greedy_one_to_one(left: ArrayLike, right: ArrayLike) -> np.ndarray:
     return np.array(keep, dtype=np.int64)
 
 
-def _one_to_one(pairs: pd.DataFrame) -> pd.DataFrame:
+def assign_one_to_one(pairs: pd.DataFrame) -> pd.DataFrame:
     """Greedy assignment: highest probability first, each left and right id used at most once."""
     ordered = pairs.sort_values(
         ["match_probability", "left_id", "right_id"], ascending=[False, True, True], kind="mergesort"

@@ -10,7 +10,7 @@ from collections.abc import Iterable
 
 import pandas as pd
 
-from eviction_prevention.link.clustering import _one_to_one
+from eviction_prevention.link.clustering import assign_one_to_one
 from eviction_prevention.link.model import OUTPUT_COLUMNS
 from eviction_prevention.link.predict import score_pairs
 
@@ -52,7 +52,7 @@ def link(
     pairs = pairs.drop_duplicates(["left_id", "right_id"])  # duplicate ids in the input
     pairs = pairs[pairs["match_probability"] >= threshold]
     if one_to_one:
-        pairs = _one_to_one(pairs)
+        pairs = assign_one_to_one(pairs)
     log.info("linkage: %d links at threshold %.2f", len(pairs), threshold)
     return pairs.sort_values(["left_id", "right_id"], kind="mergesort").reset_index(drop=True)
 
