@@ -518,13 +518,13 @@ def test_scores_do_not_depend_on_which_source_was_encoded_first():
 
 def _levels_of(left: dict, right: dict) -> dict[str, int]:
     """The comparison level per field of one pair of clear records (pseudonymised with KEY first)."""
-    from eviction_prevention.link.comparison import _compare
+    from eviction_prevention.link.comparison import compare_pairs
     from eviction_prevention.link.model import FIELDS
     from eviction_prevention.pseudonymise.person_tokens import person_pseudonyms
 
     frames = [person_pseudonyms(pd.DataFrame([r]), KEY).assign(record_key=k) for r, k in ((left, "l"), (right, "r"))]
     lrec, rrec = encode(frames)
-    gammas = _compare(lrec, rrec, np.array([0]), np.array([0]))
+    gammas = compare_pairs(lrec, rrec, np.array([0]), np.array([0]))
     return {f.name: f.levels[g] if (g := int(gammas[f.name][0])) >= 0 else "missing" for f in FIELDS}
 
 

@@ -29,7 +29,7 @@ Design:
    on the pairs of one blocking key each (``model.TRAINING_RULES``), leaving out the fields that key
    conditions on, so that the non-matches in a session look like random pairs on the fields that are
    estimated (Splink's approach; EM over all blocked pairs at once is fooled by blocked non-matches).
-   A session is sampled down to ``model._TRAINING_PAIRS`` pairs, and EM runs over its distinct comparison
+   A session is sampled down to ``model.TRAINING_PAIRS`` pairs, and EM runs over its distinct comparison
    patterns weighted by their counts. Exact agreement on surname, given name and initials is
    term-frequency adjusted.
 4. *Scoring*: match weight = sum of log2(m/u) over fields. match_probability is a record-level

@@ -16,7 +16,7 @@ from eviction_prevention.link.model import BLOCKING_RULES, Rule
 log = logging.getLogger(__name__)
 
 
-def _keys(
+def block_keys(
     left: Records, right: Records, lcols: tuple[str, ...], rcols: tuple[str, ...]
 ) -> tuple[np.ndarray, np.ndarray]:
     """Blocking keys of both sides for one rule: int64 below 2**31, equal exactly when every column is
@@ -44,7 +44,7 @@ def _runs(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndar
 def block_pairs(
     lk: np.ndarray, rk: np.ndarray, cap: int | None = None, sample: tuple[int, np.random.Generator] | None = None
 ) -> tuple[np.ndarray, np.ndarray, int]:
-    """Pairs (left row, right row) with equal keys: int64 keys below 2**31, -1 = missing (as ``_keys``
+    """Pairs (left row, right row) with equal keys: int64 keys below 2**31, -1 = missing (as ``block_keys``
     makes them). A key value that would give more than ``cap`` pairs is skipped. With ``sample`` (n, rng)
     and more than n pairs, only the pairs of a random share of the left rows are made (about n pairs).
     Returns the pairs (grouped by key) and the number of key values skipped."""
@@ -69,7 +69,7 @@ def block_pairs(
 
 def _rule_blocks(left: Records, right: Records, rule: Rule) -> list[tuple[np.ndarray, np.ndarray]]:
     """The (left keys, right keys) to block on for one rule."""
-    lk, rk = _keys(left, right, rule.columns, rule.right or rule.columns)
+    lk, rk = block_keys(left, right, rule.columns, rule.right or rule.columns)
     if rule.missing is None:
         return [(lk, rk)]
     return [
@@ -78,7 +78,7 @@ def _rule_blocks(left: Records, right: Records, rule: Rule) -> list[tuple[np.nda
     ]
 
 
-def _candidate_pairs(left: Records, right: Records, cap: int) -> tuple[np.ndarray, np.ndarray]:
+def candidate_pairs(left: Records, right: Records, cap: int) -> tuple[np.ndarray, np.ndarray]:
     """The union of the blocking rules' pairs, sorted by (left row, right row)."""
     n_right = max(len(right), 1)
     found = []

@@ -78,7 +78,7 @@ def _levels(conditions: list[np.ndarray], missing: np.ndarray) -> np.ndarray:
     return gamma
 
 
-def _gather(
+def gather(
     left: Records, right: Records, li: np.ndarray, ri: np.ndarray, columns: tuple[str, ...]
 ) -> tuple[Codes, Codes]:
     """The codes of ``columns`` for each pair, left and right (gathered per field, so only one field's
@@ -104,7 +104,7 @@ def _names_swapped(left: Records, right: Records, li: np.ndarray, ri: np.ndarray
 
 
 def _surname_levels(left: Records, right: Records, li: np.ndarray, ri: np.ndarray) -> np.ndarray:
-    L, R = _gather(left, right, li, ri, ("pk_surname", "pk_surname_1", "pk_surname_2", "pk_surname_phon"))
+    L, R = gather(left, right, li, ri, ("pk_surname", "pk_surname_1", "pk_surname_2", "pk_surname_phon"))
     missing = (L["pk_surname"] < 0) | (R["pk_surname"] < 0)
     exact = _eq(L["pk_surname"], R["pk_surname"])
     component = np.zeros(len(li), dtype=bool)
@@ -122,7 +122,7 @@ def _surname_levels(left: Records, right: Records, li: np.ndarray, ri: np.ndarra
 
 def _given_name_levels(left: Records, right: Records, li: np.ndarray, ri: np.ndarray) -> np.ndarray:
     """Full given names when both records have one (levels 0-5), else initials (levels 6-9)."""
-    L, R = _gather(left, right, li, ri, ("pk_given_name", "pk_initials", "pk_initials_sorted", "pk_initial_1"))
+    L, R = gather(left, right, li, ri, ("pk_given_name", "pk_initials", "pk_initials_sorted", "pk_initial_1"))
     full = (L["pk_given_name"] >= 0) & (R["pk_given_name"] >= 0)
     missing = ~full & ((L["pk_initials"] < 0) | (R["pk_initials"] < 0))
     exact = _eq(L["pk_given_name"], R["pk_given_name"])
@@ -149,7 +149,7 @@ def _given_name_levels(left: Records, right: Records, li: np.ndarray, ri: np.nda
 
 
 def _birth_date_levels(left: Records, right: Records, li: np.ndarray, ri: np.ndarray) -> np.ndarray:
-    L, R = _gather(left, right, li, ri, ("pk_birth_date", "pk_birth_dm_swapped", "pk_birth_md", "pk_birth_year"))
+    L, R = gather(left, right, li, ri, ("pk_birth_date", "pk_birth_dm_swapped", "pk_birth_md", "pk_birth_year"))
     digits = _distance(left, right, li, ri, ("bf_birth_date", "bf_birth_date"))
     missing = (digits < 0) & ((L["pk_birth_year"] < 0) | (R["pk_birth_year"] < 0))  # a year alone still compares
     swapped = _eq(L["pk_birth_dm_swapped"], R["pk_birth_date"]) | _eq(L["pk_birth_date"], R["pk_birth_dm_swapped"])
@@ -168,14 +168,14 @@ def _birth_date_levels(left: Records, right: Records, li: np.ndarray, ri: np.nda
 
 # The exact address: postcode and house number with letter and suffix equal, and street and house number, and city,
 # equal where both records have them.
-_ADDRESS_EXACT = ("pk_address", "pk_street_house", "pk_city")
+ADDRESS_EXACT = ("pk_address", "pk_street_house", "pk_city")
 
 
-def _exact_address(L: Codes, R: Codes) -> np.ndarray:
-    """Pairs (their ``_ADDRESS_EXACT`` codes) at the exact address: the address pseudonym equal, and street with
+def exact_address(L: Codes, R: Codes) -> np.ndarray:
+    """Pairs (their ``ADDRESS_EXACT`` codes) at the exact address: the address pseudonym equal, and street with
     house number, and city, equal unless missing on either side."""
     exact = _eq(L["pk_address"], R["pk_address"])
-    for column in _ADDRESS_EXACT[1:]:
+    for column in ADDRESS_EXACT[1:]:
         exact &= (L[column] == R[column]) | (L[column] < 0) | (R[column] < 0)
     return exact
 
@@ -190,12 +190,12 @@ def _similar(left: Records, right: Records, li: np.ndarray, ri: np.ndarray, colu
 
 def _address_levels(left: Records, right: Records, li: np.ndarray, ri: np.ndarray) -> np.ndarray:
     """How many of postcode, street, house number and city agree (``_similar``); level 0 is the exact address
-    (``_exact_address``: where postcode and house number give street and city, as in the Netherlands, that is
+    (``exact_address``: where postcode and house number give street and city, as in the Netherlands, that is
     the postcode and house number; where they are independent, all four agreeing is far rarer among
     non-matches than any one, and its u is counted over all pairs like every exact level,
     ``estimate_u._exact_address_agreement``). Encodings are compared only where the pseudonyms leave it open."""
-    L, R = _gather(left, right, li, ri, ("pk_postcode", "pk_house_number", *_ADDRESS_EXACT))
-    exact = _exact_address(L, R)
+    L, R = gather(left, right, li, ri, ("pk_postcode", "pk_house_number", *ADDRESS_EXACT))
+    exact = exact_address(L, R)
     known = np.zeros(len(li), dtype=np.int8)
     agree = np.zeros(len(li), dtype=np.int8)
     for column, pseudonym in (("bf_postcode", "pk_postcode"), ("bf_street", "pk_street_house"), ("bf_city", "pk_city")):
@@ -212,7 +212,7 @@ def _address_levels(left: Records, right: Records, li: np.ndarray, ri: np.ndarra
 
 
 def _bsn_levels(left: Records, right: Records, li: np.ndarray, ri: np.ndarray) -> np.ndarray:
-    L, R = _gather(left, right, li, ri, ("pk_bsn",))
+    L, R = gather(left, right, li, ri, ("pk_bsn",))
     return _levels([_eq(L["pk_bsn"], R["pk_bsn"])], (L["pk_bsn"] < 0) | (R["pk_bsn"] < 0))
 
 
@@ -222,14 +222,14 @@ _FIELD_LEVELS = {
 }  # fmt: skip
 
 
-def _compare(
+def compare_pairs(
     left: Records, right: Records, li: np.ndarray, ri: np.ndarray, fields: Iterable[Field] = FIELDS
 ) -> dict[str, np.ndarray]:
     """The comparison level of every pair on each of ``fields``."""
     return {f.name: _FIELD_LEVELS[f.name](left, right, li, ri) for f in fields}
 
 
-def _level_frequencies(gamma: np.ndarray, n_levels: int, weights: np.ndarray | None = None) -> np.ndarray:
+def level_frequencies(gamma: np.ndarray, n_levels: int, weights: np.ndarray | None = None) -> np.ndarray:
     ok = gamma >= 0
     w = None if weights is None else weights[ok]
     return np.bincount(gamma[ok].astype(np.int64), weights=w, minlength=n_levels).astype(np.float64)

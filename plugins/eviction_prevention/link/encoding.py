@@ -14,7 +14,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from eviction_prevention.link.model import _CODE_GROUPS, _ENCODINGS
+from eviction_prevention.link.model import CODE_GROUPS, ENCODINGS
 from eviction_prevention.pseudonymise.arrow_rows import fixed_rows_array
 from eviction_prevention.pseudonymise.pseudonymiser import ENCODING_BITS
 
@@ -100,7 +100,7 @@ class Encoder:
     bytes can be dropped once it is encoded."""
 
     def __init__(self) -> None:
-        self._values = {group: pa.array([], pa.large_binary()) for group in _CODE_GROUPS}
+        self._values = {group: pa.array([], pa.large_binary()) for group in CODE_GROUPS}
         self._form: str | None = None
 
     def _take_form(self, form: str) -> None:
@@ -128,7 +128,7 @@ class Encoder:
         self, ids: pd.Series, column: Callable[[str], pa.ChunkedArray], words: dict[str, np.ndarray]
     ) -> Records:
         codes = {}
-        for group, cols in _CODE_GROUPS.items():
+        for group, cols in CODE_GROUPS.items():
             codes.update(zip(cols, self._codes(group, [column(c) for c in cols]), strict=True))
         # text ids stay Arrow strings (taking rows from them is cheap); other ids as objects, as given
         ids = ids.array if isinstance(ids.dtype, pd.StringDtype) else ids.to_numpy(dtype=object)
@@ -139,7 +139,7 @@ class Encoder:
         """The records of one source (the person pseudonym columns of ``frame``, as text; absent ones are
         missing)."""
         self._take_form("text")
-        words = {c: _words(_text(frame, c), ENCODING_BITS[c] // 8, c) for c in _ENCODINGS}
+        words = {c: _words(_text(frame, c), ENCODING_BITS[c] // 8, c) for c in ENCODINGS}
         return self._records(frame[id_column], lambda c: _text(frame, c).cast(pa.large_binary()), words)
 
     def raw_records(self, ids: pd.Series, present: Mapping[str, np.ndarray], raw: Mapping[str, np.ndarray]) -> Records:
@@ -147,7 +147,7 @@ class Encoder:
         bytes ((rows, width) uint8, zeros where missing); absent columns are missing."""
         self._take_form("raw")
         n = len(ids)
-        words = {c: _raw_words(raw.get(c), n, ENCODING_BITS[c] // 8, c) for c in _ENCODINGS}
+        words = {c: _raw_words(raw.get(c), n, ENCODING_BITS[c] // 8, c) for c in ENCODINGS}
         return self._records(ids, lambda c: _raw_binary(present.get(c), raw.get(c), n), words)
 
 

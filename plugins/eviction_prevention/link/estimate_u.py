@@ -7,23 +7,23 @@ from __future__ import annotations
 import numpy as np
 
 from eviction_prevention.link.blocking import block_pairs
-from eviction_prevention.link.comparison import _ADDRESS_EXACT, _compare, _exact_address, _gather, _level_frequencies
+from eviction_prevention.link.comparison import ADDRESS_EXACT, compare_pairs, exact_address, gather, level_frequencies
 from eviction_prevention.link.encoding import Records
-from eviction_prevention.link.model import _RANDOM_PAIRS, _U_FLOOR, _U_PRIOR_WEIGHT, FIELDS
+from eviction_prevention.link.model import FIELDS, RANDOM_PAIRS, U_FLOOR, U_PRIOR_WEIGHT
 
 
-def _estimate_u(left: Records, right: Records, seed: int) -> dict[str, np.ndarray]:
+def u_from_random_pairs(left: Records, right: Records, seed: int) -> dict[str, np.ndarray]:
     """u per field and level from random pairs, shrunk towards the prior for small samples."""
-    n = min(len(left.ids) * len(right.ids), _RANDOM_PAIRS)
+    n = min(len(left.ids) * len(right.ids), RANDOM_PAIRS)
     rng = np.random.default_rng(seed)
     li = rng.integers(0, len(left.ids), size=n)
     ri = rng.integers(0, len(right.ids), size=n)
-    gammas = _compare(left, right, li, ri)
+    gammas = compare_pairs(left, right, li, ri)
     u = {}
     for f in FIELDS:
-        counts = _level_frequencies(gammas[f.name], len(f.levels))
+        counts = level_frequencies(gammas[f.name], len(f.levels))
         prior = np.asarray(f.u_prior)
-        u[f.name] = (counts + _U_PRIOR_WEIGHT * prior) / (counts.sum() + _U_PRIOR_WEIGHT)
+        u[f.name] = (counts + U_PRIOR_WEIGHT * prior) / (counts.sum() + U_PRIOR_WEIGHT)
     return u
 
 
@@ -59,18 +59,18 @@ _EXACT_ADDRESS_CAP = 100_000  # pairs per address value checked one by one; beyo
 
 
 def _exact_address_agreement(left: Records, right: Records) -> tuple[float, float]:
-    """``_exact_agreement`` of the exact address (``_exact_address``): the pairs sharing the address pseudonym,
+    """``_exact_agreement`` of the exact address (``exact_address``): the pairs sharing the address pseudonym,
     from value counts, less those whose street or city differ (checked on the pairs themselves; an address
     shared by more than _EXACT_ADDRESS_CAP pairs counts whole, so u errs high, towards a weaker weight)."""
     share, total = _exact_agreement(left, right, "pk_address")
     lk, rk = left.codes["pk_address"].astype(np.int64), right.codes["pk_address"].astype(np.int64)
     li, ri, _ = block_pairs(lk, rk, _EXACT_ADDRESS_CAP)
-    L, R = _gather(left, right, li, ri, _ADDRESS_EXACT)
-    differ = float(len(li) - _exact_address(L, R).sum())
+    L, R = gather(left, right, li, ri, ADDRESS_EXACT)
+    differ = float(len(li) - exact_address(L, R).sum())
     return (share * total - differ) / total if total else 0.0, total
 
 
-def _exact_agreements(left: Records, right: Records) -> dict[str, tuple[float, float]]:
+def exact_agreements(left: Records, right: Records) -> dict[str, tuple[float, float]]:
     """Per field, the share of pairs at its exact level and the number of pairs it was counted on
     (``_exact_agreement``; the address: ``_exact_address_agreement``). They depend on the records only."""
     out = {}
@@ -82,7 +82,7 @@ def _exact_agreements(left: Records, right: Records) -> dict[str, tuple[float, f
     return out
 
 
-def _correct_u(
+def correct_u(
     agreements: dict[str, tuple[float, float]], u: dict[str, np.ndarray], m: dict[str, np.ndarray], share: float,
     exact_matches: dict[str, float],
 ) -> dict[str, np.ndarray]:  # fmt: skip
@@ -101,9 +101,9 @@ def _correct_u(
     for f in FIELDS:
         freq = u[f.name].copy()
         exact, total = agreements[f.name]
-        floor = np.full(len(f.levels), _U_FLOOR)
+        floor = np.full(len(f.levels), U_FLOOR)
         if total:
-            exact = (exact * total + _U_PRIOR_WEIGHT * f.u_prior[0]) / (total + _U_PRIOR_WEIGHT)
+            exact = (exact * total + U_PRIOR_WEIGHT * f.u_prior[0]) / (total + U_PRIOR_WEIGHT)
             rest = freq[1:].sum()
             freq[1:] *= (1.0 - exact) / rest if rest > 0 else 0.0
             freq[0] = exact
@@ -111,6 +111,6 @@ def _correct_u(
         corrected = np.maximum((freq - share * m[f.name]) / (1.0 - share), floor)
         if total:
             matched = max(exact_matches.get(f.name, 0.0), share * m[f.name][0] * total)
-            corrected[0] = max((freq[0] * (total + _U_PRIOR_WEIGHT) - matched) / (total + _U_PRIOR_WEIGHT), floor[0])
+            corrected[0] = max((freq[0] * (total + U_PRIOR_WEIGHT) - matched) / (total + U_PRIOR_WEIGHT), floor[0])
         out[f.name] = corrected / corrected.sum()
     return out

@@ -10,11 +10,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from eviction_prevention.link.blocking import _keys, block_pairs
-from eviction_prevention.link.comparison import _compare, _level_frequencies
+from eviction_prevention.link.blocking import block_keys, block_pairs
+from eviction_prevention.link.comparison import compare_pairs, level_frequencies
 from eviction_prevention.link.encoding import Records
-from eviction_prevention.link.model import _M_PRIOR_WEIGHT, _TRAINING_PAIRS, FIELDS, TRAINING_RULES, Field
-from eviction_prevention.link.weights import _log_ratio
+from eviction_prevention.link.model import FIELDS, M_PRIOR_WEIGHT, TRAINING_PAIRS, TRAINING_RULES, Field
+from eviction_prevention.link.weights import log_ratio
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +42,7 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
 
 
 @dataclass(frozen=True)
-class _Session:
+class TrainingSession:
     """One EM training session: the pairs of one blocking key, compared on the fields it does not fix,
     as the distinct comparison patterns (levels per field) and the number of pairs with each."""
 
@@ -69,7 +69,7 @@ def _patterns(gammas: dict[str, np.ndarray], fields: list[Field]) -> tuple[dict[
 
 
 def _em_session(
-    session: _Session, u: dict[str, np.ndarray], max_iter: int, tol: float = 1e-6
+    session: TrainingSession, u: dict[str, np.ndarray], max_iter: int, tol: float = 1e-6
 ) -> tuple[dict[str, np.ndarray], dict[str, float], float, int]:
     """EM for lambda and m of the session's fields over its comparison patterns, u fixed.
 
@@ -81,13 +81,13 @@ def _em_session(
     support = {f.name: 0.0 for f in fields}
     lam, iterations = 0.5, 0
     for iterations in range(1, max_iter + 1):  # noqa: B007
-        p = _sigmoid(np.log(lam) - np.log1p(-lam) + _log_ratio(gammas, m, u, fields))
+        p = _sigmoid(np.log(lam) - np.log1p(-lam) + log_ratio(gammas, m, u, fields))
         new_lam = float(np.clip(np.dot(p, pairs) / pairs.sum(), 1e-6, 1 - 1e-6))
         new_m = {}
         for f in fields:
-            counts = _level_frequencies(gammas[f.name], len(f.levels), p * pairs)
+            counts = level_frequencies(gammas[f.name], len(f.levels), p * pairs)
             support[f.name] = float(counts.sum())
-            new_m[f.name] = (counts + _M_PRIOR_WEIGHT * np.asarray(f.m_prior)) / (counts.sum() + _M_PRIOR_WEIGHT)
+            new_m[f.name] = (counts + M_PRIOR_WEIGHT * np.asarray(f.m_prior)) / (counts.sum() + M_PRIOR_WEIGHT)
         delta = max([abs(new_lam - lam)] + [float(np.abs(new_m[k] - m[k]).max()) for k in m])
         lam, m = new_lam, new_m
         if delta < tol:
@@ -95,26 +95,28 @@ def _em_session(
     return m, support, lam, iterations
 
 
-def _training_sessions(left: Records, right: Records, cap: int, seed: int) -> list[_Session]:
-    """The sessions of TRAINING_RULES with at least 10 pairs; a session with more than _TRAINING_PAIRS
+def training_sessions(left: Records, right: Records, cap: int, seed: int) -> list[TrainingSession]:
+    """The sessions of TRAINING_RULES with at least 10 pairs; a session with more than TRAINING_PAIRS
     pairs is trained on a random sample of its left records' pairs (the patterns' shares, which is all
     EM sees, stay the same; the cost stays linear)."""
     rng = np.random.default_rng((seed, 1))  # a stream of its own (the u sample draws from ``seed``)
     sessions = []
     for cols, conditioned in TRAINING_RULES:
-        li, ri, _ = block_pairs(*_keys(left, right, cols, cols), cap, (_TRAINING_PAIRS, rng))
+        li, ri, _ = block_pairs(*block_keys(left, right, cols, cols), cap, (TRAINING_PAIRS, rng))
         if len(li) < 10:
             continue
         fields = [f for f in FIELDS if f.name not in conditioned]
-        patterns, pairs = _patterns(_compare(left, right, li, ri, fields), fields)
-        sessions.append(_Session("+".join(cols), fields, patterns, pairs))
+        patterns, pairs = _patterns(compare_pairs(left, right, li, ri, fields), fields)
+        sessions.append(TrainingSession("+".join(cols), fields, patterns, pairs))
     return sessions
 
 
-def _estimate_m(sessions: list[_Session], u: dict[str, np.ndarray], max_iter: int) -> tuple[dict[str, np.ndarray], int]:
+def m_by_em(
+    sessions: list[TrainingSession], u: dict[str, np.ndarray], max_iter: int
+) -> tuple[dict[str, np.ndarray], int]:
     """m per field: the support-weighted mean over the training sessions that estimate it (prior if none)."""
-    total = {f.name: _M_PRIOR_WEIGHT * np.asarray(f.m_prior, dtype=np.float64) for f in FIELDS}
-    weight = {f.name: _M_PRIOR_WEIGHT for f in FIELDS}
+    total = {f.name: M_PRIOR_WEIGHT * np.asarray(f.m_prior, dtype=np.float64) for f in FIELDS}
+    weight = {f.name: M_PRIOR_WEIGHT for f in FIELDS}
     iterations = 0
     for session in sessions:
         m, support, lam, it = _em_session(session, u, max_iter)
@@ -127,7 +129,7 @@ def _estimate_m(sessions: list[_Session], u: dict[str, np.ndarray], max_iter: in
     return {k: total[k] / weight[k] for k in total}, iterations
 
 
-def _match_shares(
+def match_shares(
     log_lr: np.ndarray, li: np.ndarray, ri: np.ndarray, n_left: int, n_right: int, exclusive: bool,
     max_iter: int = 100,
 ) -> tuple[np.ndarray, float, float]:  # fmt: skip

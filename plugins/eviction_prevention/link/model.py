@@ -17,7 +17,7 @@ Codes = dict[str, np.ndarray]  # pseudonym column -> integer codes
 OUTPUT_COLUMNS = ["left_id", "right_id", "match_probability"]
 
 # Columns compared with each other share one code space.
-_CODE_GROUPS: dict[str, tuple[str, ...]] = {
+CODE_GROUPS: dict[str, tuple[str, ...]] = {
     "bsn": ("pk_bsn",),
     "birth": ("pk_birth_date", "pk_birth_dm_swapped"),
     "year": ("pk_birth_year",),
@@ -134,13 +134,13 @@ FIELDS: tuple[Field, ...] = (
     Field("bsn", ("exact", "differ"), (1e-6, 1.0 - 1e-6), (0.98, 0.02)),
 )
 
-_U_PRIOR_WEIGHT = 50.0  # pseudo-pairs behind the u prior (matters only for tiny inputs)
-_M_PRIOR_WEIGHT = 5.0  # pseudo-matches behind the m prior
-_RANDOM_PAIRS = 200_000
-_U_CORRECTIONS = 3  # passes of the u correction for the matches among random pairs (_correct_u)
-_TRAINING_PAIRS = 200_000  # per EM training session (sampled beyond that)
-_U_FLOOR = 1.0 / (4 * _RANDOM_PAIRS)  # u of a level after correction: never below a quarter of one sample pair
-_ENCODINGS = tuple(ENCODING_BITS)  # the Bloom encoding columns (bf_*)
+U_PRIOR_WEIGHT = 50.0  # pseudo-pairs behind the u prior (matters only for tiny inputs)
+M_PRIOR_WEIGHT = 5.0  # pseudo-matches behind the m prior
+RANDOM_PAIRS = 200_000
+U_CORRECTIONS = 3  # passes of the u correction for the matches among random pairs (correct_u)
+TRAINING_PAIRS = 200_000  # per EM training session (sampled beyond that)
+U_FLOOR = 1.0 / (4 * RANDOM_PAIRS)  # u of a level after correction: never below a quarter of one sample pair
+ENCODINGS = tuple(ENCODING_BITS)  # the Bloom encoding columns (bf_*)
 # Hamming distance bands of the hardened surname encodings: a one-letter typo changes about four bigrams
 # (8 * BLOOM_HASHES encoded bits, fewer with collisions), the keyed bit flips add up to 4 * BLOOM_FLIPS.
 BLOOM_CLOSE = 10 * BLOOM_HASHES

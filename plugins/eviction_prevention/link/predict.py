@@ -11,13 +11,13 @@ import logging
 import numpy as np
 import pandas as pd
 
-from eviction_prevention.link.blocking import _candidate_pairs
-from eviction_prevention.link.comparison import _compare
+from eviction_prevention.link.blocking import candidate_pairs
+from eviction_prevention.link.comparison import compare_pairs
 from eviction_prevention.link.encoding import Records, encode
-from eviction_prevention.link.estimate_u import _correct_u, _estimate_u, _exact_agreements
-from eviction_prevention.link.expectation_maximisation import _estimate_m, _match_shares, _Session, _training_sessions
-from eviction_prevention.link.model import _U_CORRECTIONS, FIELDS, ArrayLike
-from eviction_prevention.link.weights import _TF_LEVELS, _log_ratio, _log_term_frequency, _tf_adjustment
+from eviction_prevention.link.estimate_u import correct_u, exact_agreements, u_from_random_pairs
+from eviction_prevention.link.expectation_maximisation import TrainingSession, m_by_em, match_shares, training_sessions
+from eviction_prevention.link.model import FIELDS, U_CORRECTIONS, ArrayLike
+from eviction_prevention.link.weights import TF_LEVELS, log_ratio, log_term_frequency, tf_adjustment
 
 log = logging.getLogger(__name__)
 
@@ -36,30 +36,30 @@ def score_records(
 ) -> pd.DataFrame:
     """``score_pairs`` on encoded records: every candidate pair as row numbers (``left_row``,
     ``right_row``) with its comparison levels, match weight (log2) and match_probability."""
-    li, ri = _candidate_pairs(left, right, max_block_pairs) if len(left) and len(right) else (_NO_ROWS, _NO_ROWS)
+    li, ri = candidate_pairs(left, right, max_block_pairs) if len(left) and len(right) else (_NO_ROWS, _NO_ROWS)
     if not len(li):
         log.info("linkage: %d x %d records, 0 candidate pairs", len(left), len(right))
         return pd.DataFrame(
             {"left_row": _NO_ROWS, "right_row": _NO_ROWS, **{f.name: np.empty(0, np.int8) for f in FIELDS},
              "match_weight": np.empty(0), "match_probability": np.empty(0)}
         )  # fmt: skip
-    gammas = _compare(left, right, li, ri)
+    gammas = compare_pairs(left, right, li, ri)
     log_tf = {
-        (field, level): _log_term_frequency(left, right, li, gammas[field], level, column)
-        for field, level, column in _TF_LEVELS
+        (field, level): log_term_frequency(left, right, li, gammas[field], level, column)
+        for field, level, column in TF_LEVELS
     }
-    sessions = _training_sessions(left, right, max_block_pairs, seed)
-    u = _estimate_u(left, right, seed)
-    sampled, agreements = u, _exact_agreements(left, right)
+    sessions = training_sessions(left, right, max_block_pairs, seed)
+    u = u_from_random_pairs(left, right, seed)
+    sampled, agreements = u, exact_agreements(left, right)
     m, log_lr, iterations = _log_likelihood_ratio(gammas, log_tf, sessions, u, max_iter)
     # u without the matches among the random pairs (their share from the previous pass), then score again;
     # the corrected u raises the weights, which finds more of the matches, so the correction is repeated
-    for _ in range(_U_CORRECTIONS):
-        prob = _match_shares(log_lr, li, ri, len(left), len(right), False)[0]
+    for _ in range(U_CORRECTIONS):
+        prob = match_shares(log_lr, li, ri, len(left), len(right), False)[0]
         exact_matches = {f.name: float(prob[gammas[f.name] == 0].sum()) for f in FIELDS}
-        u = _correct_u(agreements, sampled, m, float(prob.sum()) / (len(left) * len(right)), exact_matches)
+        u = correct_u(agreements, sampled, m, float(prob.sum()) / (len(left) * len(right)), exact_matches)
         m, log_lr, iterations = _log_likelihood_ratio(gammas, log_tf, sessions, u, max_iter)
-    prob, pi_left, pi_right = _match_shares(log_lr, li, ri, len(left), len(right), exclusive)
+    prob, pi_left, pi_right = match_shares(log_lr, li, ri, len(left), len(right), exclusive)
     log.info(
         "linkage: %d x %d records, %d candidate pairs, %d EM iterations, match share left=%.4f right=%.4f",
         len(left), len(right), len(li), iterations, pi_left, pi_right,
@@ -70,14 +70,14 @@ def score_records(
 
 
 def _log_likelihood_ratio(
-    gammas: dict[str, np.ndarray], log_tf: dict[tuple[str, int], np.ndarray], sessions: list[_Session],
+    gammas: dict[str, np.ndarray], log_tf: dict[tuple[str, int], np.ndarray], sessions: list[TrainingSession],
     u: dict[str, np.ndarray], max_iter: int,
 ) -> tuple[dict[str, np.ndarray], np.ndarray, int]:  # fmt: skip
     """m from the training sessions, and the natural-log m/u of every pair, term-frequency adjusted."""
-    m, iterations = _estimate_m(sessions, u, max_iter)
-    log_lr = _log_ratio(gammas, m, u)
-    for field, level, _ in _TF_LEVELS:
-        log_lr += _tf_adjustment(log_tf[(field, level)], float(u[field][level]))
+    m, iterations = m_by_em(sessions, u, max_iter)
+    log_lr = log_ratio(gammas, m, u)
+    for field, level, _ in TF_LEVELS:
+        log_lr += tf_adjustment(log_tf[(field, level)], float(u[field][level]))
     return m, log_lr, iterations
 
 

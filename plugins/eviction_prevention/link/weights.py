@@ -12,7 +12,7 @@ from eviction_prevention.link.encoding import Records
 from eviction_prevention.link.model import FIELDS, Field
 
 
-def _log_ratio(
+def log_ratio(
     gammas: dict[str, np.ndarray], m: dict[str, np.ndarray], u: dict[str, np.ndarray],
     fields: Iterable[Field] = FIELDS,
 ) -> np.ndarray:  # fmt: skip
@@ -27,10 +27,10 @@ def _log_ratio(
 
 
 # Levels of exact agreement that are term-frequency adjusted: (field, level, the column that holds the value).
-_TF_LEVELS = (("surname", 0, "pk_surname"), ("given_name", 0, "pk_given_name"), ("given_name", 6, "pk_initials"))
+TF_LEVELS = (("surname", 0, "pk_surname"), ("given_name", 0, "pk_given_name"), ("given_name", 6, "pk_initials"))
 
 
-def _log_term_frequency(
+def log_term_frequency(
     left: Records, right: Records, li: np.ndarray, gamma: np.ndarray, level: int, column: str
 ) -> np.ndarray:
     """For pairs at ``level`` (exact agreement on ``column``): log of the value's share among the non-missing
@@ -46,7 +46,7 @@ def _log_term_frequency(
     return out
 
 
-def _tf_adjustment(log_tf: np.ndarray, u_exact: float) -> np.ndarray:
-    """Extra log-weight for exact agreement: log(u_exact / tf(value)), from ``_log_term_frequency``.
+def tf_adjustment(log_tf: np.ndarray, u_exact: float) -> np.ndarray:
+    """Extra log-weight for exact agreement: log(u_exact / tf(value)), from ``log_term_frequency``.
     Agreeing on a rare surname or on the initials "MO" counts more than agreeing on "Jansen" or "J"."""
     return np.where(np.isnan(log_tf), 0.0, np.log(u_exact) - log_tf)

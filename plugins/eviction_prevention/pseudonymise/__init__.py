@@ -54,7 +54,7 @@ and each version adds a Bloom permutation, so stored values can be carried to a 
 text (``frames.rotate_frame``). Every staged row records the ``key_version`` that produced it.
 
 Speed and memory (``frames.pseudonymise_frame`` runs on every delivered row): nothing is computed per row in
-Python. Each input column is factorised once (``distinct_inputs._Column``); normalisation, HMACs and Bloom
+Python. Each input column is factorised once (``distinct_inputs.DistinctColumn``); normalisation, HMACs and Bloom
 encodings run on the distinct values or value combinations only, and the results are spread back over the rows
 with numpy takes. HMACs reuse precomputed SHA-256 pad states (``pseudonymiser._Hmac``); a Bloom encoding is
 the XOR of its surname's encoding and one precomputed row per flipped bit

@@ -1,5 +1,6 @@
-"""Distinct inputs: each input column factorised once (``_Column``), combinations of columns (``_Combo``), so
-normalisation, HMACs and encodings run on the distinct values only and are spread back over the rows.
+"""Distinct inputs: each input column factorised once (``DistinctColumn``), combinations of columns
+(``DistinctCombination``), so normalisation, HMACs and encodings run on the distinct values only and are spread
+back over the rows.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from eviction_prevention.pseudonymise import normalize as nz
-from eviction_prevention.pseudonymise.pseudonymiser import _COLUMN_FIELD, Pseudonymiser
+from eviction_prevention.pseudonymise.pseudonymiser import COLUMN_FIELD, Pseudonymiser
 
 
 def _memo_key(value: Any) -> Hashable:
@@ -26,7 +27,7 @@ def _memo_key(value: Any) -> Hashable:
 
 
 @dataclass(frozen=True)
-class _Column:
+class DistinctColumn:
     """One input column as codes into its distinct values: row ``r`` holds distinct value ``codes[r]``.
 
     The last distinct value is the missing one: ``None``, as NA, NaN, NaT and blank text are too (their memo
@@ -36,7 +37,7 @@ class _Column:
     uniques: Any  # the distinct values as pd.factorize returns them (without the missing one); None if absent
 
     @classmethod
-    def of(cls, df: pd.DataFrame, name: str) -> _Column:
+    def of(cls, df: pd.DataFrame, name: str) -> DistinctColumn:
         if name not in df.columns:
             return cls(np.zeros(len(df), dtype=np.intp), None)
         codes, uniques = pd.factorize(df[name])
@@ -85,7 +86,7 @@ class _Column:
         return [func(v) for v in self.values(positions)]
 
 
-def _combine(codes: Sequence[np.ndarray]) -> tuple[np.ndarray, tuple[np.ndarray, ...]]:
+def combine_codes(codes: Sequence[np.ndarray]) -> tuple[np.ndarray, tuple[np.ndarray, ...]]:
     """Codes of the distinct combinations of several code arrays, and per combination each array's code."""
     combined, uniques = pd.factorize(codes[0])
     for more in codes[1:]:
@@ -96,16 +97,16 @@ def _combine(codes: Sequence[np.ndarray]) -> tuple[np.ndarray, tuple[np.ndarray,
 
 
 @dataclass(frozen=True)
-class _Combo:
-    """Distinct combinations of several columns' values (same interface as ``_Column``)."""
+class DistinctCombination:
+    """Distinct combinations of several columns' values (same interface as ``DistinctColumn``)."""
 
     codes: np.ndarray
     parts: tuple[np.ndarray, ...]  # per distinct combination, the distinct-value index in each column
-    columns: tuple[_Column, ...]
+    columns: tuple[DistinctColumn, ...]
 
     @classmethod
-    def of(cls, *columns: _Column) -> _Combo:
-        codes, parts = _combine([c.codes for c in columns])
+    def of(cls, *columns: DistinctColumn) -> DistinctCombination:
+        codes, parts = combine_codes([c.codes for c in columns])
         return cls(codes, parts, columns)
 
     @property
@@ -122,23 +123,26 @@ def _pick(values: list[Any], index: np.ndarray) -> list[Any]:
     return [values[i] for i in index.tolist()]
 
 
-def _objects(values: Sequence[Any]) -> np.ndarray:
+def object_array(values: Sequence[Any]) -> np.ndarray:
     table = np.empty(len(values), dtype=object)
     table[:] = values
     return table
 
 
-def _rows(values: Sequence[Any], codes: np.ndarray) -> np.ndarray:
+def rows_of(values: Sequence[Any], codes: np.ndarray) -> np.ndarray:
     """Per-distinct values spread over the rows (an object array)."""
-    return _objects(values)[codes]
+    return object_array(values)[codes]
 
 
 def _unzip(rows: list[tuple[Any, ...]], width: int) -> list[list[Any]]:
     return [list(c) for c in zip(*rows, strict=True)] if rows else [[] for _ in range(width)]
 
 
-def _keyed(
-    pz: Pseudonymiser, func: Callable[..., tuple[str, ...]], columns: tuple[str | None, ...], inputs: _Column | _Combo
+def keyed_values(
+    pz: Pseudonymiser,
+    func: Callable[..., tuple[str, ...]],
+    columns: tuple[str | None, ...],
+    inputs: DistinctColumn | DistinctCombination,
 ) -> list[list[Any]]:
     """Per returned value of ``func`` (normalised text), a list with one entry per distinct input: the pseudonym
     for the stored column named at that position in ``columns``, or (``None``) the normalised text itself.
@@ -148,16 +152,18 @@ def _keyed(
 
     def compute(todo: list[int]) -> list[tuple[Any, ...]]:
         normalised = _unzip(inputs.apply(func, todo), len(columns))
-        done = [v if c is None else pz.many(_COLUMN_FIELD[c], v) for c, v in zip(columns, normalised, strict=True)]
+        done = [v if c is None else pz.many(COLUMN_FIELD[c], v) for c, v in zip(columns, normalised, strict=True)]
         return list(zip(*done, strict=True))
 
     return _unzip(memo.fetch(inputs.keys, compute), len(columns))
 
 
-def _pseudonymised(pz: Pseudonymiser, field: str, func: Callable[[Any], str | None], inputs: _Column) -> np.ndarray:
+def pseudonymised_column(
+    pz: Pseudonymiser, field: str, func: Callable[[Any], str | None], inputs: DistinctColumn
+) -> np.ndarray:
     """Per row, the pseudonym of ``func`` of the row's value, for identifiers nearly unique per person.
 
     Not memoised across frames: a lookup in a memo of a few hundred thousand such values misses the CPU caches
     and costs about as much as the normalising and hashing it saves (measured on the bench data, where a
     tenant's contact details recur in the next snapshots)."""
-    return _rows(pz._pseudonyms(field, [func(v) for v in inputs.all_values()]), inputs.codes)
+    return rows_of(pz._pseudonyms(field, [func(v) for v in inputs.all_values()]), inputs.codes)

@@ -14,17 +14,17 @@ import pandas as pd
 from eviction_prevention.parse.layouts import attribute_columns, identifier_columns
 from eviction_prevention.pseudonymise import keys
 from eviction_prevention.pseudonymise import normalize as nz
-from eviction_prevention.pseudonymise.distinct_inputs import _Column, _pseudonymised
+from eviction_prevention.pseudonymise.distinct_inputs import DistinctColumn, pseudonymised_column
 from eviction_prevention.pseudonymise.person_tokens import person_pseudonyms
 from eviction_prevention.pseudonymise.pseudonymiser import (
-    _COLUMN_FIELD,
+    COLUMN_FIELD,
     PERSON_PSEUDONYMS,
     REFERENCE_COLUMN,
     TOKEN_BYTES,
-    _permute_columns,
-    _to_hex,
     column_field,
+    permute_columns,
     shared_pseudonymiser,
+    to_hex,
 )
 
 
@@ -67,7 +67,7 @@ def pseudonymise_frame(
         text = nz.as_text(ref).strip()
         return f"{namespace}\x1f{text}" if namespace else text
 
-    record_key = _pseudonymised(pz, ref_field, reference, _Column.of(df, ref_field))
+    record_key = pseudonymised_column(pz, ref_field, reference, DistinctColumn.of(df, ref_field))
     persons = person_pseudonyms(df, pz, bloom=bloom)
     if kind != "corporation":
         persons["pk_phone"] = None
@@ -156,7 +156,7 @@ def _rotated(
 
     out = {}
     for column in tokens.columns:
-        if column in _COLUMN_FIELD:
+        if column in COLUMN_FIELD:
             out[column] = chained(tokens[column], column_field(column, kind))
         elif column.startswith("bf_"):
             order = keys.bloom_permutation(key, version, 8 * TOKEN_BYTES[column])
@@ -171,4 +171,4 @@ def _rotated(
 def _permute_hex(value: str, order: list[int]) -> str:
     """A hex encoding of ``len(order)`` bits with bit j moved to position order[j]."""
     bits = np.unpackbits(np.frombuffer(bytes.fromhex(value.zfill(len(order) // 4)), dtype=np.uint8))[None, :]
-    return _to_hex(_permute_columns(bits.astype(bool), order))[0]
+    return to_hex(permute_columns(bits.astype(bool), order))[0]

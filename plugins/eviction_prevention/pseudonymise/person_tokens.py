@@ -13,16 +13,16 @@ import pandas as pd
 from eviction_prevention.pseudonymise import keys
 from eviction_prevention.pseudonymise import normalize as nz
 from eviction_prevention.pseudonymise.distinct_inputs import (
-    _Column,
-    _combine,
-    _Combo,
-    _keyed,
-    _objects,
-    _pseudonymised,
-    _rows,
+    DistinctColumn,
+    DistinctCombination,
+    combine_codes,
+    keyed_values,
+    object_array,
+    pseudonymised_column,
+    rows_of,
 )
 from eviction_prevention.pseudonymise.pseudonymiser import (
-    _COLUMN_FIELD,
+    COLUMN_FIELD,
     ENCODING_BITS,
     PERSON_PSEUDONYMS,
     POSITION_HASHES,
@@ -111,7 +111,7 @@ def _unordered_pairs(
 ) -> tuple[list[str], np.ndarray]:
     """``"{a}|{b}"`` of the two texts in sorted order (surname and given name written the other way round give
     the same text; ``""`` unless both are known), per distinct combination, and the row codes."""
-    pair_codes, (fi, si) = _combine(codes)
+    pair_codes, (fi, si) = combine_codes(codes)
     texts = ["|".join(sorted((first[a], second[b]))) if first[a] and second[b] else "" for a, b in zip(
         fi.tolist(), si.tolist(), strict=True)]  # fmt: skip
     return texts, pair_codes
@@ -119,8 +119,8 @@ def _unordered_pairs(
 
 def _joined(left: list[str], right: list[str], codes: tuple[np.ndarray, np.ndarray]) -> tuple[list[str], np.ndarray]:
     """``"{left}|{right}"`` of the distinct (left, right) pairs ("" when either is empty), and the row codes."""
-    pair_codes, (li, ri) = _combine(codes)
-    joined = _objects(left)[li] + "|" + _objects(right)[ri]  # numpy loops over the pairs
+    pair_codes, (li, ri) = combine_codes(codes)
+    joined = object_array(left)[li] + "|" + object_array(right)[ri]  # numpy loops over the pairs
     both = np.array([bool(a) for a in left], dtype=bool)[li] & np.array([bool(b) for b in right], dtype=bool)[ri]
     return np.where(both, joined, "").tolist(), pair_codes
 
@@ -142,50 +142,52 @@ def person_pseudonyms(
     pz = key if isinstance(key, Pseudonymiser) else shared_pseudonymiser(key)
     names = columns or {}
 
-    def col(name: str) -> _Column:
-        return _Column.of(df, names.get(name, name))
+    def col(name: str) -> DistinctColumn:
+        return DistinctColumn.of(df, names.get(name, name))
 
     out: dict[str, np.ndarray] = {}
 
     def spread(
-        func: Callable[..., tuple[str, ...]], columns: tuple[str | None, ...], inputs: _Column | _Combo
+        func: Callable[..., tuple[str, ...]],
+        columns: tuple[str | None, ...],
+        inputs: DistinctColumn | DistinctCombination,
     ) -> list[list[str]]:
         """Rows of the pseudonym columns of ``func``'s values; its text values (per distinct input) are returned."""
-        per_input = _keyed(pz, func, columns, inputs)
+        per_input = keyed_values(pz, func, columns, inputs)
         for column, values in zip(columns, per_input, strict=True):
             if column is not None:
-                out[column] = _rows(values, inputs.codes)
+                out[column] = rows_of(values, inputs.codes)
         return [values for column, values in zip(columns, per_input, strict=True) if column is None]
 
-    name = _Combo.of(col("prefix"), col("surname"))
+    name = DistinctCombination.of(col("prefix"), col("surname"))
     (surname,) = spread(
         _name_keys, ("pk_surname", "pk_surname_1", "pk_surname_2", "pk_surname_phon", "pk_prefix", None), name
     )
-    given = _Combo.of(col("initials"), col("given_name"))
+    given = DistinctCombination.of(col("initials"), col("given_name"))
     (inits,) = spread(_initial_keys, ("pk_initials", "pk_initials_sorted", "pk_initial_1", None), given)
     born = col("birth_date")
     (iso,) = spread(_birth_keys, ("pk_birth_date", "pk_birth_year", "pk_birth_md", "pk_birth_dm_swapped", None), born)
 
     code = col("postcode")
     (postcode,) = spread(_postcode_keys, ("pk_postcode", None), code)
-    house = _Combo.of(col("house_number"), col("house_letter"), col("house_number_suffix"))
+    house = DistinctCombination.of(col("house_number"), col("house_letter"), col("house_number_suffix"))
     full_house, bare = spread(_house_keys, (None, None), house)
     street = col("street")
     (street_key,) = spread(_street_keys, (None,), street)
     texts, codes = _joined(postcode, full_house, (code.codes, house.codes))  # nearly one per person: no memo
-    out["pk_address"] = _rows(pz._pseudonyms("address", texts), codes)
+    out["pk_address"] = rows_of(pz._pseudonyms("address", texts), codes)
     texts, codes = _joined(street_key, bare, (street.codes, house.codes))
-    out["pk_street_house"] = _rows(pz.many("street_house", texts), codes)
+    out["pk_street_house"] = rows_of(pz.many("street_house", texts), codes)
 
-    out["pk_house_number"] = _rows(pz.many("house_number", bare), house.codes)
+    out["pk_house_number"] = rows_of(pz.many("house_number", bare), house.codes)
     town = col("city")
     (city,) = spread(_city_keys, ("pk_city", None), town)
     first = col("given_name")
     (given_text,) = spread(_given_keys, ("pk_given_name", None), first)
     texts, codes = _unordered_pairs(surname, given_text, (name.codes, first.codes))
-    out["pk_name_pair"] = _rows(pz._pseudonyms("name_pair", texts), codes)
+    out["pk_name_pair"] = rows_of(pz._pseudonyms("name_pair", texts), codes)
     texts, codes = _unordered_pairs([t[:1] for t in surname], [t[:1] for t in inits], (name.codes, given.codes))
-    out["pk_name_letters"] = _rows(pz.many("name_letters", texts), codes)
+    out["pk_name_letters"] = rows_of(pz.many("name_letters", texts), codes)
     out["bf_given_name"] = _surname_blooms(pz, given_text, inits, iso, (first.codes, given.codes, born.codes), bloom)
     (digits,) = spread(_birth_digit_keys, (None,), born)
     for column, texts_, codes_, elements, hashes in (
@@ -194,10 +196,10 @@ def person_pseudonyms(
         ("bf_postcode", postcode, code.codes, positioned_characters, POSITION_HASHES),
         ("bf_birth_date", digits, born.codes, positioned_characters, POSITION_HASHES),
     ):
-        out[column] = _rows(pz.set_encodings(column, texts_, elements, ENCODING_BITS[column], hashes), codes_)
+        out[column] = rows_of(pz.set_encodings(column, texts_, elements, ENCODING_BITS[column], hashes), codes_)
 
     for column, func in (("pk_bsn", nz.bsn), ("pk_phone", nz.phone), ("pk_email", nz.email)):
-        out[column] = _pseudonymised(pz, _COLUMN_FIELD[column], func, col(column.removeprefix("pk_")))
+        out[column] = pseudonymised_column(pz, COLUMN_FIELD[column], func, col(column.removeprefix("pk_")))
 
     out["bf_surname"] = _surname_blooms(pz, surname, inits, iso, (name.codes, given.codes, born.codes), bloom)
     return pd.DataFrame(out, index=df.index, columns=list(PERSON_PSEUDONYMS), dtype=object)
@@ -214,15 +216,15 @@ def _surname_blooms(
     """``bf_surname`` per row: the surname's encoding salted with the person's initials and birth date."""
     if not bloom:
         return np.full(len(codes[0]), None, dtype=object)
-    person_codes, (ti, ii, bi) = _combine(codes)
+    person_codes, (ti, ii, bi) = combine_codes(codes)
     per_person = np.full(len(ti), None, dtype=object)
     present = np.flatnonzero(np.array([bool(t) for t in texts], dtype=bool)[ti])
     ti, ii, bi = ti[present], ii[present], bi[present]
     # the flip salt "surname 0x1F initials 0x1F birth date", joined per person from per-input parts (numpy loops)
     messages = (
-        _objects([f"{t}\x1f".encode() for t in texts])[ti]
-        + _objects([f"{i}\x1f".encode() for i in inits])[ii]
-        + _objects([b.encode() for b in iso])[bi]
+        object_array([f"{t}\x1f".encode() for t in texts])[ti]
+        + object_array([f"{i}\x1f".encode() for i in inits])[ii]
+        + object_array([b.encode() for b in iso])[bi]
     )
     per_person[present] = pz._encodings(texts, ti, messages.tolist())
     return per_person[person_codes]

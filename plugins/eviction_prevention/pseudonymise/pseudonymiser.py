@@ -87,7 +87,7 @@ TOKEN_BYTES: dict[str, int] = {
 }
 
 # The HMAC field label of each stored pseudonym column (columns compared with each other share one).
-_COLUMN_FIELD: dict[str, str] = {
+COLUMN_FIELD: dict[str, str] = {
     "pk_surname": "surname",
     "pk_surname_1": "surname_component",
     "pk_surname_2": "surname_component",
@@ -120,7 +120,7 @@ def column_field(column: str, kind: str | None = None) -> str:
         if kind not in REFERENCE_COLUMN:
             raise ValueError("record_key needs the source kind")
         return REFERENCE_COLUMN[kind]
-    return _COLUMN_FIELD[column]
+    return COLUMN_FIELD[column]
 
 
 def pseudonym(key: bytes | keys.KeyChain, field: str, value: str | None) -> str | None:
@@ -138,7 +138,7 @@ def pseudonym(key: bytes | keys.KeyChain, field: str, value: str | None) -> str 
     return out
 
 
-def _permute_columns(matrix: np.ndarray, order: list[int]) -> np.ndarray:
+def permute_columns(matrix: np.ndarray, order: list[int]) -> np.ndarray:
     """Bit j moves to position order[j] (a gather with the inverse permutation: much faster than a scatter)."""
     inverse = np.empty(len(order), dtype=np.intp)
     inverse[np.asarray(order, dtype=np.intp)] = np.arange(len(order), dtype=np.intp)
@@ -152,7 +152,7 @@ def _hex_rows(packed: np.ndarray) -> list[str]:
     return [text[i : i + width] for i in range(0, len(text), width)]
 
 
-def _to_hex(matrix: np.ndarray) -> list[str]:
+def to_hex(matrix: np.ndarray) -> list[str]:
     return _hex_rows(np.packbits(matrix, axis=1))
 
 
@@ -325,7 +325,7 @@ class Pseudonymiser:
                 matrix[
                     row, [p for e in elements(distinct[i]) for p in self._element_positions(field, e, bits, hashes)]
                 ] = True
-            return _to_hex(_permute_columns(matrix, self._permutation(bits)))
+            return to_hex(permute_columns(matrix, self._permutation(bits)))
 
         found = dict(zip(distinct, self._memo(f"encoding:{field}").fetch(distinct, compute), strict=True))
         return [found[t] if t else None for t in texts]
@@ -333,7 +333,7 @@ class Pseudonymiser:
     def _encode(self, inner: np.ndarray) -> np.ndarray:
         """Inner filters (rows of ``BLOOM_BITS`` bools) -> balanced, permuted, packed encodings."""
         return np.packbits(
-            _permute_columns(np.concatenate([inner, ~inner], axis=1), self._permutation(ENCODED_BITS)), axis=1
+            permute_columns(np.concatenate([inner, ~inner], axis=1), self._permutation(ENCODED_BITS)), axis=1
         )
 
     def _flip_basis(self) -> np.ndarray:
