@@ -22,8 +22,16 @@ except ImportError:  # pragma: no cover - pyarrow is installed wherever the test
     pa = None
 
 from eviction_prevention.parse.issues import VISIBLE_ASCII, Issue, ParseResult
-from eviction_prevention.parse.values import _grouped, parse_bool, parse_date, parse_decimal, parse_int, parse_str
-from eviction_prevention.parse.xlsx_reader import _PLAIN_WHOLE_NUMBERS, _as_openpyxl
+from eviction_prevention.parse.values import (
+    PLAIN_WHOLE_NUMBERS,
+    as_openpyxl,
+    grouped_pattern,
+    parse_bool,
+    parse_date,
+    parse_decimal,
+    parse_int,
+    parse_str,
+)
 
 _FORMULA_RE = re.compile(r"^\s*(?:[=@\t\r]|[+-]\s*[A-Za-z(])")
 
@@ -183,7 +191,7 @@ def _convert_cells(
     if not len(by_rule):
         return values, {}
     codes, distinct = _factorize(cells.iloc[by_rule])
-    raws = [_as_openpyxl(v) for v in distinct]
+    raws = [as_openpyxl(v) for v in distinct]
     converted = [_convert_one(raw, col, layout) for raw in raws]
     failed = {
         code: (raws[code], value) for code, value in enumerate(converted) if value is _FORMULA or value is _BAD_TYPE
@@ -274,14 +282,14 @@ def _text_cells(texts: np.ndarray, col: layouts.Column, layout: Layout) -> _Bulk
 
 
 def _number_cells(numbers: np.ndarray, col: layouts.Column, layout: Layout) -> _Bulk:
-    """Excel numbers in a number column. The rules read them as openpyxl gave them (see _as_openpyxl):
+    """Excel numbers in a number column. The rules read them as openpyxl gave them (see as_openpyxl):
     parse_decimal gives the float (0.0 for -0.0, which openpyxl read as the int 0); parse_int gives the
     whole numbers from 0 that openpyxl read as an int."""
     numbers = numbers.astype(np.float64)
     if col.type == "float":
         return pd.array(numbers + 0.0, dtype=_PANDAS_TYPES["float"]), np.ones(len(numbers), dtype=bool)
     if col.type == "int":
-        proven = (numbers == np.floor(numbers)) & (numbers >= 0) & (numbers < _PLAIN_WHOLE_NUMBERS)
+        proven = (numbers == np.floor(numbers)) & (numbers >= 0) & (numbers < PLAIN_WHOLE_NUMBERS)
         whole = np.where(proven, numbers, 0).astype(np.int64)
         return pd.array(whole, dtype=_PANDAS_TYPES["int"]), proven
     return _missing(len(numbers), col).array, np.zeros(len(numbers), dtype=bool)
@@ -352,7 +360,7 @@ def _bulk_float(texts: pd.Series, layout: Layout) -> _Bulk:
     if layout.thousands:  # parse_decimal's grouping check: the whole part grouped by three, never 123.45
         grouped = numbers.str.contains(layout.thousands, regex=False).to_numpy(dtype=bool)
         whole = numbers if layout.decimal == layout.thousands else numbers.str.split(layout.decimal, n=1).str[0]
-        proven &= ~grouped | whole.str.fullmatch(_grouped(layout.thousands)).to_numpy(dtype=bool)
+        proven &= ~grouped | whole.str.fullmatch(grouped_pattern(layout.thousands)).to_numpy(dtype=bool)
         numbers = numbers.str.replace(layout.thousands, "", regex=False)
     if layout.decimal != ".":
         proven &= ~numbers.str.contains(".", regex=False).to_numpy(dtype=bool)

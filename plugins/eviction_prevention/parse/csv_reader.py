@@ -8,7 +8,6 @@ import codecs
 import csv
 import io
 import re
-from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
@@ -21,30 +20,19 @@ try:  # pandas' string backend; without it every CSV file takes the csv-module p
     import pyarrow.csv as pa_csv
 except ImportError:  # pragma: no cover - pyarrow is installed wherever the tests run
     pa = pc = pa_csv = None
-from eviction_prevention.parse.issues import OLE_MAGIC, VISIBLE_ASCII, FileRejected, Issue
+from eviction_prevention.parse.issues import OLE_MAGIC, FileRejected, Issue, cell_too_long, reject
+from eviction_prevention.parse.table import blank_rows, blank_texts, texts_table
 
 ZIP_MAGIC = b"PK\x03\x04"
 
 _DELIMITER_NAMES = {";": "puntkomma (;)", ",": "komma (,)", "\t": "tab", "|": "verticale streep (|)"}
 
 
-def cell_too_long() -> FileRejected:
-    """A cell longer than the csv module's field limit (also what an unclosed quote gives)."""
-    longest = f"{csv.field_size_limit():,}".replace(",", ".")
-    return _reject(
-        "cell_too_long", f"een cel is langer dan {longest} tekens (of een aanhalingsteken wordt niet afgesloten)"
-    )
-
-
-def _reject(code: str, message: str) -> FileRejected:
-    return FileRejected([Issue(code, message)])
-
-
 def _check_not_binary(data: bytes) -> None:
     if data.startswith(ZIP_MAGIC) or data.startswith(OLE_MAGIC):
-        raise _reject("not_csv", "het bestand is een Excel- of zip-bestand, maar er is een CSV-bestand afgesproken")
+        raise reject("not_csv", "het bestand is een Excel- of zip-bestand, maar er is een CSV-bestand afgesproken")
     if b"\x00" in data:
-        raise _reject("binary", "het bestand bevat binaire gegevens en is geen tekstbestand (CSV)")
+        raise reject("binary", "het bestand bevat binaire gegevens en is geen tekstbestand (CSV)")
 
 
 def _check_delimiter(header_line: list[str], layout: Layout) -> None:
@@ -54,7 +42,7 @@ def _check_delimiter(header_line: list[str], layout: Layout) -> None:
     for other, name in _DELIMITER_NAMES.items():
         if other != layout.delimiter and other in header_line[0]:
             expected = _DELIMITER_NAMES.get(layout.delimiter, f"'{layout.delimiter}'")
-            raise _reject(
+            raise reject(
                 "delimiter",
                 f"verkeerd scheidingsteken: de kolommen zijn gescheiden door {name} in plaats van {expected}",
             )
@@ -75,7 +63,7 @@ def _check_not_utf8_instead(data: bytes, layout: Layout) -> None:
         data.decode("utf-8")
     except UnicodeDecodeError:
         return
-    raise _reject(
+    raise reject(
         "encoding_utf8",
         f"het bestand is in UTF-8 opgeslagen, maar de afgesproken tekencodering is {layout.encoding}: letters als "
         "é en ë zouden verkeerd worden gelezen",
@@ -102,7 +90,7 @@ def _decode_csv(data: bytes, layout: Layout) -> str:
     return text.removeprefix("\ufeff")
 
 
-def _read_csv(data: bytes, layout: Layout) -> pd.DataFrame:
+def read_csv(data: bytes, layout: Layout) -> pd.DataFrame:
     text = _decode_csv(data, layout)
     frame = _read_regular_csv(text, layout)
     return _read_any_csv(text, layout) if frame is None else frame
@@ -136,12 +124,12 @@ def _read_regular_csv(text: str, layout: Layout) -> pd.DataFrame | None:
     if any((pc.max(pc.binary_length(column)).as_py() or 0) > csv.field_size_limit() for column in table.columns):
         raise cell_too_long()  # as the csv module would say
     cells = table.to_pandas(types_mapper={pa.string(): pd.StringDtype("pyarrow", na_value=np.nan)}.get)
-    cells = cells[~_blank_rows(cells, _blank_texts)]
+    cells = cells[~blank_rows(cells, blank_texts)]
     if cells.empty:
         return None  # only blank lines: the csv-module path says the file is empty
     header = cells.iloc[0].tolist()
     _check_delimiter(header, layout)
-    return _table(cells.iloc[1:], [h.strip() for h in header], [])
+    return texts_table(cells.iloc[1:], [h.strip() for h in header], [])
 
 
 def _read_any_csv(text: str, layout: Layout) -> pd.DataFrame:
@@ -160,53 +148,4 @@ def _read_any_csv(text: str, layout: Layout) -> pd.DataFrame:
         if len(r) != width
     ]
     body = [r if len(r) == width else [""] * width for r in rows[1:]]
-    return _table(pd.DataFrame(body, columns=range(width), dtype=object), header, issues)
-
-
-def _table(body: pd.DataFrame, header: list[str], issues: list[Issue], nul: bool = False) -> pd.DataFrame:
-    """The data rows under the partner's headers (duplicates kept: :func:`convert` reports them)."""
-    body = body.reset_index(drop=True)
-    issues = issues + (_nul_issues(body) if nul else [])
-    body.columns = header
-    body.attrs["issues"] = issues
-    return body
-
-
-def _nul_issues(body: pd.DataFrame) -> list[Issue]:
-    """A row error per row with a NUL character in a text cell (Excel writes it as ``_x0000_``): no database
-    text type holds it, and no partner means it. The cell is emptied, so the rest of the row can be read."""
-    found = set()
-    for position in range(body.shape[1]):
-        cells = body.iloc[:, position]
-        rows = np.flatnonzero([isinstance(v, str) and "\x00" in v for v in cells.tolist()])
-        body.iloc[rows, position] = ""
-        found.update(rows.tolist())
-    return [
-        Issue("nul_character", f"regel {row + 2}: een cel bevat een NUL-teken (_x0000_)", row=row + 2, severity="row")
-        for row in sorted(found)
-    ]
-
-
-def _blank_rows(cells: pd.DataFrame, blank: Callable[[pd.Series], np.ndarray]) -> np.ndarray:
-    """Which rows have only blank cells; a column is only looked at for the rows still in question."""
-    rows = np.arange(len(cells))
-    for position in range(cells.shape[1]):
-        if not len(rows):
-            break
-        rows = rows[blank(cells.iloc[rows, position])]
-    mask = np.zeros(len(cells), dtype=bool)
-    mask[rows] = True
-    return mask
-
-
-def _blank_texts(texts: pd.Series) -> np.ndarray:
-    """Texts that ``str.strip()`` empties; only those without a visible ASCII character are stripped."""
-    blank = ~texts.str.contains(VISIBLE_ASCII).to_numpy(dtype=bool)
-    unsure = np.flatnonzero(blank)
-    blank[unsure] = [not text.strip() for text in texts.iloc[unsure]]
-    return blank
-
-
-def _blank_cells(cells: pd.Series) -> np.ndarray:
-    """Empty spreadsheet cells (a cell holding spaces is not empty)."""
-    return (cells.isna() | (cells == "")).to_numpy(dtype=bool)
+    return texts_table(pd.DataFrame(body, columns=range(width), dtype=object), header, issues)

@@ -4,6 +4,7 @@ the ``ParseResult``, ``FileRejected`` for a file that cannot be read at all, and
 
 from __future__ import annotations
 
+import csv
 from dataclasses import dataclass, field
 
 import pandas as pd
@@ -45,3 +46,15 @@ class FileRejected(ValueError):
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # Compound File: encrypted .xlsx or old .xls
 # A text cell a spreadsheet would run as a formula (CSV/formula injection); "+31 6 ..." is a phone number.
 VISIBLE_ASCII = "[!-~]"  # a character str.strip() keeps; the same pattern in re and in pyarrow's RE2
+
+
+def reject(code: str, message: str) -> FileRejected:
+    return FileRejected([Issue(code, message)])
+
+
+def cell_too_long() -> FileRejected:
+    """A cell longer than the csv module's field limit (also what an unclosed quote gives)."""
+    longest = f"{csv.field_size_limit():,}".replace(",", ".")
+    return reject(
+        "cell_too_long", f"een cel is langer dan {longest} tekens (of een aanhalingsteken wordt niet afgesloten)"
+    )

@@ -48,9 +48,8 @@ from typing import Any
 
 import pandas as pd
 
-from eviction_prevention.parse.csv_reader import cell_too_long
 from eviction_prevention.parse.files import parse_bytes
-from eviction_prevention.parse.issues import FileRejected, Issue, ParseResult
+from eviction_prevention.parse.issues import FileRejected, Issue, ParseResult, cell_too_long
 from eviction_prevention.parse.xlsx_reader import damaged_xlsx
 from eviction_prevention.partners import Layout, ReadLimits
 

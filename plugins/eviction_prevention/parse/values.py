@@ -25,7 +25,7 @@ def parse_date(value: object, fmt: str) -> dt.date | None:
     return dt.datetime.strptime(str(value).strip(), fmt).date()
 
 
-def _grouped(thousands: str) -> str:
+def grouped_pattern(thousands: str) -> str:
     """The pattern of a whole number written with thousands separators: 1.234 or 12.345.678, never 123.45."""
     return rf"-?[0-9]{{1,3}}(?:{re.escape(thousands)}[0-9]{{3}})+"
 
@@ -39,7 +39,7 @@ def parse_decimal(value: object, decimal: str, thousands: str) -> float | None:
     text = str(value).strip().replace("\u20ac", "").replace(" ", "")
     if thousands and thousands in text:
         whole = text.split(decimal, 1)[0] if decimal != thousands else text
-        if not re.fullmatch(_grouped(thousands), whole):  # "123.45" in a decimal-comma file is not 12.345
+        if not re.fullmatch(grouped_pattern(thousands), whole):  # "123.45" in a decimal-comma file is not 12.345
             raise ValueError(text)
         text = text.replace(thousands, "")
     if decimal != ".":
@@ -82,3 +82,17 @@ def parse_str(value: object) -> str | None:
 
 
 # Words a partner writes in a yes/no, number or date column that say nothing about a person: quoted back as they are.
+
+
+PLAIN_WHOLE_NUMBERS = 1e16  # Excel and openpyxl write smaller whole numbers as plain digits
+
+
+def as_openpyxl(value: object) -> object:
+    """A cell value as openpyxl gave it, which the rules and their messages were written against: calamine reads a
+    whole number as a float (Excel writes it without a decimal point: an int to openpyxl) and a date cell as a date
+    (a datetime to openpyxl). Other values, and all CSV texts, are the same either way."""
+    if isinstance(value, float) and value.is_integer() and abs(value) < PLAIN_WHOLE_NUMBERS:
+        return int(value)
+    if type(value) is dt.date:
+        return dt.datetime(value.year, value.month, value.day)
+    return value

@@ -5,7 +5,6 @@ and with openpyxl the workbooks calamine reads differently (error cells, texts o
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import io
 import re
 import zipfile
@@ -17,8 +16,9 @@ from typing import IO
 import numpy as np
 import pandas as pd
 
-from eviction_prevention.parse.csv_reader import _blank_cells, _blank_rows, _reject, _table
-from eviction_prevention.parse.issues import OLE_MAGIC, FileRejected, Issue
+from eviction_prevention.parse.issues import OLE_MAGIC, FileRejected, Issue, reject
+from eviction_prevention.parse.table import blank_cells, blank_rows, texts_table
+from eviction_prevention.parse.values import as_openpyxl
 from eviction_prevention.partners import Layout, ReadLimits
 
 _ENCRYPTED_PACKAGE = "EncryptedPackage".encode("utf-16-le")
@@ -27,10 +27,10 @@ _ENCRYPTED_PACKAGE = "EncryptedPackage".encode("utf-16-le")
 def _check_not_encrypted_or_xls(data: bytes) -> None:
     if data.startswith(OLE_MAGIC):
         if _ENCRYPTED_PACKAGE in data:
-            raise _reject(
+            raise reject(
                 "xlsx_encrypted", "het Excel-bestand is met een wachtwoord beveiligd; lever het zonder wachtwoord aan"
             )
-        raise _reject("xls_format", "het bestand is een oud Excel-bestand (.xls); lever een .xlsx-bestand aan")
+        raise reject("xls_format", "het bestand is een oud Excel-bestand (.xls); lever een .xlsx-bestand aan")
 
 
 # What calamine reads differently from openpyxl: an error cell (#N/A, #DIV/0!), which calamine reads as empty, and
@@ -98,7 +98,7 @@ def _scan_xlsx(data: bytes, limits: ReadLimits) -> _Scan:
                             nul = nul or b"_x0000_" in window
                         tail = window[-8:]
     except zipfile.BadZipFile as exc:  # the archive itself; a member's damage is ``_member``'s
-        raise _reject("xlsx", "het Excel-bestand kan niet worden geopend (beschadigd of geen .xlsx)") from exc
+        raise reject("xlsx", "het Excel-bestand kan niet worden geopend (beschadigd of geen .xlsx)") from exc
     return _Scan(needs_openpyxl, nul)
 
 
@@ -114,24 +114,24 @@ def _member(archive: zipfile.ZipFile, member: zipfile.ZipInfo) -> Iterator[IO[by
 
 
 def _too_big(limits: ReadLimits) -> FileRejected:
-    return _reject("xlsx_too_big", f"het Excel-bestand is uitgepakt te groot (meer dan {limits.unpacked_mb} MB)")
+    return reject("xlsx_too_big", f"het Excel-bestand is uitgepakt te groot (meer dan {limits.unpacked_mb} MB)")
 
 
 def damaged_xlsx() -> FileRejected:
     """An .xlsx member whose checksum or length does not match, or that does not inflate."""
-    return _reject(
+    return reject(
         "xlsx_damaged", "het Excel-bestand is beschadigd: een onderdeel klopt niet met zijn controlegetal of lengte"
     )
 
 
 def _check_xml_head(head: bytes, name: str, limits: ReadLimits) -> None:
     if b"<!DOCTYPE" in head[:4096] or b"<!ENTITY" in head[:4096]:
-        raise _reject("xlsx_dtd", "het Excel-bestand bevat niet-toegestane XML-definities (DOCTYPE/ENTITY)")
+        raise reject("xlsx_dtd", "het Excel-bestand bevat niet-toegestane XML-definities (DOCTYPE/ENTITY)")
     if name.startswith("xl/worksheets/"):
         declared = _declared_cells(head)
         if declared is not None and declared[0] * declared[1] > limits.cells:
             rows, columns = declared
-            raise _reject(
+            raise reject(
                 "xlsx_range",
                 f"het Excel-bestand beslaat {rows} rijen en {columns} kolommen: meer dan de toegestane "
                 f"{limits.cells} cellen (verwijder lege opmaak of cellen ver buiten de gegevens)",
@@ -175,7 +175,7 @@ def _has_data(rows: list[list]) -> bool:
     return any(any(c not in (None, "") for c in r) for r in rows)
 
 
-def _read_xlsx(data: bytes, layout: Layout, limits: ReadLimits) -> pd.DataFrame:
+def read_xlsx(data: bytes, layout: Layout, limits: ReadLimits) -> pd.DataFrame:
     _check_not_encrypted_or_xls(data)
     scan = _scan_xlsx(data, limits)
     names, sheets = _openpyxl_sheets(data) if scan.needs_openpyxl else _calamine_sheets(data)
@@ -184,7 +184,7 @@ def _read_xlsx(data: bytes, layout: Layout, limits: ReadLimits) -> pd.DataFrame:
     with_data = [name for name, rows in sheets.items() if _has_data(rows)]
     if len(with_data) > 1:
         positions = " en ".join(str(n) for n, name in enumerate(sheets, start=1) if name in with_data)
-        raise _reject(  # sheet names are text from the file: only their positions are named
+        raise reject(  # sheet names are text from the file: only their positions are named
             "sheets",
             f"het Excel-bestand heeft {len(with_data)} tabbladen met gegevens (tabblad {positions}); "
             "lever één tabblad aan",
@@ -197,23 +197,9 @@ def _xlsx_table(rows: list[list], nul: bool = False) -> pd.DataFrame:
     """The first non-blank row is the header; the rows under it are cut or padded to its width."""
     width = max(map(len, rows), default=0)  # openpyxl's rows can be ragged, calamine's are not
     cells = pd.DataFrame([r + [None] * (width - len(r)) if len(r) < width else r for r in rows], dtype=object)
-    kept = np.flatnonzero(~_blank_rows(cells, _blank_cells))
+    kept = np.flatnonzero(~blank_rows(cells, blank_cells))
     if not len(kept):
         raise FileRejected([Issue("empty", "het bestand is leeg")])
     cells = cells.iloc[kept, : len(rows[kept[0]])]
-    header = ["" if h is None else str(_as_openpyxl(h)).strip() for h in cells.iloc[0]]
-    return _table(cells.iloc[1:], header, [], nul=nul)
-
-
-_PLAIN_WHOLE_NUMBERS = 1e16  # Excel and openpyxl write smaller whole numbers as plain digits
-
-
-def _as_openpyxl(value: object) -> object:
-    """A cell value as openpyxl gave it, which the rules and their messages were written against: calamine reads a
-    whole number as a float (Excel writes it without a decimal point: an int to openpyxl) and a date cell as a date
-    (a datetime to openpyxl). Other values, and all CSV texts, are the same either way."""
-    if isinstance(value, float) and value.is_integer() and abs(value) < _PLAIN_WHOLE_NUMBERS:
-        return int(value)
-    if type(value) is dt.date:
-        return dt.datetime(value.year, value.month, value.day)
-    return value
+    header = ["" if h is None else str(as_openpyxl(h)).strip() for h in cells.iloc[0]]
+    return texts_table(cells.iloc[1:], header, [], nul=nul)
