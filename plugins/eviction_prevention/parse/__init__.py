@@ -1,7 +1,7 @@
 """Parse: a partner's bytes (CSV in any of its encodings and delimiters, Excel) read into its canonical
 layout (``layouts``), in a sandboxed subprocess with limits (``sandbox``): ``reader`` (with ``csv_reader`` and
-``xlsx_reader``, into a ``table`` of texts), ``convert`` (with the per-value rules of ``values``), ``files`` (both, for a whole file),
-``issues`` (what parsing reports).
+``xlsx_reader``, into a ``table`` of texts), ``convert`` (with the per-value rules of ``values``), ``files``
+(both, for a whole file), ``issues`` (what parsing reports).
 
 Problems are reported as :class:`issues.Issue` objects with Dutch messages a partner's clerk understands.
 A message never quotes the value of an identifier column (names, birth dates, addresses, BSN):
