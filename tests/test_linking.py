@@ -10,15 +10,8 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 from eviction_prevention import warehouse
-from eviction_prevention.link.sources import (
-    anchor_person_id,
-    best_links,
-    components,
-    person_table,
-    reverse,
-    same_bsn,
-    two_step,
-)
+from eviction_prevention.link.link_paths import best_links, reverse, same_bsn, two_step
+from eviction_prevention.link.persons import anchor_person_id, components, person_table
 
 
 def _pairs(rows: list[tuple[str, str, float]]) -> pd.DataFrame:

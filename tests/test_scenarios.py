@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from eviction_prevention import warehouse
 from eviction_prevention.intake import files as intake_files
 from eviction_prevention.intake import ingest
-from eviction_prevention.link import sources
+from eviction_prevention.link import persons as sources_persons
 from eviction_prevention.operate import retention
 from eviction_prevention.partners import get_partner
 from eviction_prevention.publish import rebuild
@@ -438,7 +438,7 @@ def test_person_ids_do_not_depend_on_how_deliveries_were_published(tmp_path, war
         case_id(key, "X", "woonbron"),
     ]
     persons = dict(clean["int_persons"])
-    assert {persons[r] for r in x_records} == {sources.anchor_person_id(tenancy_id(key, "trivire", "X"))}
+    assert {persons[r] for r in x_records} == {sources_persons.anchor_person_id(tenancy_id(key, "trivire", "X"))}
     assert min(x_records) == case_id(key, "X", "trivire")
     assert len(clean["mart_referrals"]) == 10 and all(pid for _, pid in clean["mart_referrals"])
     with ExitStack() as stack:
@@ -456,7 +456,7 @@ def test_person_ids_survive_retention_of_the_anchors_oldest_rows(tmp_path, wareh
     publish_in_batches(warehouse_url, key, scenario_files(tmp_path / "files"), CLEAN)
     before = dict(person_ids(warehouse_url)["int_persons"])
     m_tenancy, m_case = tenancy_id(key, "trivire", "M"), case_id(key, "M", "trivire")
-    assert before[m_tenancy] == before[m_case] == sources.anchor_person_id(m_tenancy)
+    assert before[m_tenancy] == before[m_case] == sources_persons.anchor_person_id(m_tenancy)
 
     rule = retention.StagingRule("stg_arrears_snapshots", "snapshot_date", 1)
     counts = retention.purge_warehouse(warehouse_url, today=D("2024-04-16"), rules=[rule])
@@ -473,7 +473,7 @@ def test_person_ids_survive_retention_of_the_anchors_oldest_rows(tmp_path, wareh
     assert warehouse.as_date(staged) == D("2024-04-30") > warehouse.as_date(seen[m_case]) == D("2024-03-31")
     assert warehouse.as_date(seen[m_tenancy]) == D("2024-01-31")
     assert after[m_tenancy] == after[m_case] == before[m_tenancy]
-    anchors_kept = {pid for pid in before.values() if any(sources.anchor_person_id(r) == pid for r in after)}
+    anchors_kept = {pid for pid in before.values() if any(sources_persons.anchor_person_id(r) == pid for r in after)}
     assert {r: pid for r, pid in after.items() if before[r] in anchors_kept} == {
         r: pid for r, pid in before.items() if r in after and pid in anchors_kept
     }

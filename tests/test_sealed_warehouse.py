@@ -16,7 +16,7 @@ import pytest
 import sqlalchemy as sa
 from eviction_prevention import warehouse
 from eviction_prevention.intake import replay
-from eviction_prevention.link.sources import anchor_person_id
+from eviction_prevention.link.persons import anchor_person_id
 from eviction_prevention.operate import access
 from eviction_prevention.parse.files import parse_file
 from eviction_prevention.parse.layouts import STAGING_TABLE

@@ -4,7 +4,9 @@
 ``comparison`` (2), ``estimate_u`` and ``expectation_maximisation`` with the ``weights`` (3), the scoring
 itself (4); ``model`` holds what they share (fields, levels, rules, priors). ``engine.link`` scores two
 frames and applies the threshold and the one-to-one assignment (``clustering``, step 5); ``csv_files`` is
-the ``link`` command; ``sources`` applies it all to the arrears, social-team and SDD records in the warehouse.
+the ``link`` command. ``sources`` applies it all to the warehouse: the records of each source
+(``source_records``), social-team cases to arrears cases (``case_assignment``), links and two-step paths
+(``link_paths``) and persons (``persons``), written to ``int_links`` and ``int_persons``.
 
 Design:
 
