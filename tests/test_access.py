@@ -135,3 +135,34 @@ def test_no_role_reads_the_identity_vault(access_db: str) -> None:
     assert sealed >= staged > 0
     for login in LOGINS:
         assert denied(access_db, login, "SELECT count(*) FROM public_vault.partner_references"), login
+
+
+def test_two_warehouses_of_one_database_take_turns_on_the_access_layer(access_db: str) -> None:
+    """The layer schemas are database-wide: a second publish's access step waits for the first to commit (it
+    deadlocked with it before)."""
+    import threading
+    import time
+
+    engine = sa.create_engine(access_db)
+    done: list[float] = []
+    try:
+        with engine.connect() as first:
+            first.begin()
+            assert access.apply_access(first) > 0  # holds the access lock until this transaction ends
+
+            def second() -> None:
+                with engine.begin() as conn:
+                    access.apply_access(conn)
+                done.append(time.monotonic())
+
+            thread = threading.Thread(target=second)
+            thread.start()
+            thread.join(timeout=3)
+            assert done == [] and thread.is_alive()  # waiting on the first publish's lock
+            committed = time.monotonic()
+            first.commit()
+        thread.join(timeout=60)
+        assert len(done) == 1 and done[0] >= committed
+    finally:
+        engine.dispose()
+    assert query(access_db, "analyst_test", "SELECT count(*) FROM marts.mart_referrals") == [(10,)]
