@@ -125,11 +125,18 @@ def partner_lock(partner: str, url: str | None = None, timeout: float | None = N
     return named_lock(f"eviction_prevention:intake:{partner}", url, timeout)
 
 
+def transaction_lock(conn: Connection, name: str) -> None:
+    """On PostgreSQL, hold the advisory lock ``name`` until ``conn``'s transaction ends (no-op on DuckDB, which has
+    one writer)."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": lock_key(name)})
+
+
 def schema_lock(conn: Connection) -> None:
     """Serialise schema creation on PostgreSQL until the end of ``conn``'s transaction (no-op on DuckDB)."""
     if conn.dialect.name == "postgresql":
         schema = conn.execute(sa.text("SELECT current_schema()")).scalar()
-        conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": lock_key(f"{schema}/{SCHEMA_LOCK_NAME}")})
+        transaction_lock(conn, f"{schema}/{SCHEMA_LOCK_NAME}")
 
 
 def ensure_schema(conn: Connection) -> None:

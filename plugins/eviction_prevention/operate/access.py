@@ -103,20 +103,17 @@ def statements(base_schema: str, tables: list[str]) -> list[str]:
 ACCESS_LOCK_NAME = "eviction_prevention:access-layers"
 
 
-def access_lock(conn: Connection) -> None:
-    """Serialise the access layer across the whole database until ``conn``'s transaction ends. The roles and the
-    layer schemas (``staging``, ``marts``, ...) are database-wide: two warehouses of one database publishing at
-    once replaced the same views and deadlocked on them."""
-    from eviction_prevention.intake.locks import lock_key
-
-    conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": lock_key(ACCESS_LOCK_NAME)})
-
-
 def apply_access(conn: Connection) -> int:
-    """Create roles, layer schemas with views, grants and row-level security. Returns statements run."""
+    """Create roles, layer schemas with views, grants and row-level security. Returns statements run.
+
+    The roles and the layer schemas (``staging``, ``marts``, ...) are database-wide, so publishes take turns
+    here until their transaction ends: two warehouses of one database publishing at once replaced the same
+    views and deadlocked on them."""
+    from eviction_prevention.intake.locks import transaction_lock
+
     if conn.dialect.name != "postgresql":
         return 0
-    access_lock(conn)
+    transaction_lock(conn, ACCESS_LOCK_NAME)
     seed_partner_access(conn)
     conn.exec_driver_sql((settings.SQL_DIR / "postgres" / "access_roles.sql").read_text(encoding="utf-8"))
     base = conn.execute(sa.text("SELECT current_schema()")).scalar_one()

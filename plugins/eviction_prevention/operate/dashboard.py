@@ -61,20 +61,18 @@ def percent(rate: float | None) -> str:
     return "–" if rate is None else f"{rate:.0f}%"
 
 
+def tally_data(tally_: Tally) -> dict[str, object]:
+    """The counts a figure carries in its ``data-*`` attributes, for the browser test."""
+    rate = "" if tally_.rate is None else f"{tally_.rate:.1f}"
+    return {"met": tally_.met, "decided": tally_.decided, "open": tally_.open, "value": rate}
+
+
 # ------------------------------------------------------------------------------------------------- cells
 
 
 def rate_cell(tally_: Tally, chart: str, **keys: object) -> str:
     """A table cell: a meter, the rate, 'met van decided', the open cases and (when so) 'voorlopig'."""
-    attrs = data_attrs(
-        chart=chart,
-        **keys,
-        met=tally_.met,
-        decided=tally_.decided,
-        open=tally_.open,
-        overdue=tally_.overdue,
-        value="" if tally_.rate is None else f"{tally_.rate:.1f}",
-    )
+    attrs = data_attrs(chart=chart, **keys, **tally_data(tally_), overdue=tally_.overdue)
     width = 0.0 if tally_.rate is None else tally_.rate
     mark = " <span class='tag'>voorlopig</span>" if tally_.provisional and tally_.decided else ""
     return (
@@ -100,16 +98,7 @@ def trend_chart(term: Term, area: str, points: list[tuple[dt.date, Tally]]) -> s
     for i, (month, t) in enumerate(points):
         x, mid = 4 + i * column, 4 + i * column + column / 2
         h = (t.rate or 0.0) * plot / 100.0
-        attrs = data_attrs(
-            chart="trend",
-            area=area,
-            term=term.key,
-            month=f"{month:%Y-%m}",
-            met=t.met,
-            decided=t.decided,
-            open=t.open,
-            value="" if t.rate is None else f"{t.rate:.1f}",
-        )
+        attrs = data_attrs(chart="trend", area=area, term=term.key, month=f"{month:%Y-%m}", **tally_data(t))
         out.append(
             f"<rect class='bar {band(t)}' x='{x + 6}' y='{top + plot - h:.2f}' width='{column - 12}' "
             f"height='{h:.2f}' fill='{COLOURS[band(t)]}' {attrs}><title>{esc(dutch_time.month_year(month))}: "
@@ -263,7 +252,6 @@ def worklist_section(worklist: pd.DataFrame, names: dict[str, str]) -> str:
 def delivery_section(per_partner: dict[str, Delivery], names: dict[str, str], kinds: dict[str, str]) -> str:
     rows = []
     for partner, d in per_partner.items():
-        t = Tally(d.on_time, d.late + d.missed, 0, d.open)
         attrs = data_attrs(
             chart="delivery", partner=partner, on_time=d.on_time, late=d.late, missed=d.missed, open=d.open
         )
@@ -271,7 +259,7 @@ def delivery_section(per_partner: dict[str, Delivery], names: dict[str, str], ki
         rows.append(
             f"<tr {attrs}><th scope='row'>{esc(names.get(partner, partner))}</th>"
             f"<td>{esc(KIND_NAMES.get(kinds.get(partner, ''), ''))}</td>"
-            f"{rate_cell(t, 'delivery-rate', partner=partner)}<td class='num'>{d.late}</td>"
+            f"{rate_cell(d.tally, 'delivery-rate', partner=partner)}<td class='num'>{d.late}</td>"
             f"<td class='num'>{d.missed}</td><td class='num'>{d.open}</td><td>{last}</td></tr>"
         )
     return (

@@ -81,11 +81,6 @@ TERMS: tuple[Term, ...] = (
 TERM_BY_KEY = {term.key: term for term in TERMS}
 
 
-def percentage(part: int, whole: int) -> float | None:
-    """``part`` of ``whole`` in percent, one decimal; None when ``whole`` is zero."""
-    return round(100.0 * part / whole, 1) if whole else None
-
-
 @dataclass(frozen=True)
 class Tally:
     """Cases of one term by state. decided = met + missed + overdue; open: the term still runs."""
@@ -102,7 +97,7 @@ class Tally:
     @property
     def rate(self) -> float | None:
         """Percentage met of the decided cases, one decimal; None when nothing is decided."""
-        return percentage(self.met, self.decided)
+        return round(100.0 * self.met / self.decided, 1) if self.decided else None
 
     @property
     def provisional(self) -> bool:
@@ -128,9 +123,9 @@ def period_months(reference: dt.date, months: int = MONTHS) -> list[dt.date]:
 
 
 def in_period(monthly: pd.DataFrame, months: list[dt.date]) -> pd.DataFrame:
-    """The rows of mart_compliance_monthly whose month is in the period."""
+    """The rows of mart_compliance_monthly whose month is in the period, the month as a date."""
     month = pd.to_datetime(monthly["month"]).dt.date
-    return monthly[month.isin(set(months))]
+    return monthly.assign(month=month)[month.isin(set(months))]
 
 
 def areas(municipalities: Iterable[str]) -> list[str]:
@@ -146,10 +141,9 @@ def term_tallies(monthly: pd.DataFrame) -> dict[str, Tally]:
     return {term.key: tally(monthly, term) for term in TERMS}
 
 
-def trend(monthly: pd.DataFrame, term: Term, months: list[dt.date]) -> list[tuple[dt.date, Tally]]:
-    """One tally per month of the period (months without cases: all zero)."""
-    month = pd.to_datetime(monthly["month"]).dt.date
-    return [(m, tally(monthly[month == m], term)) for m in months]
+def trend(period: pd.DataFrame, term: Term, months: list[dt.date]) -> list[tuple[dt.date, Tally]]:
+    """One tally per month of the period (``in_period``'s rows; months without cases: all zero)."""
+    return [(m, tally(period[period["month"] == m], term)) for m in months]
 
 
 def case_counts(monthly: pd.DataFrame) -> dict[str, int]:
@@ -178,13 +172,14 @@ class Delivery:
     last_delivered: dt.date | None
 
     @property
-    def due(self) -> int:
-        return self.on_time + self.late + self.missed
+    def tally(self) -> Tally:
+        """As a term's cases: on time is met, late or missed is decided, not yet due is open."""
+        return Tally(self.on_time, self.late + self.missed, 0, self.open)
 
     @property
     def rate(self) -> float | None:
         """Percentage on time of the periods already due."""
-        return percentage(self.on_time, self.due)
+        return self.tally.rate
 
 
 def deliveries(delivery: pd.DataFrame, months: list[dt.date]) -> dict[str, Delivery]:

@@ -110,14 +110,19 @@ def staged_changes(loaded: Iterable[dict[str, Any] | None]) -> dict[str, dict[st
     return dict(sorted(changes.items()))
 
 
-def announce(loaded: Iterable[dict[str, Any] | None]) -> dict[str, dict[str, int]]:
-    """Emit the staging Asset events (by returning) only when a load changed the warehouse; else skip, so
-    ``publish_referrals`` does not run for an intake that brought nothing."""
+def skip_unless_staging_changed(changed: bool, reason: str) -> None:
+    """A task with the staging outlets emits their Asset events by returning; when it changed nothing it skips
+    instead (``reason``, Dutch), so ``publish_referrals`` does not run for nothing."""
     from airflow.sdk.exceptions import AirflowSkipException
 
+    if not changed:
+        raise AirflowSkipException(reason)
+
+
+def announce(loaded: Iterable[dict[str, Any] | None]) -> dict[str, dict[str, int]]:
+    """The intake's staging Asset events: only when a load loaded or rejected a file."""
     changes = staged_changes(loaded)
-    if not changes:
-        raise AirflowSkipException("geen nieuwe of afgewezen bestanden: niets te publiceren")
+    skip_unless_staging_changed(bool(changes), "geen nieuwe of afgewezen bestanden: niets te publiceren")
     log.info("staging changed: %s", changes)
     return changes
 
@@ -186,14 +191,9 @@ def purge_landing_files() -> dict[str, int]:
 
 
 def purge_warehouse() -> dict[str, int]:
-    """Emit the staging Asset events (by returning) only when staging rows were deleted, so
-    ``publish_referrals`` rebuilds the marts after a purge that changed them and not after every night's run."""
-    from airflow.sdk.exceptions import AirflowSkipException
-
+    """Retention's staging Asset events: only when staging rows were deleted (the marts must lose them too)."""
     from eviction_prevention.operate import retention
 
-    counts = retention.purge_warehouse()
-    if not retention.staging_changed(counts):
-        log.info("retention warehouse: nothing past retention (%s)", counts)
-        raise AirflowSkipException("niets verwijderd: niets te publiceren")
+    counts = retention.purge_warehouse()  # it logs the rows deleted per table
+    skip_unless_staging_changed(retention.staging_changed(counts), "niets verwijderd: niets te publiceren")
     return counts
