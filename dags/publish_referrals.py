@@ -1,6 +1,9 @@
-"""Publish: link arrears cases to social-team and SDD records, build referral and compliance marts.
+"""Publish: build the intermediate models, link arrears cases to social-team and SDD records, build the
+referral and compliance marts, and publish them once their tests pass (write-audit-publish).
 
-After the marts: write the compliance dashboard (HTML), alert once per missed partner delivery window, and
+The dbt steps are tasks of their own (one per selection of the dbt project in ``sql/``): a failed model or
+test stops the run before ``publish``, and analysts keep the previous build. After the marts: write the
+compliance dashboard (HTML) and the dbt docs beside it, alert once per missed partner delivery window, and
 write each partner's case feedback to its outbox (``feedback``; one mapped instance per partner, named by it).
 """
 
@@ -15,9 +18,25 @@ from eviction_prevention.orchestration.tasks import PARTNER
 
 @pipeline_dag("publish_referrals", STAGING[0] | STAGING[1] | STAGING[2], "publish", __doc__)
 def publish_referrals() -> None:
+    @task
+    def prepare() -> dict:
+        return tasks.prepare_build()
+
+    @task
+    def build_intermediate(build: dict) -> dict:
+        return tasks.build_models(build, "intermediate")
+
+    @task
+    def link(build: dict) -> dict:
+        return tasks.link(build)
+
+    @task
+    def build_marts(build: dict) -> dict:
+        return tasks.build_models(build, "marts")
+
     @task(outlets=MARTS)
-    def publish() -> dict:
-        return tasks.publish()
+    def publish(build: dict) -> dict:
+        return tasks.publish_build(build)
 
     @task
     def write_dashboard() -> dict:
@@ -36,7 +55,9 @@ def publish_referrals() -> None:
         tasks.name_map_index(partner)
         return tasks.send_feedback(partner)
 
-    published = publish()
+    build = prepare()
+    published = publish(build)
+    build_intermediate(build) >> link(build) >> build_marts(build) >> published
     published >> [write_dashboard(), alert_missed_deliveries()]
     published >> send_feedback.expand(partner=feedback_partners())
 

@@ -26,6 +26,7 @@ from typing import Any
 import sqlalchemy as sa
 from eviction_prevention import settings, warehouse
 from eviction_prevention.intake.files import RECEIPT_SUFFIX
+from eviction_prevention.publish import write_audit_publish
 
 from devtools import evaluation
 from devtools.airflow_api import FINISHED, AirflowAPI
@@ -128,10 +129,9 @@ def analyst_access(stack: NativeStack) -> dict[str, Any]:
 def reset(stack: NativeStack) -> None:
     """An empty warehouse, empty partner folders and no landed files: the state before the first delivery."""
     with warehouse.connect(stack.secrets.superuser_url.replace("/postgres?", "/warehouse?")) as conn:
-        vault = warehouse.vault_schema_of("public")
-        conn.execute(
-            sa.text(f"DROP SCHEMA IF EXISTS public, {vault}, staging, intermediate, marts, reference, meta CASCADE")
-        )
+        companions = ", ".join(write_audit_publish.companion_schemas("public"))
+        layers = "staging, intermediate, marts, reference, meta"
+        conn.execute(sa.text(f"DROP SCHEMA IF EXISTS public, {companions}, {layers} CASCADE"))
         conn.execute(sa.text("CREATE SCHEMA public AUTHORIZATION warehouse"))
     for code in stack.partners:
         for folder in SFTP_FOLDERS:

@@ -13,6 +13,7 @@ from contextlib import contextmanager
 
 import pytest
 import sqlalchemy as sa
+from eviction_prevention.publish.write_audit_publish import companion_schemas
 
 PG_BASE_URL = os.environ.get("EVICTION_PREVENTION_TEST_PG_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/test")
 TEST_KEY = "test-key-not-secret-0123456789abcdef"
@@ -64,7 +65,7 @@ def scratch_schema(prefix: str = "t") -> Iterator[str]:
         yield schema
     finally:
         with admin.begin() as conn:
-            conn.execute(sa.text(f"DROP SCHEMA IF EXISTS {schema}, {schema}_vault CASCADE"))
+            conn.execute(sa.text(f"DROP SCHEMA IF EXISTS {', '.join([schema, *companion_schemas(schema)])} CASCADE"))
         admin.dispose()
 
 

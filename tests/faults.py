@@ -192,10 +192,12 @@ def environment(**values: str) -> Iterator[None]:
 
 
 def _drop_schema(schema: str) -> None:
+    from eviction_prevention.publish.write_audit_publish import companion_schemas
+
     with contextlib.suppress(sa.exc.SQLAlchemyError):
         admin = sa.create_engine(PG_BASE_URL)
         with admin.begin() as conn:
-            conn.execute(sa.text(f"DROP SCHEMA IF EXISTS {schema}, {schema}_vault CASCADE"))
+            conn.execute(sa.text(f"DROP SCHEMA IF EXISTS {', '.join([schema, *companion_schemas(schema)])} CASCADE"))
         admin.dispose()
 
 
@@ -332,9 +334,10 @@ def table_checksum(conn: sa.Connection, table: str) -> str:
 def mart_checksums(url: str) -> dict[str, str]:
     """``{mart table: checksum:rows}`` for every ``mart_*`` table of the warehouse."""
     from eviction_prevention import warehouse
+    from eviction_prevention.publish import models
 
     with warehouse.connect(url) as conn:
-        marts = [n for phase in warehouse.model_plan().values() for n in phase if n.startswith("mart_")]
+        marts = models.model_names("marts")
         return {m: table_checksum(conn, m) for m in sorted(marts)}
 
 

@@ -11,7 +11,9 @@ import datetime as dt
 import pandas as pd
 import pytest
 from eviction_prevention import warehouse
-from eviction_prevention.publish import rebuild
+from eviction_prevention.publish import dbt_runner, rebuild, write_audit_publish
+
+from tests.conftest import TEST_KEY
 
 D = dt.date.fromisoformat
 SNAPSHOTS = ["2026-08-31", "2026-09-30", "2026-10-31"]
@@ -112,12 +114,18 @@ def _build(url: str) -> None:
         warehouse.insert_rows(conn, "meta_file_ledger", pd.DataFrame(ledger))
         warehouse.insert_rows(conn, "stg_arrears_snapshots", pd.DataFrame(snapshot_rows))
         warehouse.insert_rows(conn, "stg_social_team_cases", pd.DataFrame(st_rows))
-        rebuild.seed_reference_data(conn)
-        rebuild.seed_calendar(conn)
-        rebuild.set_reference_date(conn)
-        warehouse.build_models(conn, "before_linkage")
+    _publish_with_links(url, links)
+
+
+def _publish_with_links(url: str, links: pd.DataFrame) -> None:
+    """Every publish step, with the given links in place of the linkage's."""
+    build = rebuild.prepare(url, key=TEST_KEY.encode())
+    rebuild.build_models(url, build, "intermediate")
+    with warehouse.connect(url) as conn:
+        warehouse.recreate_table(conn, "int_links")
         warehouse.insert_rows(conn, "int_links", links)
-        warehouse.build_models(conn, "after_linkage")
+    rebuild.build_models(url, build, "marts")
+    rebuild.publish_build(url, build)
 
 
 def _referrals(url: str) -> dict[str, dict]:
@@ -172,9 +180,75 @@ def test_rebuild_is_idempotent(warehouse_url: str) -> None:
     _build(warehouse_url)
     first = _referrals(warehouse_url)
     with warehouse.connect(warehouse_url) as conn:
-        warehouse.build_models(conn, "before_linkage")
-        warehouse.build_models(conn, "after_linkage")
+        links = warehouse.read_frame(conn, "SELECT * FROM int_links")
+    _publish_with_links(warehouse_url, links)
     assert _referrals(warehouse_url).keys() == first.keys()
     assert {k: v["report_state"] for k, v in _referrals(warehouse_url).items()} == {
         k: v["report_state"] for k, v in first.items()
     }
+
+
+def _published(url: str) -> tuple[str, dict[str, str]]:
+    """The published build schema and a checksum of every mart the analysts see."""
+    from tests.faults import mart_checksums
+
+    with warehouse.connect(url) as conn:
+        build = write_audit_publish.published_build(conn)
+    return build, mart_checksums(url)
+
+
+def test_a_failed_audit_leaves_the_previous_build_visible(warehouse_url: str) -> None:
+    """Write-audit-publish: a build whose tests fail is never shown; the next good run publishes."""
+    _build(warehouse_url)
+    schema = "main" if warehouse_url.startswith("duckdb") else warehouse_url.rsplit("%3D", 1)[1]
+    before = _published(warehouse_url)
+    assert before[0] == f"{schema}_build_a"
+    with warehouse.connect(warehouse_url) as conn:
+        links = warehouse.read_frame(conn, "SELECT * FROM int_links")
+    # a linkage fault: case A linked to two social-team cases, so mart_referrals lists case A twice
+    doubled = pd.concat([links, links[links["left_key"].str.contains("tenancy-A")].assign(right_key="st:case-B")])
+    with pytest.raises(dbt_runner.DbtError, match="unique_mart_referrals_case_id"):
+        _publish_with_links(warehouse_url, doubled)
+    assert _published(warehouse_url) == before  # the same build, the same rows
+    assert _referrals(warehouse_url)["A"]["report_state"] == "met"
+    _publish_with_links(warehouse_url, links)
+    after = _published(warehouse_url)
+    assert after == (f"{schema}_build_b", before[1])
+    with warehouse.connect(warehouse_url) as conn:
+        assert write_audit_publish.build_schemas(conn, schema) == [f"{schema}_build_b"]  # the replaced one dropped
+
+
+def test_each_data_test_runs_in_one_step_and_the_unit_tests_pass(warehouse_url: str) -> None:
+    """On an empty warehouse: the two dbt steps of a publish run every data test of the project once between
+    them; then the dbt unit tests (sql/models/marts/_unit_tests.yml, expected values worked out by hand) pass
+    on both warehouses (they need the models' relations: the build comes first)."""
+    build = rebuild.prepare(warehouse_url, key=TEST_KEY.encode())
+    run = {
+        layer: dbt_runner.invoke(warehouse_url, build.schema, "build", rebuild.SELECTIONS[layer], build.dbt_vars())
+        for layer in ("intermediate", "marts")
+    }
+    tests = {layer: [n.name for n in nodes if n.kind == "test"] for layer, nodes in run.items()}
+    declared = [n.name for n in dbt_runner.manifest().nodes.values() if n.resource_type == "test"]
+    assert sorted(tests["intermediate"] + tests["marts"]) == sorted(declared)
+    assert len(declared) == 56 and not set(tests["intermediate"]) & set(tests["marts"])
+    assert {n.kind for n in run["marts"]} == {"model", "test"}  # a publish run leaves the unit tests out
+    nodes = dbt_runner.invoke(warehouse_url, build.schema, "test", ["--select", "test_type:unit"], build.dbt_vars())
+    assert sorted((n.name, n.status) for n in nodes) == [
+        ("analysis_and_first_contact_deadlines", "pass"),
+        ("report_deadline_states", "pass"),
+    ]
+
+
+def test_switch_statements() -> None:
+    statements = write_audit_publish.switch_statements(
+        "public", "public_build_b", ["int_x", "mart_y"], {"int_x": "BASE TABLE", "mart_y": "VIEW"}, postgres=True
+    )
+    assert statements == [
+        'DROP TABLE IF EXISTS "public"."int_x" CASCADE',
+        'CREATE VIEW "public"."int_x" WITH (security_invoker = true) AS SELECT * FROM "public_build_b"."int_x"',
+        'DROP VIEW IF EXISTS "public"."mart_y" CASCADE',
+        'CREATE VIEW "public"."mart_y" WITH (security_invoker = true) AS SELECT * FROM "public_build_b"."mart_y"',
+    ]
+    assert write_audit_publish.next_build_schema("main", None) == "main_build_a"
+    assert write_audit_publish.next_build_schema("main", "main_build_a") == "main_build_b"
+    assert write_audit_publish.next_build_schema("main", "main_build_b") == "main_build_a"

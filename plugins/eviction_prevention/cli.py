@@ -167,7 +167,7 @@ def add_commands(sub: argparse._SubParsersAction) -> dict[str, argparse.Argument
     rot.add_argument("--url", help=URL_HELP)
     rot.set_defaults(func=_cmd_rotate_vault)
 
-    docs = parsers["docs"] = sub.add_parser("docs", help="write docs/data_dictionary.md from sql/dictionary.yml")
+    docs = parsers["docs"] = sub.add_parser("docs", help="write docs/data_dictionary.md from the dbt project's YAML")
     docs.set_defaults(func=_cmd_docs)
 
     lnk = parsers["link"] = sub.add_parser("link", help="link two CSV files of person records on pseudonyms")

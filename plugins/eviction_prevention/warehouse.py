@@ -1,7 +1,7 @@
 """The warehouse behind a SQLAlchemy URL: DuckDB file by default, PostgreSQL in production and CI.
 
-Tables are created from ``sql/schema/*.sql``; models (``sql/models/*.sql``, one SELECT per file) are
-materialised as tables in the order given by ``sql/models.yml``. The same SQL runs on both engines.
+Tables are created from ``sql/schema/*.sql``; the models on them are a dbt project (``sql/``, built by
+``publish.dbt_runner``). The same SQL runs on both engines.
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ from typing import Any
 import pandas as pd
 import pyarrow as pa
 import sqlalchemy as sa
-import yaml
 from sqlalchemy.engine import Connection, Engine
 
 from eviction_prevention import pg_copy, settings
@@ -91,11 +90,6 @@ def vault_schema(conn: Connection) -> str:
     return vault_schema_of(conn.execute(sa.text("SELECT current_schema()")).scalar_one())
 
 
-def model_plan() -> dict[str, list[str]]:
-    with open(settings.SQL_DIR / "models.yml", encoding="utf-8") as fh:
-        return yaml.safe_load(fh)["phases"]
-
-
 def _create_statements() -> dict[str, str]:
     """Each table ``sql/schema`` creates, with its ``CREATE TABLE`` statement, in file order."""
     head = "CREATE TABLE IF NOT EXISTS "
@@ -129,27 +123,13 @@ def recreate_table(conn: Connection, table: str) -> None:
     conn.execute(sa.text(_create_statement(table)))
 
 
-def build_models(conn: Connection, phase: str) -> dict[str, int]:
-    """(Re)materialise every model of a phase as a table; returns row counts per model."""
-    counts: dict[str, int] = {}
-    postgres = conn.dialect.name == "postgresql"
-    if postgres:
-        # JIT compilation took 5.5 of mart_referrals' 6.7 s at 100k rows (its cost estimates are far too high
-        # before the tables have statistics); nothing here runs long enough to win it back.
-        conn.execute(sa.text("SET LOCAL jit = off"))
-        # Statistics for what was loaded since the last run (staging, links, persons): without them the
-        # planner guesses row counts and picks nested loops that grow with the square of the data.
-        for table in schema_tables():
+def analyze_tables(conn: Connection, tables: Iterable[str]) -> None:
+    """PostgreSQL statistics for what was loaded since the last run (staging, links, persons), before the
+    models are built: without them the planner guesses row counts and picks nested loops that grow with the
+    square of the data. DuckDB keeps its own: nothing to do."""
+    if conn.dialect.name == "postgresql":
+        for table in tables:
             _analyze(conn, table)
-    for name in model_plan()[phase]:
-        select = (settings.SQL_DIR / "models" / f"{name}.sql").read_text(encoding="utf-8").strip().rstrip(";")
-        conn.execute(sa.text(f"DROP TABLE IF EXISTS {name} CASCADE"))  # and the layer views on it
-        conn.execute(sa.text(f"CREATE TABLE {name} AS {select}"))
-        if postgres:
-            _analyze(conn, name)  # the later models join it
-        counts[name] = conn.execute(sa.text(f"SELECT count(*) FROM {name}")).scalar_one()
-        log.info("model %s: %d rows", name, counts[name])
-    return counts
 
 
 PSEUDONYM_PREFIXES = ("pk_", "bf_", "person_seal")

@@ -66,3 +66,10 @@ CREATE TABLE IF NOT EXISTS ref_municipalities (
     social_team                         VARCHAR NOT NULL,
     no_eviction_families_with_children  BOOLEAN NOT NULL
 );
+
+-- The build the warehouse's int_* and mart_* views show (write-audit-publish: each publish run builds into a
+-- schema of its own, tests it, then switches the views to it; eviction_prevention.publish.write_audit_publish).
+CREATE TABLE IF NOT EXISTS meta_published_build (
+    schema_name   VARCHAR NOT NULL,
+    published_at  TIMESTAMP NOT NULL   -- UTC
+);

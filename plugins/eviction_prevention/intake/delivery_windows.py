@@ -11,10 +11,11 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from eviction_prevention import dutch_time, settings, warehouse
+from eviction_prevention import dutch_time, warehouse
 from eviction_prevention.intake import locks
 from eviction_prevention.intake.files import FetchedFile, FileOutcome, today
 from eviction_prevention.partners import Partner
+from eviction_prevention.publish import models
 
 log = logging.getLogger(__name__)
 
@@ -96,9 +97,7 @@ def fill_received_on(conn: Connection) -> int:
 
 def missed_deliveries(conn: Connection, partner: str) -> list[dict[str, Any]]:
     """Missed periods of a partner, computed by the mart_delivery_compliance model's own SQL."""
-    model = (
-        (settings.SQL_DIR / "models" / "mart_delivery_compliance.sql").read_text(encoding="utf-8").strip().rstrip(";")
-    )
+    model = models.plain_sql("mart_delivery_compliance")
     result = conn.execute(
         sa.text(f"SELECT * FROM ({model}) AS m WHERE partner = :p AND status = 'missed' ORDER BY period_start"),
         {"p": partner},

@@ -15,16 +15,18 @@ from eviction_prevention.link.source_records import (
     REPORT_DATE_CLOSE_DAYS,
     REPORT_DATE_M,
     REPORT_MATCH_WINDOW_DAYS,
+    models_prefix,
 )
 
 
-def arrears_cases(conn: Connection) -> pd.DataFrame:
+def arrears_cases(conn: Connection, models: str | None = None) -> pd.DataFrame:
     """Every arrears case with what bounds its social-team case: the corporation's report date (if any),
-    the episode's first snapshot, its closing date and the closing date of the tenancy's previous case."""
+    the episode's first snapshot, its closing date and the closing date of the tenancy's previous case.
+    ``models``: the schema of the intermediate models (default: the connection's own)."""
     return warehouse.read_frame(
         conn,
         "SELECT case_id, corporation, corporation || ':' || tenancy_key AS tenancy_id, reported_date, first_seen, "
-        "closed_date, previous_closed_date FROM int_arrears_cases",
+        f"closed_date, previous_closed_date FROM {models_prefix(models)}int_arrears_cases",
     )
 
 

@@ -51,10 +51,17 @@ def _sealed_rows(model: str, staging: str, columns: str, where: str = "") -> str
     )
 
 
-def _read_source(conn: Connection, kind: str, chain: keys.KeyChain) -> SourceRecords:
-    """The records of one source kind (``SOURCE_QUERIES``) with their seals opened. The query is read as a
-    stream and each batch's seals opened as it comes, so the seals' text is never all in memory."""
-    sql = SOURCE_QUERIES[kind]
+def models_prefix(schema: str | None) -> str:
+    """How the linkage names the intermediate models: in ``schema`` (a publish run's build), else in the
+    connection's own schema."""
+    return f'"{schema}".' if schema else ""
+
+
+def _read_source(conn: Connection, kind: str, chain: keys.KeyChain, models: str | None = None) -> SourceRecords:
+    """The records of one source kind (``SOURCE_QUERIES``; intermediate models in schema ``models``) with their
+    seals opened. The query is read as a stream and each batch's seals opened as it comes, so the seals' text
+    is never all in memory."""
+    sql = SOURCE_QUERIES[kind].replace("{models}", models_prefix(models))
     n = int(warehouse.read_frame(conn, f"SELECT count(*) AS n FROM ({sql}) AS q")["n"].iloc[0])
     if not n:  # the columns, without rows
         frame = warehouse.read_frame(conn, f"SELECT * FROM ({sql}) AS q WHERE 1 = 0").drop(columns=list(SEALED))
@@ -75,29 +82,32 @@ def _read_source(conn: Connection, kind: str, chain: keys.KeyChain) -> SourceRec
 
 
 # Per source kind, its records with their seals: the tenant of each tenancy as last delivered (ties: the
-# latest file, then the first row), the current state of each social-team case and SDD record.
+# latest file, then the first row), the current state of each social-team case and SDD record. ``{models}``:
+# the schema of the intermediate models read (``models_prefix``).
 SOURCE_QUERIES = {
     "corporation": _sealed_rows(
         """(
         SELECT partner, file_id, source_row, record_key,
                row_number() OVER (PARTITION BY partner, record_key
                                   ORDER BY snapshot_date DESC, file_id, source_row) AS rn
-        FROM int_arrears_snapshots
+        FROM {models}int_arrears_snapshots
     )""",
         "stg_arrears_snapshots",
         "m.partner || ':' || m.record_key AS id",
         "WHERE m.rn = 1",
     ),
     "social_team": _sealed_rows(
-        "int_social_team_cases",
+        "{models}int_social_team_cases",
         "stg_social_team_cases",
         "m.social_team_case_id AS id, m.reporter, m.report_received_date",
     ),
-    "sdd": _sealed_rows("int_sdd_records", "stg_sdd_records", "m.sdd_record_id AS id"),
+    "sdd": _sealed_rows("{models}int_sdd_records", "stg_sdd_records", "m.sdd_record_id AS id"),
 }
 
 
-def read_sources(conn: Connection, chain: keys.KeyChain, kinds: Sequence[str]) -> Iterator[SourceRecords]:
+def read_sources(
+    conn: Connection, chain: keys.KeyChain, kinds: Sequence[str], models: str | None = None
+) -> Iterator[SourceRecords]:
     """The sources ``kinds`` one after the other (``_read_source``): only one is open at a time."""
     for kind in kinds:
-        yield _read_source(conn, kind, chain)
+        yield _read_source(conn, kind, chain, models)

@@ -106,13 +106,13 @@ class _Scored:
     sdd: pd.DataFrame  # id (node number), pk_bsn
 
 
-def _score_sources(conn: Connection, chain: keys.KeyChain) -> _Scored:
+def _score_sources(conn: Connection, chain: keys.KeyChain, models: str | None) -> _Scored:
     """Read, unseal, encode and score the three sources, one pair of sources after the other. The encoded
     records stay inside: once scored, their memory is free for the assembly."""
     # One source at a time, so only one source's pseudonym text is in memory; the largest first, so the
     # memory its query leaves with DuckDB's allocator is reused by the others rather than added to.
     encoder = encoding.Encoder()
-    sources = read_sources(conn, chain, ["sdd", "corporation", "social_team"])
+    sources = read_sources(conn, chain, ["sdd", "corporation", "social_team"], models)
     sdd_rec, sdd = _encoded(encoder, sources, ["id", "pk_bsn"])
     ten_rec, tenants = _encoded(encoder, sources, ["id"])
     st_rec, st_cases = _encoded(encoder, sources, ["id", "reporter", "report_received_date", "pk_bsn"])
@@ -121,7 +121,7 @@ def _score_sources(conn: Connection, chain: keys.KeyChain) -> _Scored:
     nodes = record_nodes({"corporation": tenants["id"], "social_team": st_cases["id"], "sdd": sdd["id"]})
     ten_n, st_n, sdd_n = nodes.numbers["corporation"], nodes.numbers["social_team"], nodes.numbers["sdd"]
     del tenants
-    cases = arrears_cases(conn)
+    cases = arrears_cases(conn, models)
     evidence = report_date_evidence(cases, st_cases)
     scored = predict.score_records(ten_rec, st_rec, exclusive=False)
     case_candidates = scored[scored["match_weight"] >= min_case_weight(evidence)]
@@ -134,14 +134,17 @@ def _score_sources(conn: Connection, chain: keys.KeyChain) -> _Scored:
     return _Scored(nodes, case_st, tenant_st, tenant_sdd, st_sdd, st_bsn, sdd_bsn)
 
 
-def link_sources(conn: Connection, key: bytes | keys.KeyChain | None = None) -> dict[str, int]:
+def link_sources(
+    conn: Connection, key: bytes | keys.KeyChain | None = None, models: str | None = None
+) -> dict[str, int]:
     """Write int_links (case -> social-team case, tenancy -> SDD record, social-team case -> SDD record)
     and int_persons. ``key``: the pseudonymisation key chain that opens the seals (default
-    ``settings.pseudonym_key``).
+    ``settings.pseudonym_key``); ``models``: the schema of the intermediate models to link (a publish run's
+    build; default: the connection's own schema).
 
     Person links are assembled on node numbers (``record_nodes``: ordered like the record ids, so every sort
     and tie-break is the one on ids) and turned into ids only when written."""
-    scored = _score_sources(conn, keys.parse_key_chain(key if key is not None else settings.pseudonym_key()))
+    scored = _score_sources(conn, keys.parse_key_chain(key if key is not None else settings.pseudonym_key()), models)
     nodes, tenant_st, tenant_sdd_direct, st_sdd_direct = (
         scored.nodes,
         scored.tenant_st,

@@ -2,7 +2,9 @@
 
 Applied at the end of every publish run (in its transaction), because the marts are rebuilt then.
 Tables stay in the pipeline's schema; each layer is exposed as a schema of ``security_invoker`` views,
-so table grants and row-level security apply to whoever queries. DuckDB has no roles: nothing to do.
+so table grants and row-level security apply to whoever queries. The models (``int_*``, ``mart_*``) are views
+of the pipeline's schema on the published build's tables (``publish.write_audit_publish``): their grants and
+row-level security are on those tables. DuckDB has no roles: nothing to do.
 
 * engineer: every table and view, every row.
 * analyst: marts and reference tables only (no staging or linkage data: no route from pseudonym to person).
@@ -14,6 +16,7 @@ so table grants and row-level security apply to whoever queries. DuckDB has no r
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from functools import lru_cache
 
 import pandas as pd
@@ -22,6 +25,7 @@ import yaml
 from sqlalchemy.engine import Connection
 
 from eviction_prevention import settings, warehouse
+from eviction_prevention.publish import models, write_audit_publish
 
 log = logging.getLogger(__name__)
 
@@ -51,17 +55,21 @@ def layer_of(table: str) -> str | None:
 
 
 def _tables(conn: Connection, schema: str) -> list[str]:
+    """The tables of ``schema`` and its views on the published build."""
     rows = conn.execute(
         sa.text(
-            "SELECT table_name FROM information_schema.tables WHERE table_schema = :s AND table_type = 'BASE TABLE'"
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = :s "
+            "AND table_type IN ('BASE TABLE', 'VIEW')"
         ),
         {"s": schema},
     )
     return sorted(r[0] for r in rows)
 
 
-def statements(base_schema: str, tables: list[str]) -> list[str]:
-    """The grants, views and policies for the given tables (pure: testable without a database)."""
+def statements(base_schema: str, tables: list[str], build: str | None = None, models: Iterable[str] = ()) -> list[str]:
+    """The grants, views and policies for the given tables (pure: testable without a database). ``models``:
+    those of ``tables`` that are views on the tables of the published build ``build``; they get the grants
+    on both, and their row-level security on the build's table."""
     roles = config()["group_roles"]
     engineer, analyst, coordinator = roles["engineer"], roles["analyst"], roles["partner_coordinator"]
     layers = list(config()["layers"])
@@ -70,6 +78,9 @@ def statements(base_schema: str, tables: list[str]) -> list[str]:
     sql += [f"GRANT USAGE ON SCHEMA {layer} TO {engineer}" for layer in layers]
     sql += [f"GRANT USAGE ON SCHEMA {layer} TO {analyst}" for layer in ANALYST_LAYERS]
     sql += [f"GRANT USAGE ON SCHEMA marts TO {coordinator}"]
+    built = {m for m in models if m in tables} if build else set()
+    if built:
+        sql += [f"GRANT USAGE ON SCHEMA {build} TO {engineer}, {analyst}, {coordinator}"]
     for table in tables:
         layer = layer_of(table)
         if layer is None:
@@ -80,7 +91,8 @@ def statements(base_schema: str, tables: list[str]) -> list[str]:
         )
         readers = [engineer] + ([analyst] if layer in ANALYST_LAYERS else [])
         readers += [coordinator] if table in COORDINATOR_TABLES or table == "ref_partner_access" else []
-        sql.append(f"GRANT SELECT ON {base_schema}.{table}, {layer}.{table} TO {', '.join(readers)}")
+        granted = [f"{base_schema}.{table}", f"{layer}.{table}"] + ([f"{build}.{table}"] if table in built else [])
+        sql.append(f"GRANT SELECT ON {', '.join(granted)} TO {', '.join(readers)}")
     own_rows = (
         "(corporation IN (SELECT organisation FROM ref_partner_access WHERE role_name = current_user) "
         "OR team IN (SELECT organisation FROM ref_partner_access WHERE role_name = current_user))"
@@ -90,12 +102,13 @@ def statements(base_schema: str, tables: list[str]) -> list[str]:
     for table in COORDINATOR_TABLES:
         if table not in tables:
             continue
+        rows_of = f"{build}.{table}" if table in built else f"{base_schema}.{table}"
         sql += [
-            f"ALTER TABLE {base_schema}.{table} ENABLE ROW LEVEL SECURITY",
-            f"DROP POLICY IF EXISTS all_rows ON {base_schema}.{table}",
-            f"CREATE POLICY all_rows ON {base_schema}.{table} FOR SELECT TO {engineer}, {analyst} USING (true)",
-            f"DROP POLICY IF EXISTS own_organisation ON {base_schema}.{table}",
-            f"CREATE POLICY own_organisation ON {base_schema}.{table} FOR SELECT TO {coordinator} USING {own_rows}",
+            f"ALTER TABLE {rows_of} ENABLE ROW LEVEL SECURITY",
+            f"DROP POLICY IF EXISTS all_rows ON {rows_of}",
+            f"CREATE POLICY all_rows ON {rows_of} FOR SELECT TO {engineer}, {analyst} USING (true)",
+            f"DROP POLICY IF EXISTS own_organisation ON {rows_of}",
+            f"CREATE POLICY own_organisation ON {rows_of} FOR SELECT TO {coordinator} USING {own_rows}",
         ]
     return sql
 
@@ -117,7 +130,7 @@ def apply_access(conn: Connection) -> int:
     seed_partner_access(conn)
     conn.exec_driver_sql((settings.SQL_DIR / "postgres" / "access_roles.sql").read_text(encoding="utf-8"))
     base = conn.execute(sa.text("SELECT current_schema()")).scalar_one()
-    todo = statements(base, _tables(conn, base))
+    todo = statements(base, _tables(conn, base), write_audit_publish.published_build(conn), models.model_names())
     for statement in todo:
         conn.exec_driver_sql(statement)
     log.info("access applied: %d statements on schema %s", len(todo), base)

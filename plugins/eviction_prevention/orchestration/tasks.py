@@ -146,10 +146,32 @@ def settle_with(partner: Partner, loaded: dict[str, Any], client: Any) -> dict[s
     return moved
 
 
-def publish() -> dict[str, Any]:
+def prepare_build() -> dict[str, Any]:
+    """Reference data, reference date and a fresh build schema (``rebuild.prepare``): the build, for XCom."""
     from eviction_prevention.publish import rebuild
 
-    return rebuild.publish()
+    return rebuild.prepare().to_dict()
+
+
+def build_models(build: dict[str, Any], layer: str) -> dict[str, int]:
+    """dbt builds and tests the models of ``layer`` in the run's build schema; row counts per model."""
+    from eviction_prevention.publish import rebuild
+
+    return rebuild.build_models(None, rebuild.Build(**build), layer)
+
+
+def link(build: dict[str, Any]) -> dict[str, int]:
+    from eviction_prevention.publish import rebuild
+
+    return rebuild.link(None, rebuild.Build(**build))
+
+
+def publish_build(build: dict[str, Any]) -> dict[str, Any]:
+    """The audited build becomes what analysts query (views and access layer, one transaction)."""
+    from eviction_prevention.publish import rebuild
+
+    statements = rebuild.publish_build(None, rebuild.Build(**build))
+    return {"build_schema": build["build_schema"], "access_statements": statements}
 
 
 def feedback_partner_codes() -> list[str]:

@@ -1,26 +1,69 @@
-"""Publish: build intermediate models, link people across sources, build the marts.
+"""Publish: build the intermediate models, link people across sources, build the marts, audit, switch.
 
-Everything is rebuilt from the staging tables on each run, so a rerun gives the same warehouse.
+Everything is rebuilt from the staging tables on each run, so a rerun gives the same warehouse. The steps
+(each an Airflow task of the publish DAG, and together ``publish``):
+
+1. ``prepare``: reference data, the reference date, delivery periods; a fresh build schema
+   (``write_audit_publish``).
+2. ``build_models("intermediate")``: dbt builds and tests the intermediate models in the build schema.
+3. ``link``: the linkage (Python) reads them and writes ``int_links`` and ``int_persons``.
+4. ``build_models("marts")``: dbt builds and tests the marts in the build schema (the audit).
+5. ``publish_build``: in one transaction the warehouse's views switch to the build, and the access layer
+   follows. Until then analysts see the previous build, whole.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
+from dataclasses import asdict, dataclass
 
 import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from eviction_prevention import settings, warehouse
-from eviction_prevention.intake import delivery_windows, files
+from eviction_prevention.intake import delivery_windows, files, locks
 from eviction_prevention.link import sources
 from eviction_prevention.operate import access
 from eviction_prevention.partners import load_partners
 from eviction_prevention.pseudonymise import keys, seal_migration
-from eviction_prevention.publish import statutory_calendar
+from eviction_prevention.publish import dbt_runner, models, statutory_calendar
+from eviction_prevention.publish import write_audit_publish as wap
 
 log = logging.getLogger(__name__)
+
+PUBLISH_LOCK = "publish"
+# What each dbt step builds and tests: the intermediate models with the tests of the sources loaded before the
+# run; the marts with the tests of the linkage's output and every test that joins a mart to an intermediate
+# model. Each test runs in exactly one step (tests/test_marts.py checks it). The dbt unit tests test the SQL,
+# not the data: they run in the test suite, not in a publish run.
+SELECTIONS = {
+    "intermediate": [
+        "--select", "tag:intermediate", "source:staging", "source:meta", "source:reference",
+        "--indirect-selection", "cautious", "--exclude-resource-type", "unit_test",
+    ],
+    "marts": [
+        "--select", "tag:marts", "source:linkage", "--indirect-selection", "buildable",
+        "--exclude", "source:staging", "source:meta", "source:reference", "--exclude-resource-type", "unit_test",
+    ],
+}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Build:
+    """One publish run's build: the warehouse's schema (sources; the views analysts query), the schema the
+    run's models go to, and the reference date they are computed as of. Names and a date only: safe in XCom."""
+
+    schema: str
+    build_schema: str
+    reference_date: str | None
+
+    def dbt_vars(self) -> dict[str, str]:
+        return {"warehouse_schema": self.schema, "build_schema": self.build_schema}
+
+    def to_dict(self) -> dict[str, str | None]:
+        return asdict(self)
 
 
 def seed_reference_data(conn: Connection) -> None:
@@ -81,28 +124,72 @@ def refresh_delivery_periods(conn: Connection, reference: dt.date) -> None:
         delivery_windows.refresh_delivery_periods(conn, partner, reference)
 
 
-def publish(
-    url: str | None = None, reference_date: dt.date | None = None, key: bytes | keys.KeyChain | None = None
-) -> dict[str, object]:
-    """Rebuild intermediate models, links and marts in one transaction, as of one reference date.
+def _key_chain(key: bytes | keys.KeyChain | None) -> keys.KeyChain:
+    return keys.parse_key_chain(key if key is not None else settings.pseudonym_key())
 
-    The linkage opens the sealed person pseudonyms, so publishing needs the pseudonymisation key (``key``, by
-    default ``settings.pseudonym_key``); a warehouse made before sealing is migrated first (``seal_migration``).
-    """
-    chain = keys.parse_key_chain(key if key is not None else settings.pseudonym_key())
+
+def prepare(
+    url: str | None = None, reference_date: dt.date | None = None, key: bytes | keys.KeyChain | None = None
+) -> Build:
+    """Everything the models read besides the deliveries, as of one reference date, and a fresh build schema.
+
+    A warehouse made before sealing is migrated first (``seal_migration``: it needs the pseudonymisation key,
+    by default ``settings.pseudonym_key``)."""
     with warehouse.connect(url) as conn:
         warehouse.ensure_schema(conn)
-        seal_migration.migrate(conn, chain)
+        seal_migration.migrate(conn, _key_chain(key))
         seed_reference_data(conn)
         rules = statutory_calendar.load_rules()
         seed_calendar(conn, rules)
         delivery_windows.fill_received_on(conn)
         reference = set_reference_date(conn, reference_date)
         statutory_calendar.warn_if_uncovered(reference, rules)
-        counts: dict[str, object] = dict(warehouse.build_models(conn, "before_linkage"))
         refresh_delivery_periods(conn, reference or files.today())
-        counts["links"] = sources.link_sources(conn, chain)
-        counts.update(warehouse.build_models(conn, "after_linkage"))
-        counts["reference_date"] = reference.isoformat() if reference else None
-        access.apply_access(conn)
+        warehouse.analyze_tables(conn, warehouse.schema_tables())
+        schema = wap.current_schema(conn)
+        build = wap.start_build(conn, schema)
+    return Build(schema, build, reference.isoformat() if reference else None)
+
+
+def build_models(url: str | None, build: Build, layer: str) -> dict[str, int]:
+    """dbt builds the models of ``layer`` (intermediate, marts) in the run's build schema and runs their tests;
+    a failed test fails the run before anything is published. Returns row counts per model."""
+    url = url or settings.warehouse_url()
+    dbt_runner.invoke(url, build.schema, "build", SELECTIONS[layer], build.dbt_vars())
+    counts: dict[str, int] = {}
+    with warehouse.connect(url) as conn:
+        for name in models.model_names(layer):
+            counts[name] = conn.execute(sa.text(f'SELECT count(*) FROM "{build.build_schema}".{name}')).scalar_one()
+            log.info("model %s: %d rows", name, counts[name])
+    return counts
+
+
+def link(url: str | None, build: Build, key: bytes | keys.KeyChain | None = None) -> dict[str, int]:
+    """The linkage of the build's intermediate models: ``int_links`` and ``int_persons``."""
+    with warehouse.connect(url) as conn:
+        counts = sources.link_sources(conn, _key_chain(key), models=build.build_schema)
+        warehouse.analyze_tables(conn, ["int_links", "int_persons"])  # the marts join them
+    return counts
+
+
+def publish_build(url: str | None, build: Build) -> int:
+    """Switch the warehouse's views to the build and apply the access layer, in one transaction; returns the
+    access statements run (none on DuckDB)."""
+    with warehouse.connect(url) as conn:
+        wap.switch(conn, build.schema, build.build_schema, models.model_names())
+        return access.apply_access(conn)
+
+
+def publish(
+    url: str | None = None, reference_date: dt.date | None = None, key: bytes | keys.KeyChain | None = None
+) -> dict[str, object]:
+    """Every step of a publish run, in order, as one caller (the CLI, the demo); one run at a time."""
+    url = url or settings.warehouse_url()
+    with locks.named_lock(PUBLISH_LOCK, url):
+        build = prepare(url, reference_date, key)
+        counts: dict[str, object] = dict(build_models(url, build, "intermediate"))
+        counts["links"] = link(url, build, key)
+        counts.update(build_models(url, build, "marts"))
+        publish_build(url, build)
+    counts["reference_date"] = build.reference_date
     return counts

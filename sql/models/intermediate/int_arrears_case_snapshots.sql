@@ -9,8 +9,8 @@ WITH in_arrears AS (
            d.snapshot_no,
            d.snapshot_no - row_number() OVER (PARTITION BY s.partner, s.record_key ORDER BY s.snapshot_date)
              AS episode_no
-    FROM int_arrears_snapshots AS s
-    JOIN int_arrears_snapshot_dates AS d ON d.partner = s.partner AND d.snapshot_date = s.snapshot_date
+    FROM {{ ref('int_arrears_snapshots') }} AS s
+    JOIN {{ ref('int_arrears_snapshot_dates') }} AS d ON d.partner = s.partner AND d.snapshot_date = s.snapshot_date
     WHERE s.arrears_amount > 0
 ),
 episodes AS (

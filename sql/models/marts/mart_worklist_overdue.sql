@@ -6,15 +6,15 @@ WITH overdue AS (
     SELECT case_id, corporation, municipality, team, t0_date, reference_date,
            'report' AS deadline, report_deadline AS deadline_date, corporation AS responsible_partner,
            'corporation' AS responsible_kind
-    FROM mart_referrals WHERE report_state = 'open_overdue'
+    FROM {{ ref('mart_referrals') }} WHERE report_state = 'open_overdue'
     UNION ALL
     SELECT case_id, corporation, municipality, team, t0_date, reference_date,
            'analysis', analysis_deadline, team, 'social_team'
-    FROM mart_referrals WHERE analysis_state = 'open_overdue'
+    FROM {{ ref('mart_referrals') }} WHERE analysis_state = 'open_overdue'
     UNION ALL
     SELECT case_id, corporation, municipality, team, t0_date, reference_date,
            'first_contact', first_contact_deadline, team, 'social_team'
-    FROM mart_referrals WHERE first_contact_state = 'open_overdue'
+    FROM {{ ref('mart_referrals') }} WHERE first_contact_state = 'open_overdue'
 )
 SELECT case_id, deadline, deadline_date, reference_date - deadline_date AS days_overdue,
        responsible_kind, responsible_partner, corporation, municipality, team, t0_date

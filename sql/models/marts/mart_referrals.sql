@@ -22,17 +22,17 @@
 -- (ended) case without the event: not_required when it ended on or before the deadline, else missed;
 -- not_applicable when the deadline has no start (no T0, no report, no trajectory).
 WITH ref AS (
-    SELECT value_date AS reference_date FROM meta_parameters WHERE name = 'reference_date'
+    SELECT value_date AS reference_date FROM {{ source('meta', 'meta_parameters') }} WHERE name = 'reference_date'
 ),
 st_link AS (
     SELECT left_key AS case_id, right_key AS social_team_case_id, match_probability
-    FROM int_links WHERE link_type = 'case_social_team'
+    FROM {{ source('linkage', 'int_links') }} WHERE link_type = 'case_social_team'
 ),
 sdd AS (
     SELECT l.left_key AS tenancy_id, count(*) AS sdd_records,
            max(CASE WHEN r.service = 'debt_counselling' THEN 1 ELSE 0 END) AS sdd_debt_counselling
-    FROM int_links AS l
-    JOIN int_sdd_records AS r ON r.sdd_record_id = l.right_key
+    FROM {{ source('linkage', 'int_links') }} AS l
+    JOIN {{ ref('int_sdd_records') }} AS r ON r.sdd_record_id = l.right_key
     WHERE l.link_type = 'tenancy_sdd'
     GROUP BY l.left_key
 ),
@@ -49,7 +49,7 @@ social_team AS (
            CASE WHEN stc.closed_date <= ref.reference_date THEN stc.closed_date END AS closed_date
     FROM st_link AS st
     CROSS JOIN ref
-    JOIN int_social_team_cases AS stc ON stc.social_team_case_id = st.social_team_case_id
+    JOIN {{ ref('int_social_team_cases') }} AS stc ON stc.social_team_case_id = st.social_team_case_id
 ),
 base AS (
     SELECT c.case_id, c.previous_case_id, c.corporation, c.tenancy_key, c.tenancy_id, c.municipality, c.t0_date,
@@ -69,10 +69,10 @@ base AS (
            stc.referral_sdd, stc.referral_veilig_thuis, stc.closed_date AS social_team_closed_date,
            stc.outcome, m.social_team AS municipality_team, m.no_eviction_families_with_children,
            COALESCE(sdd.sdd_records, 0) AS sdd_records, COALESCE(sdd.sdd_debt_counselling, 0) AS sdd_debt_counselling
-    FROM int_arrears_cases AS c
+    FROM {{ ref('int_arrears_cases') }} AS c
     CROSS JOIN ref
     LEFT JOIN social_team AS stc ON stc.case_id = c.case_id
-    LEFT JOIN ref_municipalities AS m ON m.municipality = c.municipality
+    LEFT JOIN {{ source('reference', 'ref_municipalities') }} AS m ON m.municipality = c.municipality
     LEFT JOIN sdd ON sdd.tenancy_id = c.tenancy_id
 ),
 deadlines AS (
@@ -88,21 +88,21 @@ deadlines AS (
         -- report + 28 days, extended to the next working day (Algemene termijnenwet art. 1)
         SELECT d.calendar_date AS day, CASE WHEN d.is_working_day THEN d.calendar_date ELSE nxt.calendar_date END
                  AS due_date
-        FROM ref_calendar AS d
-        LEFT JOIN ref_calendar AS nxt ON nxt.working_day_no = d.working_day_no + 1 AND nxt.is_working_day
+        FROM {{ source('reference', 'ref_calendar') }} AS d
+        LEFT JOIN {{ source('reference', 'ref_calendar') }} AS nxt ON nxt.working_day_no = d.working_day_no + 1 AND nxt.is_working_day
     ) AS four_weeks ON four_weeks.day = CAST(b.reported_date + 28 AS DATE)
-    LEFT JOIN ref_calendar AS r0 ON r0.calendar_date = b.reported_date
-    LEFT JOIN ref_calendar AS report_wd3 ON report_wd3.working_day_no = r0.working_day_no + 3
+    LEFT JOIN {{ source('reference', 'ref_calendar') }} AS r0 ON r0.calendar_date = b.reported_date
+    LEFT JOIN {{ source('reference', 'ref_calendar') }} AS report_wd3 ON report_wd3.working_day_no = r0.working_day_no + 3
                                         AND report_wd3.is_working_day
-    LEFT JOIN ref_calendar AS j0 ON j0.calendar_date = b.threat_known_date
-    LEFT JOIN ref_calendar AS threat_wd3 ON threat_wd3.working_day_no = j0.working_day_no + 3
+    LEFT JOIN {{ source('reference', 'ref_calendar') }} AS j0 ON j0.calendar_date = b.threat_known_date
+    LEFT JOIN {{ source('reference', 'ref_calendar') }} AS threat_wd3 ON threat_wd3.working_day_no = j0.working_day_no + 3
                                         AND threat_wd3.is_working_day
 ),
 trajectory_rows AS (
     SELECT b.case_id, s.snapshot_date, s.arrears_amount,
            row_number() OVER (PARTITION BY b.case_id ORDER BY s.snapshot_date) AS n
     FROM base AS b
-    JOIN int_arrears_case_snapshots AS s ON s.case_id = b.case_id AND s.snapshot_date >= b.trajectory_start_date
+    JOIN {{ ref('int_arrears_case_snapshots') }} AS s ON s.case_id = b.case_id AND s.snapshot_date >= b.trajectory_start_date
     WHERE b.trajectory
 ),
 rent AS (
@@ -204,4 +204,4 @@ SELECT s.case_id, s.previous_case_id, p.person_id, s.corporation, s.tenancy_key,
            CASE WHEN s.rent_paid_sources_disagree THEN 'rent_paid_sources_disagree' END
        ), '') AS data_quality
 FROM flagged AS s
-LEFT JOIN int_persons AS p ON p.record_id = s.tenancy_id
+LEFT JOIN {{ source('linkage', 'int_persons') }} AS p ON p.record_id = s.tenancy_id

@@ -4,12 +4,12 @@
 SELECT s.partner, s.file_id, s.source_row, s.snapshot_date, s.record_key, s.key_version, s.city, s.monthly_rent,
        s.arrears_amount, s.arrears_start_date, s.t0_date, s.contact_date, s.reminder_date, s.reported_date,
        s.objection, s.children, s.judgment_date, s.eviction_date, s.row_warnings
-FROM stg_arrears_snapshots AS s
-JOIN meta_file_ledger AS l
+FROM {{ source('staging', 'stg_arrears_snapshots') }} AS s
+JOIN {{ source('meta', 'meta_file_ledger') }} AS l
   ON l.partner = s.partner AND l.file_id = s.file_id
 WHERE l.status = 'loaded'
   AND l.delivery_seq = (
     SELECT max(l2.delivery_seq)
-    FROM meta_file_ledger AS l2
+    FROM {{ source('meta', 'meta_file_ledger') }} AS l2
     WHERE l2.partner = l.partner AND l2.snapshot_date = l.snapshot_date AND l2.status = 'loaded'
   )

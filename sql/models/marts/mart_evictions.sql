@@ -6,11 +6,11 @@
 WITH judgments AS (
     SELECT corporation, tenancy_key, judgment_date, municipality, children,
            row_number() OVER (PARTITION BY corporation, tenancy_key, judgment_date ORDER BY first_seen DESC) AS rn
-    FROM mart_referrals WHERE judgment_date IS NOT NULL
+    FROM {{ ref('mart_referrals') }} WHERE judgment_date IS NOT NULL
 ),
 executed AS (
     SELECT corporation, tenancy_key, eviction_date, municipality, children
-    FROM mart_referrals WHERE eviction_event
+    FROM {{ ref('mart_referrals') }} WHERE eviction_event
 ),
 events AS (
     SELECT municipality, corporation, CAST(EXTRACT(YEAR FROM judgment_date) AS INTEGER) AS year,
@@ -23,7 +23,7 @@ events AS (
     FROM executed
     UNION ALL
     SELECT municipality, corporation, CAST(EXTRACT(YEAR FROM COALESCE(t0_date, first_seen)) AS INTEGER), 0, 0, 0, 0, 1
-    FROM mart_referrals WHERE policy_flag_children_eviction
+    FROM {{ ref('mart_referrals') }} WHERE policy_flag_children_eviction
 )
 SELECT municipality, corporation, year,
        sum(judgments) AS eviction_judgments, sum(evictions) AS evictions_executed,

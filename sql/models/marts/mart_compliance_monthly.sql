@@ -30,5 +30,5 @@ SELECT corporation, municipality, team,
        sum(CASE WHEN rent_paid_state = 'open_in_time' THEN 1 ELSE 0 END) AS trajectories_rent_open,
        sum(CASE WHEN eviction_event THEN 1 ELSE 0 END) AS evictions,
        sum(CASE WHEN data_quality IS NOT NULL THEN 1 ELSE 0 END) AS data_quality_issues
-FROM mart_referrals
+FROM {{ ref('mart_referrals') }}
 GROUP BY corporation, municipality, team, COALESCE(t0_month, CAST(date_trunc('month', first_seen) AS DATE))

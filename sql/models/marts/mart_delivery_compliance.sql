@@ -11,8 +11,8 @@ WITH delivered AS (
            p.period_start,
            min(l.received_on) AS first_received_on,
            count(l.file_id) AS files_loaded
-    FROM ref_delivery_periods AS p
-    LEFT JOIN meta_file_ledger AS l
+    FROM {{ source('reference', 'ref_delivery_periods') }} AS p
+    LEFT JOIN {{ source('meta', 'meta_file_ledger') }} AS l
       ON l.partner = p.partner
      AND l.status IN ('loaded', 'superseded')
      AND l.snapshot_date BETWEEN p.period_start AND p.period_end
@@ -39,5 +39,5 @@ SELECT p.partner,
            WHEN d.first_received_on > p.due_date THEN d.first_received_on - p.due_date
            ELSE 0
        END AS days_late
-FROM ref_delivery_periods AS p
+FROM {{ source('reference', 'ref_delivery_periods') }} AS p
 JOIN delivered AS d ON d.partner = p.partner AND d.period_start = p.period_start

@@ -23,7 +23,7 @@ WITH marked AS (
            max(CASE WHEN r.t0_date IS NOT NULL THEN r.snapshot_date END) OVER episode AS last_t0_snapshot,
            max(CASE WHEN r.judgment_date IS NOT NULL THEN r.snapshot_date END) OVER episode AS last_judgment_snapshot,
            max(CASE WHEN r.eviction_date IS NOT NULL THEN r.snapshot_date END) OVER episode AS last_eviction_snapshot
-    FROM int_arrears_case_snapshots AS r
+    FROM {{ ref('int_arrears_case_snapshots') }} AS r
     WINDOW episode AS (PARTITION BY r.case_id)
 ),
 cases AS (
@@ -48,7 +48,7 @@ cases AS (
 threats AS (
     SELECT c.case_id, min(r.snapshot_date) AS threat_known_date
     FROM cases AS c
-    JOIN int_arrears_case_snapshots AS r
+    JOIN {{ ref('int_arrears_case_snapshots') }} AS r
       ON r.corporation = c.corporation AND r.tenancy_key = c.tenancy_key AND r.snapshot_date <= c.last_seen
      AND (r.judgment_date = c.judgment_date OR r.eviction_date = c.eviction_date)
     GROUP BY c.case_id
@@ -57,7 +57,7 @@ sequenced AS (
     SELECT c.*, d.snapshot_date AS closed_date,
            lag(c.case_id) OVER (PARTITION BY c.corporation, c.tenancy_key ORDER BY c.first_seen) AS previous_case_id
     FROM cases AS c
-    LEFT JOIN int_arrears_snapshot_dates AS d ON d.partner = c.corporation AND d.snapshot_no = c.last_seen_no + 1
+    LEFT JOIN {{ ref('int_arrears_snapshot_dates') }} AS d ON d.partner = c.corporation AND d.snapshot_no = c.last_seen_no + 1
 ),
 windowed AS (
     SELECT s.*,
@@ -68,14 +68,14 @@ windowed AS (
 t0_corrections AS (
     SELECT r.case_id, r.t0_date,
            row_number() OVER (PARTITION BY r.case_id ORDER BY r.snapshot_date DESC) AS rn
-    FROM int_arrears_case_snapshots AS r
+    FROM {{ ref('int_arrears_case_snapshots') }} AS r
     JOIN cases AS c ON c.case_id = r.case_id AND r.t0_date <> c.delivered_t0
 ),
 reports AS (
     SELECT w.case_id, r.reported_date,
            row_number() OVER (PARTITION BY w.case_id ORDER BY r.snapshot_date DESC, r.reported_date DESC) AS rn
     FROM windowed AS w
-    JOIN int_arrears_case_snapshots AS r
+    JOIN {{ ref('int_arrears_case_snapshots') }} AS r
       ON r.corporation = w.corporation AND r.tenancy_key = w.tenancy_key AND r.reported_date IS NOT NULL
      AND (w.previous_closed_date IS NULL OR r.reported_date > w.previous_closed_date)
      AND (w.closed_date IS NULL OR r.reported_date <= w.closed_date)

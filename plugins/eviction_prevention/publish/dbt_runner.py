@@ -1,0 +1,175 @@
+"""dbt, in this process, on the pipeline's own warehouse: the SQL layer (``sql/``, a dbt project) is built
+and tested by dbt-core with dbt-duckdb or dbt-postgres.
+
+The profile (``sql/profiles.yml``) is filled from the warehouse URL for the length of one invocation
+(``profile_environment``): the same database and schema as every other step, the password from the URL
+(an Airflow connection or the environment), never from a file. The project is parsed once per process and
+the manifest reused, so each invocation pays only for its own nodes. dbt's own log lines carry model and
+test names, counts and timings; the rows themselves are never printed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import threading
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+
+from eviction_prevention import settings
+
+log = logging.getLogger(__name__)
+
+PROJECT_DIR = settings.SQL_DIR
+ENV_PREFIX = "EVICTION_PREVENTION_DBT_"
+_lock = threading.Lock()  # one dbt invocation at a time: the profile lives in the environment meanwhile
+_manifests: dict[str, Any] = {}  # parsed projects by rendering and variables (both build slots of a warehouse)
+MANIFESTS_KEPT = 4
+
+
+class DbtError(RuntimeError):
+    """A dbt invocation that failed: the nodes that errored or failed, by name (no data)."""
+
+
+@dataclass(frozen=True)
+class NodeResult:
+    name: str
+    kind: str  # model / test / unit_test
+    status: str  # success / pass / error / fail / warn / skipped
+    failures: int | None
+    seconds: float
+
+
+def profile_environment(url: str, schema: str) -> dict[str, str]:
+    """The variables ``sql/profiles.yml`` reads, for the warehouse at ``url`` working in ``schema``."""
+    parsed = sa.make_url(url)
+    env = {f"{ENV_PREFIX}SCHEMA": schema}
+    if parsed.get_backend_name() == "duckdb":
+        env |= {
+            f"{ENV_PREFIX}TARGET": "duckdb",
+            f"{ENV_PREFIX}DUCKDB_PATH": str(parsed.database),
+            f"{ENV_PREFIX}DUCKDB_MEMORY_LIMIT": settings.duckdb_memory_limit(),
+        }
+        return env
+    if parsed.get_backend_name() != "postgresql":
+        raise ValueError(f"dbt: unsupported warehouse {parsed.get_backend_name()}")
+    return env | {
+        f"{ENV_PREFIX}TARGET": "postgres",
+        f"{ENV_PREFIX}HOST": parsed.host or "127.0.0.1",
+        f"{ENV_PREFIX}PORT": str(parsed.port or 5432),
+        f"{ENV_PREFIX}USER": parsed.username or "postgres",
+        f"{ENV_PREFIX}PASSWORD": parsed.password or "",
+        f"{ENV_PREFIX}DATABASE": parsed.database or "postgres",
+    }
+
+
+@contextlib.contextmanager
+def _environment(values: dict[str, str]) -> Iterator[None]:
+    saved = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def _paths(slot: str = "parse") -> list[str]:
+    """Project, profile, and the target and log folders of ``slot`` (a build schema: its parse is kept there
+    between runs, so a run re-parses only what changed)."""
+    target = settings.home() / "dbt" / slot
+    return [
+        "--project-dir", str(PROJECT_DIR), "--profiles-dir", str(PROJECT_DIR),
+        "--target-path", str(target / "target"), "--log-path", str(target / "logs"),
+    ]  # fmt: skip
+
+
+def _rendering(env: dict[str, str]) -> list[str]:
+    """What of the profile the parsed project depends on: the adapter, the database's name and the schema
+    (relation names are rendered at parse time). A DuckDB file elsewhere with the same name parses the same."""
+    target = env[f"{ENV_PREFIX}TARGET"]
+    database = env.get(f"{ENV_PREFIX}DATABASE") or Path(env[f"{ENV_PREFIX}DUCKDB_PATH"]).stem
+    return [target, database, env[f"{ENV_PREFIX}SCHEMA"]]
+
+
+def _manifest(env: dict[str, str], variables: str, slot: str = "parse") -> Any:
+    """The project parsed for this profile and these variables (dbt renders schemas at parse time), once per
+    process: the invocations of one publish run share it."""
+    from dbt.cli.main import dbtRunner
+
+    key = json.dumps([_rendering(env), variables])
+    if key not in _manifests:
+        result = dbtRunner().invoke(["parse", "--quiet", *_paths(slot), "--vars", variables])
+        if not result.success:
+            raise DbtError(f"dbt parse failed: {type(result.exception).__name__}")
+        if len(_manifests) >= MANIFESTS_KEPT:
+            _manifests.pop(next(iter(_manifests)))
+        _manifests[key] = result.result
+    return _manifests[key]
+
+
+def manifest(url: str | None = None, schema: str = "main") -> Any:
+    """The parsed project (dbt's ``Manifest``: models, sources, tests and their YAML documentation). Parsing
+    opens no connection; the profile defaults to a DuckDB file under the state folder that is never created."""
+    url = url or f"duckdb:///{settings.home() / 'dbt' / 'parse-only.duckdb'}"
+    env = profile_environment(url, schema)
+    with _lock, _environment(env):
+        return _manifest(env, json.dumps({}))
+
+
+def invoke(
+    url: str, schema: str, command: str, args: Sequence[str] = (), variables: dict[str, str] | None = None
+) -> list[NodeResult]:
+    """Run ``dbt <command> <args>`` on the warehouse; returns each node's outcome. Raises ``DbtError`` naming
+    the nodes that errored or failed."""
+    from dbt.cli.main import dbtRunner
+
+    env = profile_environment(url, schema)
+    encoded = json.dumps(variables or {}, sort_keys=True)
+    slot = (variables or {}).get("build_schema") or "parse"
+    with _lock, _environment(env):
+        runner = dbtRunner(manifest=_manifest(env, encoded, slot))
+        cli = [command, "--quiet", *_paths(slot), "--vars", encoded, "--no-write-json", *args]
+        try:
+            result = runner.invoke(cli)
+        finally:
+            if env[f"{ENV_PREFIX}TARGET"] == "duckdb":
+                _release_duckdb()
+    nodes = [_node_result(r) for r in (getattr(result.result, "results", None) or [])]
+    bad = [f"{n.kind} {n.name}: {n.status}" for n in nodes if n.status in ("error", "fail", "runtime error")]
+    if not result.success:
+        detail = "; ".join(bad) or (type(result.exception).__name__ if result.exception else "no node failed")
+        raise DbtError(f"dbt {command} failed: {detail}")
+    for n in nodes:
+        log.info("dbt %s %s: %s in %.2f s", n.kind, n.name, n.status, n.seconds)
+    return nodes
+
+
+def _release_duckdb() -> None:
+    """Close dbt-duckdb's database handle: it stays open after an invocation, and the pipeline's own engine
+    (other settings) cannot open the same file in this process while it is."""
+    from dbt.adapters.duckdb.connections import DuckDBConnectionManager
+
+    with contextlib.suppress(Exception):  # no environment yet: nothing is open
+        DuckDBConnectionManager.env().close()
+    DuckDBConnectionManager.close_all_connections()
+
+
+def _node_result(result: Any) -> NodeResult:
+    node = result.node
+    return NodeResult(
+        name=node.name,
+        kind=str(node.resource_type),
+        status=str(result.status),
+        failures=result.failures,
+        seconds=float(result.execution_time or 0.0),
+    )
