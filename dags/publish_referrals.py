@@ -43,6 +43,10 @@ def publish_referrals() -> None:
         return tasks.write_dashboard()
 
     @task
+    def write_dbt_docs() -> dict:
+        return tasks.write_dbt_docs()
+
+    @task
     def alert_missed_deliveries() -> dict[str, int]:
         return tasks.alert_missed_deliveries()
 
@@ -58,7 +62,7 @@ def publish_referrals() -> None:
     build = prepare()
     published = publish(build)
     build_intermediate(build) >> link(build) >> build_marts(build) >> published
-    published >> [write_dashboard(), alert_missed_deliveries()]
+    published >> [write_dashboard(), write_dbt_docs(), alert_missed_deliveries()]
     published >> send_feedback.expand(partner=feedback_partners())
 
 

@@ -41,7 +41,7 @@ from eviction_prevention import settings
 
 log = logging.getLogger(__name__)
 
-STAGES = ("download", "parse", "validate", "pseudonymise", "load", "case_building", "link", "publish")
+STAGES = ("download", "parse", "validate", "pseudonymise", "load", "dbt_start", "case_building", "link", "publish")
 DEFAULT_SIZES = (100_000, 300_000, 1_000_000)
 BENCH_KEY = "bench-only-key-" + "0" * 48  # synthetic data only; never a production key
 BENCH_VAULT_KEY = "bench-only-vault-key-" + "0" * 42
@@ -139,17 +139,18 @@ class StageClock:
 def instrumented(clock: StageClock) -> Iterator[None]:
     """Time parse (``sandbox.parse``: in the reader process, with the transfer of its result), check (parse +
     validate), to_staging, models per phase and linkage."""
-    from eviction_prevention import warehouse
     from eviction_prevention.intake import check, ingest
     from eviction_prevention.link import sources
     from eviction_prevention.parse import sandbox
+    from eviction_prevention.publish import dbt_runner, rebuild
 
     with contextlib.ExitStack() as stack:  # each name where its caller looks it up
         stack.enter_context(clock.wrap(sandbox, "parse", "parse"))
         stack.enter_context(clock.wrap(ingest, "check", "_check"))
         stack.enter_context(clock.wrap(check, "to_staging", "pseudonymise"))
         stack.enter_context(clock.wrap(sources, "link_sources", "link"))
-        stack.enter_context(clock.wrap(warehouse, "build_models", lambda _conn, phase: f"_models_{phase}"))
+        stack.enter_context(clock.wrap(rebuild, "build_models", lambda _url, _build, layer: f"_models_{layer}"))
+        stack.enter_context(clock.wrap(dbt_runner, "_manifest", "_dbt_start"))
         yield
 
 
@@ -223,9 +224,10 @@ def stage_table(clock: StageClock, rows: int) -> dict[str, dict[str, float]]:
         "validate": s["_check"] - s["parse"],
         "pseudonymise": s["pseudonymise"],
         "load": s["_ingest"] - s["_check"] - s["pseudonymise"],
-        "case_building": s["_models_before_linkage"],
+        "dbt_start": s["_dbt_start"],
+        "case_building": s["_models_intermediate"] - s["_dbt_start"],
         "link": s["link"],
-        "publish": s["_publish"] - s["_models_before_linkage"] - s["link"],
+        "publish": s["_publish"] - s["_models_intermediate"] - s["link"],
     }
     return {k: {"seconds": round(v, 3), "rows": rows} for k, v in seconds.items()}
 
@@ -273,13 +275,17 @@ def pg_warehouse(rows: int) -> Iterator[str]:
     pipeline's tables, else a fresh database on 127.0.0.1:5432, dropped after the run."""
     import sqlalchemy as sa
     from eviction_prevention import warehouse
+    from eviction_prevention.publish import models, write_audit_publish
 
     given = os.environ.get(PG_URL_ENV)
     if given:
-        tables = warehouse.schema_tables() + [m for phase in warehouse.model_plan().values() for m in phase]
         with warehouse.connect(given) as conn:
-            for table in tables:
+            for table in warehouse.schema_tables():
                 conn.execute(sa.text(f"DROP TABLE IF EXISTS {table} CASCADE"))
+            for view in models.model_names():
+                conn.execute(sa.text(f"DROP VIEW IF EXISTS {view} CASCADE"))
+            for schema in write_audit_publish.slot_schemas(write_audit_publish.current_schema(conn)):
+                conn.execute(sa.text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
         yield given
         return
     name = f"eviction_prevention_bench_{rows}_{os.getpid()}"

@@ -11,7 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-STAGES = {"download", "parse", "validate", "pseudonymise", "load", "case_building", "link", "publish"}
+STAGES = {"download", "parse", "validate", "pseudonymise", "load", "dbt_start", "case_building", "link", "publish"}
 
 
 def test_bench_runs_and_writes_results(tmp_path: Path) -> None:

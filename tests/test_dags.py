@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import sys
 import time
 from pathlib import Path
@@ -50,6 +51,10 @@ def test_intake_tasks_and_retries() -> None:
     assert {a.name for a in announce.outlets} == {"stg_arrears_snapshots", "stg_social_team_cases", "stg_sdd_records"}
     publish = bag.dags["publish_referrals"]
     assert {a.name for a in publish.get_task("publish").outlets} == {"mart_referrals", "mart_compliance_monthly"}
+    # the dbt steps are tasks: prepare -> intermediate models -> linkage -> marts (the audit) -> publish
+    chain = ["prepare", "build_intermediate", "link", "build_marts", "publish"]
+    for before, after in itertools.pairwise(chain):
+        assert before in publish.get_task(after).upstream_task_ids, (before, after)
     feedback = publish.get_task("send_feedback")  # after the marts, one instance per receiving partner
     assert feedback.upstream_task_ids == {"publish", "feedback_partners"}
     assert feedback.map_index_template == "{{ partner_code }}"

@@ -200,6 +200,13 @@ def write_dashboard() -> dict[str, object]:
     return dashboard.write_dashboard()
 
 
+def write_dbt_docs() -> dict[str, str]:
+    """The dbt project's documentation (``dbt docs generate --static``) beside the dashboard."""
+    from eviction_prevention.publish import dbt_runner
+
+    return {"docs": dbt_runner.write_docs().name}
+
+
 def alert_missed_deliveries() -> dict[str, int]:
     from eviction_prevention.operate import alerts
 
