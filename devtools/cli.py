@@ -86,11 +86,13 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 def _where_to_look(home: Path) -> None:
     from eviction_prevention.intake.files import RECEIPT_SUFFIX
     from eviction_prevention.operate import dashboard
+    from eviction_prevention.publish import dbt_runner
     from eviction_prevention.publish.feedback import FILE_PREFIX
 
     print(
         "\n== where to look ==\n"
         f"dashboard   {dashboard.default_path()}\n"
+        f"dbt docs    {dbt_runner.docs_path()}  (models, columns in English and Dutch, tests, lineage)\n"
         f"receipts    {home / 'sftp' / '<partner>' / 'outbox'}/*{RECEIPT_SUFFIX}\n"
         f"feedback    {home / 'sftp' / '<partner>' / 'outbox'}/{FILE_PREFIX}*.csv\n"
         f"warehouse   {settings.warehouse_url()}\n"

@@ -542,9 +542,10 @@ def _airflow_init(stack: NativeStack) -> None:
             subprocess.run([airflow_bin(), "db", "migrate"], env=env, check=True, stdout=out, stderr=subprocess.STDOUT)
         if env.get("_AIRFLOW_WWW_USER_CREATE") == "true":
             user = env.get("_AIRFLOW_WWW_USER_USERNAME", ADMIN_USER)
-            subprocess.run([airflow_bin(), "users", "create", "--username", user, "--password",
-                            stack.secrets.admin_password, "--firstname", "Airflow", "--lastname", "Admin",
-                            "--email", "admin@example.org", "--role", "Admin"],
+            # --password=...: a random password may start with "-", which argparse would read as an option
+            subprocess.run([airflow_bin(), "users", "create", "--username", user,
+                            f"--password={stack.secrets.admin_password}", "--firstname", "Airflow",
+                            "--lastname", "Admin", "--email", "admin@example.org", "--role", "Admin"],
                            env=env, check=True, stdout=out, stderr=subprocess.STDOUT)  # fmt: skip
 
 

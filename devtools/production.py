@@ -26,7 +26,7 @@ from typing import Any
 import sqlalchemy as sa
 from eviction_prevention import settings, warehouse
 from eviction_prevention.intake.files import RECEIPT_SUFFIX
-from eviction_prevention.publish import write_audit_publish
+from eviction_prevention.publish import models, write_audit_publish
 
 from devtools import evaluation
 from devtools.airflow_api import FINISHED, AirflowAPI
@@ -88,10 +88,7 @@ def receipts(stack: NativeStack) -> dict[str, int]:
 def mart_checksums(url: str) -> dict[str, str]:
     """md5 of every mart's rows in a fixed order (PostgreSQL): equal checksums, equal marts."""
     with warehouse.connect(url) as conn:
-        tables = conn.execute(sa.text(
-            "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema() "
-            "AND table_name LIKE 'mart\\_%' AND table_type = 'BASE TABLE' ORDER BY table_name"
-        )).scalars().all()  # fmt: skip
+        tables = models.model_names("marts")  # views of the warehouse's schema on the published build
         return {
             t: conn.execute(
                 sa.text(f"SELECT md5(coalesce(string_agg(r::text, E'\\n' ORDER BY r::text), '')) FROM {t} r")

@@ -30,7 +30,9 @@ INSIDE: dict[str, tuple[str, str, str, int]] = {
     "load:between_files": ("eviction_prevention.intake.ingest", "ingest_file", "before", 3),
     "settle:after_receipt": ("eviction_prevention.intake.settle", "_move", "before", 1),
     "settle:before_ledger_mark": ("eviction_prevention.intake.settle", "mark_settled", "before", 1),
-    "publish:during_linkage": ("eviction_prevention.link.sources", "link_sources", "before", 1),
+    "link:during_linkage": ("eviction_prevention.link.sources", "link_sources", "before", 1),
+    # the views switched to the new build, the access layer not yet applied: the transaction never commits
+    "publish:during_switch": ("eviction_prevention.operate.access", "apply_access", "before", 1),
 }
 BOUNDARIES = {f"boundary:after_{step}": step for step in faults.STEPS}
 KILL_POINTS = sorted(INSIDE) + sorted(BOUNDARIES)

@@ -40,7 +40,9 @@ FAULT_PARTNER = "trivire"
 OTHER_PARTNERS = ("sdd", "sociale_teams", "tablis", "woonbron")
 SCALE = 0.05
 SEED = 2026
-STEPS = ("fetch", "load", "settle", "publish")
+# the intake's tasks, then the publish DAG's (write-audit-publish: a build, the linkage, the audit, the switch)
+PUBLISH_STEPS = ("prepare", "build_intermediate", "link", "build_marts", "publish")
+STEPS = ("fetch", "load", "settle", *PUBLISH_STEPS)
 
 
 # ---------------------------------------------------------------------------------------------- TCP proxy
@@ -258,8 +260,15 @@ def drop_files(port: int, keys: Any, code: str = FAULT_PARTNER) -> None:
 Connect = Callable[[], contextlib.AbstractContextManager[Any]]
 
 
-def run_step(step: str, partner_code: str, connect: Connect, previous: dict[str, Any] | None) -> dict[str, Any]:
-    """One intake step as its Airflow task runs it (lock, then the task body), with a direct SFTP session."""
+def run_step(
+    step: str,
+    partner_code: str,
+    connect: Connect,
+    previous: dict[str, Any] | None,
+    build: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """One step as its Airflow task runs it (lock, then the task body), with a direct SFTP session; ``build``:
+    the result of ``prepare`` (the publish run's build, as its later tasks get it from XCom)."""
     from eviction_prevention.intake.locks import partner_lock
     from eviction_prevention.orchestration import tasks
     from eviction_prevention.partners import get_partner
@@ -273,7 +282,14 @@ def run_step(step: str, partner_code: str, connect: Connect, previous: dict[str,
     if step == "settle":
         with partner_lock(partner.code), connect() as client:
             return tasks.settle_with(partner, previous or {}, client)
-    return tasks.publish()
+    if step == "prepare":
+        return tasks.prepare_build()
+    assert build is not None, f"{step} needs the result of prepare"
+    if step in ("build_intermediate", "build_marts"):
+        return tasks.build_models(build, step.removeprefix("build_"))
+    if step == "link":
+        return tasks.link(build)
+    return tasks.publish_build(build)
 
 
 def run_steps(
@@ -286,7 +302,11 @@ def run_steps(
     """Run the steps in order, each one's result kept in ``state/<step>.json`` (like an XCom): a rerun
     after a crash starts at the first step without a result - what clearing the failed task does."""
     state.mkdir(parents=True, exist_ok=True)
-    results: dict[str, Any] = {}
+    results: dict[str, Any] = {
+        s: json.loads((state / f"{s}.json").read_text(encoding="utf-8"))
+        for s in STEPS
+        if (state / f"{s}.json").exists()
+    }
     before = STEPS[STEPS.index(steps[0]) - 1] if STEPS.index(steps[0]) else None
     previous: dict[str, Any] | None = None
     if before and (state / f"{before}.json").exists():
@@ -296,7 +316,7 @@ def run_steps(
         if path.exists():
             previous = json.loads(path.read_text(encoding="utf-8"))
         else:
-            previous = run_step(step, partner_code, connect, previous)
+            previous = run_step(step, partner_code, connect, previous, results.get("prepare"))
             after_step(step)
             partial = path.with_suffix(".tmp")
             partial.write_text(json.dumps(previous, default=str), encoding="utf-8")

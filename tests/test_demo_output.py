@@ -27,6 +27,8 @@ def test_the_demo_console_shows_steps_a_refused_receipt_and_where_to_look(tmp_pa
     assert "== a faulty delivery, refused: sftp/trivire/outbox/huurachterstand_" in console
     assert "Resultaat: AFGEWEZEN" in console and "de kopregel ontbreekt" in console
     assert "== where to look ==" in console and "mart_worklist_overdue" in console
+    assert f"dbt docs    {home / 'reports' / 'dbt_docs.html'}" in console
+    assert "mart_referrals" in (home / "reports" / "dbt_docs.html").read_text(encoding="utf-8")
     for partner in ("trivire", "woonbron", "tablis", "sociale_teams"):
         assert f"sftp/{partner}/outbox/terugkoppeling_{partner}_" in console
     # the chatter is in the log file, not on the console

@@ -32,7 +32,8 @@ def test_two_simultaneous_runs_load_each_file_once(tmp_path: Path, pg_url: str) 
         states = [tmp_path / "run-a", tmp_path / "run-b"]
         for state in states:
             state.mkdir()
-            (state / "publish.json").write_text("{}")  # publish once, after both runs
+            for step in faults.PUBLISH_STEPS:  # publish once, after both runs
+                (state / f"{step}.json").write_text("{}")
         runs = [env.runner(state, start_when=go) for state in states]
         deadline = time.monotonic() + 120
         while not all(s.with_suffix(".ready").exists() for s in states) and time.monotonic() < deadline:
@@ -48,7 +49,7 @@ def test_two_simultaneous_runs_load_each_file_once(tmp_path: Path, pg_url: str) 
         # a run that fetched a file the other run then loaded resumes that outcome: never "duplicate"
         assert all(o["status"] == "loaded" for run in outcomes for o in run["outcomes"])
         assert {o["remote_name"] for run in outcomes for o in run["outcomes"]} == set(faults.expected_rows())
-        env.run(tmp_path / "publish", ("publish",))
+        env.run(tmp_path / "publish", faults.PUBLISH_STEPS)
         env.assert_converged("the same intake twice at the same time")
 
 

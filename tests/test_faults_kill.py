@@ -1,5 +1,6 @@
-"""A real intake process SIGKILLed at every step boundary and inside fetch, load, settle and publish; the
-rerun (clear the task: start again at the step without a result) converges to the clean run's marts.
+"""A real intake process SIGKILLed at every step boundary (the intake's and the publish run's) and inside
+fetch, load, settle, the linkage and the switch of a publish; the rerun (clear the task: start again at the
+step without a result) converges to the clean run's marts.
 Real processes, embedded SFTP server process, PostgreSQL.
 """
 

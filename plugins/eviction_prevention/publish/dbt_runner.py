@@ -4,8 +4,8 @@ and tested by dbt-core with dbt-duckdb or dbt-postgres.
 The profile (``sql/profiles.yml``) is filled from the warehouse URL for the length of one invocation
 (``profile_environment``): the same database and schema as every other step, the password from the URL
 (an Airflow connection or the environment), never from a file. The project is parsed once per process and
-the manifest reused, so each invocation pays only for its own nodes. dbt's own log lines carry model and
-test names, counts and timings; the rows themselves are never printed.
+the manifest reused, so each invocation pays only for its own nodes. dbt prints errors only and keeps no log
+file; each node's outcome is logged here (name, status, seconds): never a row.
 """
 
 from __future__ import annotations
@@ -141,7 +141,9 @@ def invoke(
         runner = dbtRunner(manifest=parsed)
         # run results and manifest files only for the docs: they cost ~0.3 s per invocation
         json_files = ["--write-json"] if command.startswith("docs") else ["--no-write-json"]
-        cli = [*command.split(), "--quiet", *_paths(slot), "--vars", encoded, *json_files, *args]
+        # errors only on the console, no dbt.log: the task's own log lines (below) say what ran
+        cli = [*command.split(), "--quiet", "--log-level-file", "none", *_paths(slot), "--vars", encoded]
+        cli += [*json_files, *args]
         try:
             result = runner.invoke(cli)
         finally:
@@ -157,17 +159,22 @@ def invoke(
     return nodes
 
 
+def docs_path() -> Path:
+    """Where the dbt docs page goes: beside the compliance dashboard."""
+    return settings.home() / "reports" / "dbt_docs.html"
+
+
 def write_docs(url: str | None = None, out_path: Path | None = None) -> Path:
     """``dbt docs generate --static`` on the published warehouse: one self-contained HTML page (models, sources,
     columns with their descriptions and Dutch terms, tests, lineage, column types from the catalogue; no rows),
-    written atomically to ``out_path`` (default: beside the compliance dashboard, ``reports/dbt_docs.html``)."""
+    written atomically to ``out_path`` (default ``docs_path``)."""
     import shutil
 
     url = url or settings.warehouse_url()
     with warehouse.connect(url) as conn:
         schema = conn.execute(sa.text("SELECT current_schema()")).scalar_one()
     invoke(url, schema, "docs generate", ["--static"])
-    out_path = Path(out_path or settings.home() / "reports" / "dbt_docs.html")
+    out_path = Path(out_path or docs_path())
     out_path.parent.mkdir(parents=True, exist_ok=True)
     partial = out_path.with_suffix(".html.partial")
     shutil.copyfile(settings.home() / "dbt" / "parse" / "target" / "static_index.html", partial)
