@@ -284,7 +284,7 @@ def pg_warehouse(rows: int) -> Iterator[str]:
                 conn.execute(sa.text(f"DROP TABLE IF EXISTS {table} CASCADE"))
             for view in models.model_names():
                 conn.execute(sa.text(f"DROP VIEW IF EXISTS {view} CASCADE"))
-            for schema in write_audit_publish.slot_schemas(write_audit_publish.current_schema(conn)):
+            for schema in write_audit_publish.slot_schemas(warehouse.current_schema(conn)):
                 conn.execute(sa.text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
         yield given
         return

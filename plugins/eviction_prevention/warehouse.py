@@ -85,9 +85,14 @@ def vault_schema_of(schema: str) -> str:
     return f"{schema}_vault"
 
 
+def current_schema(conn: Connection) -> str:
+    """The warehouse's schema: the one ``conn`` works in (``main`` in DuckDB, the search path's in PostgreSQL)."""
+    return conn.execute(sa.text("SELECT current_schema()")).scalar_one()
+
+
 def vault_schema(conn: Connection) -> str:
     """The identity vault's schema of the warehouse ``conn`` works in."""
-    return vault_schema_of(conn.execute(sa.text("SELECT current_schema()")).scalar_one())
+    return vault_schema_of(current_schema(conn))
 
 
 def _create_statements() -> dict[str, str]:

@@ -135,7 +135,7 @@ def transaction_lock(conn: Connection, name: str) -> None:
 def schema_lock(conn: Connection) -> None:
     """Serialise schema creation on PostgreSQL until the end of ``conn``'s transaction (no-op on DuckDB)."""
     if conn.dialect.name == "postgresql":
-        schema = conn.execute(sa.text("SELECT current_schema()")).scalar()
+        schema = warehouse.current_schema(conn)
         transaction_lock(conn, f"{schema}/{SCHEMA_LOCK_NAME}")
 
 

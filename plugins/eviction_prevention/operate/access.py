@@ -129,7 +129,7 @@ def apply_access(conn: Connection) -> int:
     transaction_lock(conn, ACCESS_LOCK_NAME)
     seed_partner_access(conn)
     conn.exec_driver_sql((settings.SQL_DIR / "postgres" / "access_roles.sql").read_text(encoding="utf-8"))
-    base = conn.execute(sa.text("SELECT current_schema()")).scalar_one()
+    base = warehouse.current_schema(conn)
     todo = statements(base, _tables(conn, base), write_audit_publish.published_build(conn), models.model_names())
     for statement in todo:
         conn.exec_driver_sql(statement)

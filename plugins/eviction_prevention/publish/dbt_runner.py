@@ -83,13 +83,18 @@ def _environment(values: dict[str, str]) -> Iterator[None]:
                 os.environ[k] = v
 
 
+def _target_dir(slot: str = "parse") -> Path:
+    """dbt's target folder for ``slot`` (a build schema: its parse is kept there between runs, so a run re-parses
+    only what changed)."""
+    return settings.home() / "dbt" / slot / "target"
+
+
 def _paths(slot: str = "parse") -> list[str]:
-    """Project, profile, and the target and log folders of ``slot`` (a build schema: its parse is kept there
-    between runs, so a run re-parses only what changed)."""
-    target = settings.home() / "dbt" / slot
+    """Project, profile, and the target and log folders of ``slot``."""
+    target = _target_dir(slot)
     return [
         "--project-dir", str(PROJECT_DIR), "--profiles-dir", str(PROJECT_DIR),
-        "--target-path", str(target / "target"), "--log-path", str(target / "logs"),
+        "--target-path", str(target), "--log-path", str(target.parent / "logs"),
     ]  # fmt: skip
 
 
@@ -172,12 +177,12 @@ def write_docs(url: str | None = None, out_path: Path | None = None) -> Path:
 
     url = url or settings.warehouse_url()
     with warehouse.connect(url) as conn:
-        schema = conn.execute(sa.text("SELECT current_schema()")).scalar_one()
+        schema = warehouse.current_schema(conn)
     invoke(url, schema, "docs generate", ["--static"])
     out_path = Path(out_path or docs_path())
     out_path.parent.mkdir(parents=True, exist_ok=True)
     partial = out_path.with_suffix(".html.partial")
-    shutil.copyfile(settings.home() / "dbt" / "parse" / "target" / "static_index.html", partial)
+    shutil.copyfile(_target_dir() / "static_index.html", partial)
     partial.replace(out_path)
     log.info("dbt docs written: %s", out_path.name)
     return out_path

@@ -34,6 +34,7 @@ from eviction_prevention.publish import write_audit_publish as wap
 log = logging.getLogger(__name__)
 
 PUBLISH_LOCK = "publish"
+LINKAGE_TABLES = ("int_links", "int_persons")  # written by ``link``, between the two dbt steps
 # What each dbt step builds and tests: the intermediate models with the tests of the sources loaded before the
 # run; the marts with the tests of the linkage's output and every test that joins a mart to an intermediate
 # model. Each test runs in exactly one step (tests/test_marts.py checks it). The dbt unit tests test the SQL,
@@ -145,8 +146,9 @@ def prepare(
         reference = set_reference_date(conn, reference_date)
         statutory_calendar.warn_if_uncovered(reference, rules)
         refresh_delivery_periods(conn, reference or files.today())
-        warehouse.analyze_tables(conn, warehouse.schema_tables())
-        schema = wap.current_schema(conn)
+        # what the intermediate models read; the linkage's tables get theirs when it has rewritten them
+        warehouse.analyze_tables(conn, [t for t in warehouse.schema_tables() if t not in LINKAGE_TABLES])
+        schema = warehouse.current_schema(conn)
         build = wap.start_build(conn, schema)
     return Build(schema, build, reference.isoformat() if reference else None)
 
@@ -168,7 +170,7 @@ def link(url: str | None, build: Build, key: bytes | keys.KeyChain | None = None
     """The linkage of the build's intermediate models: ``int_links`` and ``int_persons``."""
     with warehouse.connect(url) as conn:
         counts = sources.link_sources(conn, _key_chain(key), models=build.build_schema)
-        warehouse.analyze_tables(conn, ["int_links", "int_persons"])  # the marts join them
+        warehouse.analyze_tables(conn, LINKAGE_TABLES)  # the marts join them
     return counts
 
 

@@ -26,10 +26,6 @@ BUILD_INFIX = "_build_"
 SLOTS = ("a", "b")
 
 
-def current_schema(conn: Connection) -> str:
-    return conn.execute(sa.text("SELECT current_schema()")).scalar_one()
-
-
 def slot_schemas(schema: str) -> list[str]:
     """The two build schemas of the warehouse schema ``schema``."""
     return [f"{schema}{BUILD_INFIX}{slot}" for slot in SLOTS]
