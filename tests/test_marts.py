@@ -218,6 +218,54 @@ def test_a_failed_audit_leaves_the_previous_build_visible(warehouse_url: str) ->
         assert write_audit_publish.build_schemas(conn, schema) == [f"{schema}_build_b"]  # the replaced one dropped
 
 
+def test_overlapping_runs_never_publish_one_build_together(warehouse_url: str) -> None:
+    """A run whose build a later run took over (a publish by hand during a scheduled one) stops before it
+    publishes; the later run publishes; what analysts saw in between is the previous build, whole."""
+    _build(warehouse_url)
+    before = _published(warehouse_url)
+    with warehouse.connect(warehouse_url) as conn:
+        links = warehouse.read_frame(conn, "SELECT * FROM int_links")
+    earlier = rebuild.prepare(warehouse_url, key=TEST_KEY.encode())
+    rebuild.build_models(warehouse_url, earlier, "intermediate")
+    later = rebuild.prepare(warehouse_url, key=TEST_KEY.encode())
+    assert later.build_schema == earlier.build_schema and later.run_id != earlier.run_id  # the same free slot
+    for superseded_step in (
+        lambda: rebuild.build_models(warehouse_url, earlier, "marts"),
+        lambda: rebuild.link(warehouse_url, earlier, key=TEST_KEY.encode()),
+        lambda: rebuild.publish_build(warehouse_url, earlier),
+    ):
+        with pytest.raises(write_audit_publish.BuildSuperseded, match="taken over by a later publish run"):
+            superseded_step()
+    assert _published(warehouse_url) == before
+    rebuild.build_models(warehouse_url, later, "intermediate")
+    with warehouse.connect(warehouse_url) as conn:
+        warehouse.recreate_table(conn, "int_links")
+        warehouse.insert_rows(conn, "int_links", links)
+    rebuild.build_models(warehouse_url, later, "marts")
+    rebuild.publish_build(warehouse_url, later)
+    assert _published(warehouse_url) == (later.build_schema, before[1])
+    assert later.build_schema != before[0]
+
+
+def test_a_step_rerun_after_publishing_writes_nothing(warehouse_url: str) -> None:
+    """Rerunning a step of a published run (an Airflow task cleared after the run) leaves the live build as it
+    is: the same schema, the same rows, the same counts returned."""
+    _build(warehouse_url)
+    build = rebuild.prepare(warehouse_url, key=TEST_KEY.encode())
+    counts = rebuild.build_models(warehouse_url, build, "intermediate")
+    links = rebuild.link(warehouse_url, build, key=TEST_KEY.encode())
+    marts = rebuild.build_models(warehouse_url, build, "marts")
+    rebuild.publish_build(warehouse_url, build)
+    published = _published(warehouse_url)
+    assert published[0] == build.build_schema
+    assert rebuild.build_models(warehouse_url, build, "marts") == marts
+    assert rebuild.link(warehouse_url, build, key=TEST_KEY.encode()) == links
+    assert rebuild.build_models(warehouse_url, build, "intermediate") == counts
+    rebuild.publish_build(warehouse_url, build)
+    assert _published(warehouse_url) == published
+    assert marts["mart_referrals"] == 8  # cases A-H (Z came only in the replaced delivery)
+
+
 def test_each_data_test_runs_in_one_step_and_the_unit_tests_pass(warehouse_url: str) -> None:
     """On an empty warehouse: the two dbt steps of a publish run every data test of the project once between
     them; then the dbt unit tests (sql/models/marts/_unit_tests.yml, expected values worked out by hand) pass

@@ -73,3 +73,13 @@ CREATE TABLE IF NOT EXISTS meta_published_build (
     schema_name   VARCHAR NOT NULL,
     published_at  TIMESTAMP NOT NULL   -- UTC
 );
+
+-- The build a publish run is writing (one row: the latest run's claim). Each step of a run (prepare, the dbt
+-- steps, link, publish) works under the publish lock and only while its run still holds the claim: a later
+-- run's prepare takes it over, and the earlier run stops before publishing (write_audit_publish).
+CREATE TABLE IF NOT EXISTS meta_build_claim (
+    schema_name   VARCHAR NOT NULL,
+    run_id        VARCHAR NOT NULL,
+    claimed_at    TIMESTAMP NOT NULL,  -- UTC
+    published_at  TIMESTAMP            -- UTC; set when the run published the build
+);

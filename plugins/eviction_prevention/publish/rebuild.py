@@ -10,12 +10,18 @@ Everything is rebuilt from the staging tables on each run, so a rerun gives the 
 4. ``build_models("marts")``: dbt builds and tests the marts in the build schema (the audit).
 5. ``publish_build``: in one transaction the warehouse's views switch to the build, and the access layer
    follows. Until then analysts see the previous build, whole.
+
+Each step holds the publish lock while it runs and goes on only while its run holds the build
+(``write_audit_publish.check_claim``): two runs that overlap never write one build, the earlier one stops
+before publishing. A step rerun after the build was published writes nothing.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 
 import pandas as pd
@@ -54,11 +60,13 @@ SELECTIONS = {
 @dataclass(frozen=True)
 class Build:
     """One publish run's build: the warehouse's schema (sources; the views analysts query), the schema the
-    run's models go to, and the reference date they are computed as of. Names and a date only: safe in XCom."""
+    run's models go to, the reference date they are computed as of, and the run's random id (its claim on the
+    build schema). Names, a date and an id only: safe in XCom."""
 
     schema: str
     build_schema: str
     reference_date: str | None
+    run_id: str
 
     def dbt_vars(self) -> dict[str, str]:
         return {"warehouse_schema": self.schema, "build_schema": self.build_schema}
@@ -135,8 +143,9 @@ def prepare(
     """Everything the models read besides the deliveries, as of one reference date, and a fresh build schema.
 
     A warehouse made before sealing is migrated first (``seal_migration``: it needs the pseudonymisation key,
-    by default ``settings.pseudonym_key``)."""
-    with warehouse.connect(url) as conn:
+    by default ``settings.pseudonym_key``). The build is claimed for this run: a run still going loses it."""
+    url = url or settings.warehouse_url()
+    with locks.named_lock(PUBLISH_LOCK, url), warehouse.connect(url) as conn:
         warehouse.ensure_schema(conn)
         seal_migration.migrate(conn, _key_chain(key))
         seed_reference_data(conn)
@@ -149,26 +158,44 @@ def prepare(
         # what the intermediate models read; the linkage's tables get theirs when it has rewritten them
         warehouse.analyze_tables(conn, [t for t in warehouse.schema_tables() if t not in LINKAGE_TABLES])
         schema = warehouse.current_schema(conn)
-        build = wap.start_build(conn, schema)
-    return Build(schema, build, reference.isoformat() if reference else None)
+        build_schema, run_id = wap.start_build(conn, schema)
+    return Build(schema, build_schema, reference.isoformat() if reference else None, run_id)
+
+
+@contextlib.contextmanager
+def step(url: str, build: Build, name: str) -> Iterator[bool]:
+    """One step of ``build``'s run: holds the publish lock, checks the run still holds its build (raises
+    ``write_audit_publish.BuildSuperseded`` otherwise) and yields whether the build is published already."""
+    with locks.named_lock(PUBLISH_LOCK, url):
+        with warehouse.connect(url) as conn:
+            published = wap.check_claim(conn, build.build_schema, build.run_id)
+        if published:
+            log.info("%s: build %s is published already; nothing to write", name, build.build_schema)
+        yield published
 
 
 def build_models(url: str | None, build: Build, layer: str) -> dict[str, int]:
     """dbt builds the models of ``layer`` (intermediate, marts) in the run's build schema and runs their tests;
     a failed test fails the run before anything is published. Returns row counts per model."""
     url = url or settings.warehouse_url()
-    dbt_runner.invoke(url, build.schema, "build", SELECTIONS[layer], build.dbt_vars())
     counts: dict[str, int] = {}
-    with warehouse.connect(url) as conn:
-        for name in models.model_names(layer):
-            counts[name] = conn.execute(sa.text(f'SELECT count(*) FROM "{build.build_schema}".{name}')).scalar_one()
-            log.info("model %s: %d rows", name, counts[name])
+    with step(url, build, f"build {layer}") as published:
+        if not published:
+            dbt_runner.invoke(url, build.schema, "build", SELECTIONS[layer], build.dbt_vars())
+        with warehouse.connect(url) as conn:
+            for name in models.model_names(layer):
+                counts[name] = conn.execute(sa.text(f'SELECT count(*) FROM "{build.build_schema}".{name}')).scalar_one()
+                log.info("model %s: %d rows", name, counts[name])
     return counts
 
 
 def link(url: str | None, build: Build, key: bytes | keys.KeyChain | None = None) -> dict[str, int]:
-    """The linkage of the build's intermediate models: ``int_links`` and ``int_persons``."""
-    with warehouse.connect(url) as conn:
+    """The linkage of the build's intermediate models: ``int_links`` and ``int_persons``; links per type."""
+    url = url or settings.warehouse_url()
+    with step(url, build, "link") as published, warehouse.connect(url) as conn:
+        if published:
+            rows = conn.execute(sa.text("SELECT link_type, count(*) FROM int_links GROUP BY link_type")).all()
+            return {str(kind): int(n) for kind, n in rows}
         counts = sources.link_sources(conn, _key_chain(key), models=build.build_schema)
         warehouse.analyze_tables(conn, LINKAGE_TABLES)  # the marts join them
     return counts
@@ -176,8 +203,10 @@ def link(url: str | None, build: Build, key: bytes | keys.KeyChain | None = None
 
 def publish_build(url: str | None, build: Build) -> int:
     """Switch the warehouse's views to the build and apply the access layer, in one transaction; returns the
-    access statements run (none on DuckDB)."""
-    with warehouse.connect(url) as conn:
+    access statements run (none on DuckDB). A rerun switches to the same build again."""
+    url = url or settings.warehouse_url()
+    with locks.named_lock(PUBLISH_LOCK, url), warehouse.connect(url) as conn:
+        wap.check_claim(conn, build.build_schema, build.run_id)
         wap.switch(conn, build.schema, build.build_schema, models.model_names())
         return access.apply_access(conn)
 
@@ -185,13 +214,12 @@ def publish_build(url: str | None, build: Build) -> int:
 def publish(
     url: str | None = None, reference_date: dt.date | None = None, key: bytes | keys.KeyChain | None = None
 ) -> dict[str, object]:
-    """Every step of a publish run, in order, as one caller (the CLI, the demo); one run at a time."""
+    """Every step of a publish run, in order, as one caller (the CLI, the demo)."""
     url = url or settings.warehouse_url()
-    with locks.named_lock(PUBLISH_LOCK, url):
-        build = prepare(url, reference_date, key)
-        counts: dict[str, object] = dict(build_models(url, build, "intermediate"))
-        counts["links"] = link(url, build, key)
-        counts.update(build_models(url, build, "marts"))
-        publish_build(url, build)
+    build = prepare(url, reference_date, key)
+    counts: dict[str, object] = dict(build_models(url, build, "intermediate"))
+    counts["links"] = link(url, build, key)
+    counts.update(build_models(url, build, "marts"))
+    publish_build(url, build)
     counts["reference_date"] = build.reference_date
     return counts

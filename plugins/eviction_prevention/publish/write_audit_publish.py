@@ -9,12 +9,20 @@ also keep dbt's parse of each slot valid between runs: dbt renders schema names 
 
 ``meta_published_build`` records the build the views show. On PostgreSQL the views are ``security_invoker``,
 so the row-level security on the build's tables (``operate.access``) applies to whoever queries.
+
+A run's steps are separate processes (Airflow tasks), so no lock spans the run. Instead ``start_build`` claims
+the build for the run (``meta_build_claim``: build schema and a random run id), every later step first checks
+the claim (``check_claim``), and each step runs under the publish lock (``publish.rebuild``). Two runs that
+overlap (a scheduled run and one by hand) therefore never write one build together: the later run's
+``start_build`` takes the claim over, and the earlier run's next step stops with ``BuildSuperseded`` before
+it publishes anything. A step rerun after its build was published writes nothing (the build is live).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
+import uuid
 from collections.abc import Sequence
 
 import sqlalchemy as sa
@@ -24,6 +32,10 @@ log = logging.getLogger(__name__)
 
 BUILD_INFIX = "_build_"
 SLOTS = ("a", "b")
+
+
+class BuildSuperseded(RuntimeError):
+    """The run no longer holds its build: a later publish run has started one of its own."""
 
 
 def slot_schemas(schema: str) -> list[str]:
@@ -63,16 +75,39 @@ def _relation_types(conn: Connection, schema: str) -> dict[str, str]:
     return {name: kind for name, kind in rows}
 
 
-def start_build(conn: Connection, schema: str) -> str:
-    """A fresh build schema: every build schema but the published one is dropped (an earlier build, or an
-    unfinished one of a run that failed), and the next slot created empty."""
+def _utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+def start_build(conn: Connection, schema: str) -> tuple[str, str]:
+    """A fresh build schema, claimed for a new run: every build schema but the published one is dropped (an
+    earlier build, or an unfinished one of a run that failed or was superseded), and the next slot created
+    empty. Returns the build schema and the run id that holds it."""
     published = published_build(conn)
     for stale in build_schemas(conn, schema):
         if stale != published:
             conn.execute(sa.text(f'DROP SCHEMA IF EXISTS "{stale}" CASCADE'))
     build = next_build_schema(schema, published)
     conn.execute(sa.text(f'CREATE SCHEMA "{build}"'))
-    return build
+    run_id = uuid.uuid4().hex
+    conn.execute(sa.text("DELETE FROM meta_build_claim"))
+    conn.execute(
+        sa.text("INSERT INTO meta_build_claim (schema_name, run_id, claimed_at) VALUES (:s, :r, :t)"),
+        {"s": build, "r": run_id, "t": _utc_now()},
+    )
+    return build, run_id
+
+
+def check_claim(conn: Connection, build: str, run_id: str) -> bool:
+    """Whether the run ``run_id``, which holds ``build``, has published it already; raises ``BuildSuperseded``
+    when the run no longer holds it."""
+    row = conn.execute(sa.text("SELECT schema_name, run_id, published_at FROM meta_build_claim")).first()
+    if row is None or (row.schema_name, row.run_id) != (build, run_id):
+        raise BuildSuperseded(
+            f"build {build} of publish run {run_id[:8]} was taken over by a later publish run; "
+            "this run stops without publishing (the later run publishes)"
+        )
+    return row.published_at is not None
 
 
 def switch_statements(
@@ -94,16 +129,19 @@ def switch_statements(
 
 def switch(conn: Connection, schema: str, build: str, models: Sequence[str]) -> str | None:
     """Publish ``build``: the views of ``schema`` show its models from now on; the build they showed before is
-    dropped (the next run recreates it). In the caller's transaction; returns the replaced build schema."""
+    dropped (the next run recreates it), and the claim on ``build`` is marked published. In the caller's
+    transaction (which checked the claim); returns the replaced build schema."""
     previous = published_build(conn)
+    now = _utc_now()
     postgres = conn.dialect.name == "postgresql"
     for statement in switch_statements(schema, build, models, _relation_types(conn, schema), postgres):
         conn.execute(sa.text(statement))
     conn.execute(sa.text("DELETE FROM meta_published_build"))
     conn.execute(
-        sa.text("INSERT INTO meta_published_build (schema_name, published_at) VALUES (:s, :t)"),
-        {"s": build, "t": dt.datetime.now(dt.UTC).replace(tzinfo=None)},
+        sa.text("INSERT INTO meta_published_build (schema_name, published_at) VALUES (:s, :t)"), {"s": build, "t": now}
     )
+    claimed = sa.text("UPDATE meta_build_claim SET published_at = :t WHERE schema_name = :s")
+    conn.execute(claimed, {"s": build, "t": now})
     if previous and previous != build:
         conn.execute(sa.text(f'DROP SCHEMA IF EXISTS "{previous}" CASCADE'))
     log.info("published build %s (%d models), replaced %s", build, len(models), previous)
