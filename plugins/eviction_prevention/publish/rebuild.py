@@ -5,7 +5,8 @@ Everything is rebuilt from the staging tables on each run, so a rerun gives the 
 
 1. ``prepare``: reference data, the reference date, delivery periods; a fresh build schema
    (``write_audit_publish``).
-2. ``build_models("intermediate")``: dbt builds and tests the intermediate models in the build schema.
+2. ``build_models("intermediate")``: fresh PostgreSQL statistics of what they read, then dbt builds and tests
+   the intermediate models in the build schema.
 3. ``link``: the linkage (Python) reads them and writes ``int_links`` and ``int_persons``.
 4. ``build_models("marts")``: dbt builds and tests the marts in the build schema (the audit).
 5. ``publish_build``: in one transaction the warehouse's views switch to the build, and the access layer
@@ -155,11 +156,16 @@ def prepare(
         reference = set_reference_date(conn, reference_date)
         statutory_calendar.warn_if_uncovered(reference, rules)
         refresh_delivery_periods(conn, reference or files.today())
-        # what the intermediate models read; the linkage's tables get theirs when it has rewritten them
-        warehouse.analyze_tables(conn, [t for t in warehouse.schema_tables() if t not in LINKAGE_TABLES])
         schema = warehouse.current_schema(conn)
         build_schema, run_id = wap.start_build(conn, schema)
     return Build(schema, build_schema, reference.isoformat() if reference else None, run_id)
+
+
+def analyzed_before(layer: str) -> list[str]:
+    """The tables whose PostgreSQL statistics a dbt step refreshes before it builds: for the intermediate models,
+    everything loaded by the intake and by ``prepare`` (the linkage's tables get theirs from ``link``, which
+    rewrites them; the marts read those and the intermediate models, which dbt analyses as it builds them)."""
+    return [t for t in warehouse.schema_tables() if t not in LINKAGE_TABLES] if layer == "intermediate" else []
 
 
 @contextlib.contextmanager
@@ -181,6 +187,8 @@ def build_models(url: str | None, build: Build, layer: str) -> dict[str, int]:
     counts: dict[str, int] = {}
     with step(url, build, f"build {layer}") as published:
         if not published:
+            with warehouse.connect(url) as conn:
+                warehouse.analyze_tables(conn, analyzed_before(layer))
             dbt_runner.invoke(url, build.schema, "build", SELECTIONS[layer], build.dbt_vars())
         with warehouse.connect(url) as conn:
             for name in models.model_names(layer):
