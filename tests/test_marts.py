@@ -117,9 +117,10 @@ def _build(url: str) -> None:
     _publish_with_links(url, links)
 
 
-def _publish_with_links(url: str, links: pd.DataFrame) -> None:
-    """Every publish step, with the given links in place of the linkage's."""
-    build = rebuild.prepare(url, key=TEST_KEY.encode())
+def _publish_with_links(url: str, links: pd.DataFrame, build: rebuild.Build | None = None) -> None:
+    """Every publish step (after ``prepare``, unless ``build`` is one already prepared), with the given links in
+    place of the linkage's."""
+    build = build or rebuild.prepare(url, key=TEST_KEY.encode())
     rebuild.build_models(url, build, "intermediate")
     with warehouse.connect(url) as conn:
         warehouse.recreate_table(conn, "int_links")
@@ -237,12 +238,7 @@ def test_overlapping_runs_never_publish_one_build_together(warehouse_url: str) -
         with pytest.raises(write_audit_publish.BuildSuperseded, match="taken over by a later publish run"):
             superseded_step()
     assert _published(warehouse_url) == before
-    rebuild.build_models(warehouse_url, later, "intermediate")
-    with warehouse.connect(warehouse_url) as conn:
-        warehouse.recreate_table(conn, "int_links")
-        warehouse.insert_rows(conn, "int_links", links)
-    rebuild.build_models(warehouse_url, later, "marts")
-    rebuild.publish_build(warehouse_url, later)
+    _publish_with_links(warehouse_url, links, later)
     assert _published(warehouse_url) == (later.build_schema, before[1])
     assert later.build_schema != before[0]
 

@@ -187,8 +187,9 @@ def build_models(url: str | None, build: Build, layer: str) -> dict[str, int]:
     counts: dict[str, int] = {}
     with step(url, build, f"build {layer}") as published:
         if not published:
-            with warehouse.connect(url) as conn:
-                warehouse.analyze_tables(conn, analyzed_before(layer))
+            if tables := analyzed_before(layer):
+                with warehouse.connect(url) as conn:
+                    warehouse.analyze_tables(conn, tables)
             dbt_runner.invoke(url, build.schema, "build", SELECTIONS[layer], build.dbt_vars())
         with warehouse.connect(url) as conn:
             for name in models.model_names(layer):

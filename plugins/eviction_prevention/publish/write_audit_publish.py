@@ -20,13 +20,14 @@ it publishes anything. A step rerun after its build was published writes nothing
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 import uuid
 from collections.abc import Sequence
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
+
+from eviction_prevention.intake import files
 
 log = logging.getLogger(__name__)
 
@@ -75,10 +76,6 @@ def _relation_types(conn: Connection, schema: str) -> dict[str, str]:
     return {name: kind for name, kind in rows}
 
 
-def _utc_now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
-
-
 def start_build(conn: Connection, schema: str) -> tuple[str, str]:
     """A fresh build schema, claimed for a new run: every build schema but the published one is dropped (an
     earlier build, or an unfinished one of a run that failed or was superseded), and the next slot created
@@ -93,7 +90,7 @@ def start_build(conn: Connection, schema: str) -> tuple[str, str]:
     conn.execute(sa.text("DELETE FROM meta_build_claim"))
     conn.execute(
         sa.text("INSERT INTO meta_build_claim (schema_name, run_id, claimed_at) VALUES (:s, :r, :t)"),
-        {"s": build, "r": run_id, "t": _utc_now()},
+        {"s": build, "r": run_id, "t": files.utcnow()},
     )
     return build, run_id
 
@@ -132,7 +129,7 @@ def switch(conn: Connection, schema: str, build: str, models: Sequence[str]) -> 
     dropped (the next run recreates it), and the claim on ``build`` is marked published. In the caller's
     transaction (which checked the claim); returns the replaced build schema."""
     previous = published_build(conn)
-    now = _utc_now()
+    now = files.utcnow()
     postgres = conn.dialect.name == "postgresql"
     for statement in switch_statements(schema, build, models, _relation_types(conn, schema), postgres):
         conn.execute(sa.text(statement))
