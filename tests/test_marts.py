@@ -10,6 +10,7 @@ import datetime as dt
 
 import pandas as pd
 import pytest
+import sqlalchemy as sa
 from eviction_prevention import warehouse
 from eviction_prevention.publish import dbt_runner, rebuild, write_audit_publish
 
@@ -208,7 +209,8 @@ def test_a_failed_audit_leaves_the_previous_build_visible(warehouse_url: str) ->
         links = warehouse.read_frame(conn, "SELECT * FROM int_links")
     # a linkage fault: case A linked to two social-team cases, so mart_referrals lists case A twice
     doubled = pd.concat([links, links[links["left_key"].str.contains("tenancy-A")].assign(right_key="st:case-B")])
-    with pytest.raises(dbt_runner.DbtError, match="unique_mart_referrals_case_id"):
+    # the audit names the test and the rule it broke, with the offending rows (one extra row of case A)
+    with pytest.raises(dbt_runner.DbtError, match=r"test column_rules_mart_referrals: fail \(unique case_id: 1\)"):
         _publish_with_links(warehouse_url, doubled)
     assert _published(warehouse_url) == before  # the same build, the same rows
     assert _referrals(warehouse_url)["A"]["report_state"] == "met"
@@ -217,6 +219,35 @@ def test_a_failed_audit_leaves_the_previous_build_visible(warehouse_url: str) ->
     assert after == (f"{schema}_build_b", before[1])
     with warehouse.connect(warehouse_url) as conn:
         assert write_audit_publish.build_schemas(conn, schema) == [f"{schema}_build_b"]  # the replaced one dropped
+
+
+def test_column_rules_name_each_broken_rule_with_its_rows(warehouse_url: str) -> None:
+    """The one-scan test of a table's column rules (sql/tests/generic/column_rules.sql) keeps dbt's meanings:
+    unique and accepted_values let NULLs pass, not_null catches them. Its failure names each broken rule with
+    its offending rows, in the order the rules are declared (_marts.yml: unique, not_null, accepted_values)."""
+    _build(warehouse_url)
+    with warehouse.connect(warehouse_url) as conn:
+        build = write_audit_publish.published_build(conn)
+        schema = warehouse.current_schema(conn)
+        table = f'"{build}".mart_referrals'
+        changes = [  # (statement, the case it changes)
+            (f"INSERT INTO {table} SELECT * FROM {table} WHERE case_id LIKE :case", "A"),
+            (f"UPDATE {table} SET report_state = NULL WHERE case_id LIKE :case", "B"),
+            (f"UPDATE {table} SET t0_source = 'guessed' WHERE case_id LIKE :case", "F"),
+            (f"UPDATE {table} SET rent_paid_source = 'rumour' WHERE case_id LIKE :case", "D"),
+            (f"UPDATE {table} SET rent_paid_source = 'rumour' WHERE case_id LIKE :case", "E"),
+            (f"UPDATE {table} SET close_reason = NULL WHERE case_id LIKE :case", "%"),  # NULL: no unlisted value
+        ]
+        for statement, label in changes:
+            conn.execute(sa.text(statement), {"case": f"corpa:tenancy-{label}:%"})
+    variables = {"warehouse_schema": schema, "build_schema": build}
+    expected = (
+        "test column_rules_mart_referrals: fail (unique case_id: 1, not_null report_state: 1, "
+        "accepted_values t0_source: 1, accepted_values rent_paid_source: 2)"
+    )
+    with pytest.raises(dbt_runner.DbtError) as failed:
+        dbt_runner.invoke(warehouse_url, schema, "test", ["--select", "column_rules_mart_referrals"], variables)
+    assert str(failed.value) == f"dbt test failed: {expected}"
 
 
 def test_overlapping_runs_never_publish_one_build_together(warehouse_url: str) -> None:
@@ -274,7 +305,10 @@ def test_each_data_test_runs_in_one_step_and_the_unit_tests_pass(warehouse_url: 
     tests = {layer: [n.name for n in nodes if n.kind == "test"] for layer, nodes in run.items()}
     declared = [n.name for n in dbt_runner.manifest().nodes.values() if n.resource_type == "test"]
     assert sorted(tests["intermediate"] + tests["marts"]) == sorted(declared)
-    assert len(declared) == 56 and not set(tests["intermediate"]) & set(tests["marts"])
+    # a column_rules test per table with column rules (3 sources, 4 intermediate models, 5 marts) and the 6
+    # relationships (2 between intermediate models, 4 from the marts)
+    assert len(declared) == 18 and not set(tests["intermediate"]) & set(tests["marts"])
+    assert len(tests["marts"]) == 11  # the marts' 5 and their 4 relationships, the linkage tables' 2
     assert {n.kind for n in run["marts"]} == {"model", "test"}  # a publish run leaves the unit tests out
     nodes = dbt_runner.invoke(warehouse_url, build.schema, "test", ["--select", "test_type:unit"], build.dbt_vars())
     assert sorted((n.name, n.status) for n in nodes) == [

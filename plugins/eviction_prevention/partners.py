@@ -14,8 +14,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from eviction_prevention import settings
 from eviction_prevention.parse import layouts
 
 DEFAULT_REGISTRY = Path(__file__).resolve().parents[2] / "config" / "partners.yaml"
@@ -225,8 +224,7 @@ def registry_path() -> Path:
 
 @lru_cache(maxsize=4)
 def _load(path: str) -> tuple[Partner, ...]:
-    with open(path, encoding="utf-8") as fh:
-        return parse_registry(yaml.safe_load(fh))
+    return parse_registry(settings.read_yaml(path))
 
 
 def load_partners(path: Path | None = None) -> tuple[Partner, ...]:

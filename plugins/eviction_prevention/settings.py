@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -81,10 +82,16 @@ def vault_key() -> bytes:
     return _secret(VAULT_KEY_ENV, VAULT_KEY_VARIABLE, "vault key")
 
 
+def read_yaml(path: Path | str) -> Any:
+    """A configuration file's YAML, safely loaded; parsed by libyaml when PyYAML has it (about ten times faster
+    than the pure-Python parser: the statutory calendar alone took ~0.1 s of every publish run)."""
+    with open(path, encoding="utf-8") as fh:
+        return yaml.load(fh, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+
+
 @lru_cache(maxsize=1)
 def municipalities() -> dict[str, dict]:
-    with open(CONFIG_DIR / "municipalities.yaml", encoding="utf-8") as fh:
-        data = yaml.safe_load(fh)
+    data = read_yaml(CONFIG_DIR / "municipalities.yaml")
     return {m["name"]: m for m in data["municipalities"]}
 
 

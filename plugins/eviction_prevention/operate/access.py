@@ -21,7 +21,6 @@ from functools import lru_cache
 
 import pandas as pd
 import sqlalchemy as sa
-import yaml
 from sqlalchemy.engine import Connection
 
 from eviction_prevention import settings, warehouse
@@ -35,8 +34,7 @@ ANALYST_LAYERS = ("marts", "reference")
 
 @lru_cache(maxsize=1)
 def config() -> dict:
-    with open(settings.CONFIG_DIR / "access.yaml", encoding="utf-8") as fh:
-        return yaml.safe_load(fh)
+    return settings.read_yaml(settings.CONFIG_DIR / "access.yaml")
 
 
 def seed_partner_access(conn: Connection) -> None:

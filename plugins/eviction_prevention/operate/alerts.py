@@ -21,8 +21,6 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from eviction_prevention import settings
 
 log = logging.getLogger(__name__)
@@ -85,8 +83,7 @@ def parse_config(raw: Mapping[str, Any]) -> AlertConfig:
 
 @lru_cache(maxsize=4)
 def load_config(path: Path = CONFIG_FILE) -> AlertConfig:
-    with open(path, encoding="utf-8") as fh:
-        return parse_config(yaml.safe_load(fh))
+    return parse_config(settings.read_yaml(path))
 
 
 # ------------------------------------------------------------------------------------------------- sending

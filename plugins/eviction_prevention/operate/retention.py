@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import sqlalchemy as sa
-import yaml
 from sqlalchemy.engine import Connection
 
 from eviction_prevention import settings, warehouse
@@ -60,8 +59,7 @@ def parse_policy(raw: dict) -> list[StagingRule]:
 
 
 def load_policy(path: Path = POLICY_FILE) -> list[StagingRule]:
-    with open(path, encoding="utf-8") as fh:
-        return parse_policy(yaml.safe_load(fh))
+    return parse_policy(settings.read_yaml(path))
 
 
 def cutoff(today: dt.date, days: int) -> dt.date:

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-import yaml
-
 from eviction_prevention import settings
 from eviction_prevention.partners import get_partner
 
@@ -20,8 +18,7 @@ POLICY_FILE = settings.CONFIG_DIR / "feedback.yaml"
 
 @lru_cache(maxsize=1)
 def policy() -> dict[str, dict]:
-    with open(POLICY_FILE, encoding="utf-8") as fh:
-        return yaml.safe_load(fh)["recipients"]
+    return settings.read_yaml(POLICY_FILE)["recipients"]
 
 
 def purposes(kind: str) -> dict[str, str]:

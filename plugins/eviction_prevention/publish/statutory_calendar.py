@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
-import yaml
 
 from eviction_prevention import settings
 
@@ -33,8 +32,7 @@ class RuleSet:
 
 
 def load_rules(path: Path | None = None) -> RuleSet:
-    with open(path or settings.CONFIG_DIR / RULES_FILE, encoding="utf-8") as fh:
-        data = yaml.safe_load(fh)
+    data = settings.read_yaml(path or settings.CONFIG_DIR / RULES_FILE)
     days = {entry["date"]: f"{entry['name']} (art. {entry['article']})" for entry in data["days"]}
     for decree in data["decrees"]:
         for entry in decree["days"]:

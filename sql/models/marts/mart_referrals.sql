@@ -114,42 +114,14 @@ rent AS (
     JOIN trajectory_rows AS first_row ON first_row.case_id = t.case_id AND first_row.n = 1
     GROUP BY t.case_id
 ),
-deadline_events AS (
-    -- every covenant deadline of a case as (start applies, due date, event date), to give them one state rule
-    SELECT case_id, 'report' AS deadline, t0_date IS NOT NULL AS applies, report_deadline AS due_date,
-           reported_date AS event_date, ended_date, reference_date
-    FROM deadlines
-    UNION ALL
-    SELECT case_id, 'analysis', reported_date IS NOT NULL, analysis_deadline, analysis_sent_date, ended_date,
-           reference_date
-    FROM deadlines
-    UNION ALL
-    SELECT case_id, 'first_contact', reported_date IS NOT NULL, first_contact_deadline, first_contact_date,
-           ended_date, reference_date
-    FROM deadlines
-),
-deadline_states AS (
-    SELECT case_id,
-           max(CASE WHEN deadline = 'report' THEN state END) AS report_state,
-           max(CASE WHEN deadline = 'analysis' THEN state END) AS analysis_state,
-           max(CASE WHEN deadline = 'first_contact' THEN state END) AS first_contact_state
-    FROM (
-        SELECT case_id, deadline,
-               CASE
-                 WHEN NOT applies THEN 'not_applicable'
-                 WHEN event_date IS NOT NULL AND event_date <= due_date THEN 'met'
-                 WHEN event_date IS NOT NULL THEN 'missed'
-                 WHEN ended_date IS NOT NULL AND ended_date <= due_date THEN 'not_required'
-                 WHEN ended_date IS NOT NULL THEN 'missed'
-                 WHEN reference_date > due_date THEN 'open_overdue'
-                 ELSE 'open_in_time'
-               END AS state
-        FROM deadline_events
-    ) AS e
-    GROUP BY case_id
-),
 states AS (
-    SELECT d.*, ds.report_state, ds.analysis_state, ds.first_contact_state,
+    SELECT d.*,
+           {{ deadline_state('d.t0_date IS NOT NULL', 'd.report_deadline', 'd.reported_date', 'd.ended_date',
+                             'd.reference_date') }} AS report_state,
+           {{ deadline_state('d.reported_date IS NOT NULL', 'd.analysis_deadline', 'd.analysis_sent_date',
+                             'd.ended_date', 'd.reference_date') }} AS analysis_state,
+           {{ deadline_state('d.reported_date IS NOT NULL', 'd.first_contact_deadline', 'd.first_contact_date',
+                             'd.ended_date', 'd.reference_date') }} AS first_contact_state,
            CASE
              WHEN NOT COALESCE(d.trajectory, FALSE) OR d.trajectory_start_date IS NULL THEN NULL
              WHEN rent.arrears_grew = 1 THEN 'missed'
@@ -158,7 +130,6 @@ states AS (
            END AS rent_trend_state,
            d.analysis_sent_date < d.reported_date AS analysis_before_report
     FROM deadlines AS d
-    JOIN deadline_states AS ds ON ds.case_id = d.case_id
     LEFT JOIN rent ON rent.case_id = d.case_id
 ),
 flagged AS (
@@ -166,6 +137,15 @@ flagged AS (
            COALESCE(s.current_rent_paid IS NOT NULL AND s.rent_trend_state IN ('met', 'missed')
                     AND s.current_rent_paid <> (s.rent_trend_state = 'met'), FALSE) AS rent_paid_sources_disagree
     FROM states AS s
+),
+eviction_events AS (
+    -- the latest case of each tenancy and executed eviction date; ranked among the evicted cases only (the
+    -- eviction date is part of the partition, so a partition's cases are all evicted or none are)
+    SELECT case_id,
+           row_number() OVER (PARTITION BY corporation, tenancy_key, eviction_date ORDER BY first_seen DESC) = 1
+             AS latest
+    FROM base
+    WHERE evicted
 )
 SELECT s.case_id, s.previous_case_id, p.person_id, s.corporation, s.tenancy_key, s.municipality,
        COALESCE(s.linked_team, s.municipality_team) AS team,
@@ -194,9 +174,7 @@ SELECT s.case_id, s.previous_case_id, p.person_id, s.corporation, s.tenancy_key,
        s.sdd_records > 0 AS sdd_involved, s.sdd_debt_counselling > 0 AS sdd_debt_counselling,
        s.children, s.objection, s.judgment_date, s.eviction_date,
        s.evicted,
-       s.evicted
-         AND row_number() OVER (PARTITION BY s.corporation, s.tenancy_key, s.eviction_date ORDER BY s.first_seen DESC) = 1
-         AS eviction_event,
+       s.evicted AND COALESCE(ev.latest, FALSE) AS eviction_event,
        COALESCE(s.no_eviction_families_with_children, FALSE) AND COALESCE(s.children, FALSE)
          AS policy_flag_children_eviction,
        NULLIF(CONCAT_WS(';',
@@ -204,4 +182,5 @@ SELECT s.case_id, s.previous_case_id, p.person_id, s.corporation, s.tenancy_key,
            CASE WHEN s.rent_paid_sources_disagree THEN 'rent_paid_sources_disagree' END
        ), '') AS data_quality
 FROM flagged AS s
+LEFT JOIN eviction_events AS ev ON ev.case_id = s.case_id
 LEFT JOIN {{ source('linkage', 'int_persons') }} AS p ON p.record_id = s.tenancy_id
