@@ -1,4 +1,5 @@
-"""Dutch local time (Europe/Amsterdam, DST included) for delivery deadlines, and dates written in Dutch.
+"""Time as the pipeline keeps it: now as naive UTC (``utcnow``, ``today``), Dutch local time (Europe/Amsterdam,
+DST included) for delivery deadlines, and dates written in Dutch.
 
 The warehouse stores moments as naive UTC timestamps; a delivery deadline is a Dutch calendar date, so a
 moment is judged by its local date: 23:30 on the due date is on time, 00:30 the next day is late.
@@ -11,6 +12,16 @@ from zoneinfo import ZoneInfo
 
 AMSTERDAM = ZoneInfo("Europe/Amsterdam")
 DATE_FORMAT = "%d-%m-%Y"  # how a date is written for a partner: 31-12-2026
+
+
+def utcnow() -> dt.datetime:
+    """Now, as the warehouse stores moments: naive UTC."""
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+def today() -> dt.date:
+    """Today's date in UTC."""
+    return dt.datetime.now(dt.UTC).date()
 
 
 def dutch_date(day: dt.date) -> str:

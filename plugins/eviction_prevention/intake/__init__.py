@@ -12,7 +12,7 @@ The modules, in the order a file meets them:
 * ``delivery_windows``: the periods a partner must deliver for, and the missed ones;
 * ``files``: the file and its outcome as the modules pass them on (plain, JSON-able values);
 * ``locks``, ``replay`` (files from disk, the same path without SFTP), ``issue_summary`` (receipt messages
-  grouped by problem), ``gc_tuning`` (fewer collector passes while ingesting).
+  grouped by problem).
 
 Functions here are called by the intake DAG's tasks; they take plain values and return small JSON-able dicts
 (file names, checksums, counts, Dutch messages), never personal data, since results go to XCom and receipts.

@@ -14,7 +14,7 @@ import pandas as pd
 from sqlalchemy.engine import Connection
 
 from eviction_prevention import warehouse
-from eviction_prevention.intake.files import today
+from eviction_prevention.dutch_time import today
 from eviction_prevention.parse import layouts, sandbox
 from eviction_prevention.parse.issues import Issue
 from eviction_prevention.partners import Partner

@@ -12,8 +12,9 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from eviction_prevention import dutch_time, warehouse
+from eviction_prevention.dutch_time import today
 from eviction_prevention.intake import locks
-from eviction_prevention.intake.files import FetchedFile, FileOutcome, today
+from eviction_prevention.intake.files import FetchedFile, FileOutcome
 from eviction_prevention.partners import Partner
 from eviction_prevention.publish import models
 

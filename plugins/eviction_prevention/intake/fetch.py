@@ -19,14 +19,13 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from eviction_prevention import settings
+from eviction_prevention import dutch_time, settings
 from eviction_prevention.intake.files import (
     FetchedFile,
     SFTPClientLike,
     landing_path,
     name_refusal,
     sha256_file,
-    utcnow,
 )
 from eviction_prevention.partners import Partner
 
@@ -140,7 +139,7 @@ def fetch_new_files(
     fetched: list[FetchedFile] = []
     for name in sorted(found, key=lambda n: (listing[n][1], n)):  # by arrival: a correction after its original
         size, mtime = listing[name]
-        now = utcnow()
+        now = dutch_time.utcnow()
         received = now.isoformat()
         delivered = min(now, dt.datetime.fromtimestamp(mtime, dt.UTC).replace(tzinfo=None)).isoformat()
         if size > partner.max_file_bytes:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import fnmatch
 import hashlib
 import re
@@ -74,14 +73,6 @@ class FileOutcome:
     as_of: str | None = None  # the snapshot or export date the file reports on (peildatum), ISO
     delivered_on: str | None = None  # the Dutch local date the partner delivered it, ISO
     delivery_due: str | None = None  # the last day of the delivery window of its as-of date, ISO
-
-
-def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
-
-
-def today() -> dt.date:
-    return dt.datetime.now(dt.UTC).date()
 
 
 def sha256_file(path: Path) -> str:

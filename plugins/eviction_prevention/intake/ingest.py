@@ -23,11 +23,12 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from eviction_prevention import settings, warehouse
-from eviction_prevention.intake import gc_tuning, locks
+from eviction_prevention import gc_tuning, settings, warehouse
+from eviction_prevention.dutch_time import today, utcnow
+from eviction_prevention.intake import locks
 from eviction_prevention.intake.check import Checked, check, load_staging
 from eviction_prevention.intake.delivery_windows import delivered_on, delivery_due
-from eviction_prevention.intake.files import FetchedFile, FileOutcome, safe_name, today, utcnow
+from eviction_prevention.intake.files import FetchedFile, FileOutcome, safe_name
 from eviction_prevention.intake.issue_summary import slipped_columns, summarised
 from eviction_prevention.intake.ledger import insert_ledger, ledger_row, load_history, record_delivery, supersede
 from eviction_prevention.parse import layouts

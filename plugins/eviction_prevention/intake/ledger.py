@@ -13,7 +13,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from eviction_prevention import warehouse
-from eviction_prevention.intake.files import FetchedFile, FileOutcome, utcnow
+from eviction_prevention.dutch_time import utcnow
+from eviction_prevention.intake.files import FetchedFile, FileOutcome
 from eviction_prevention.partners import Partner
 from eviction_prevention.validate.suites import History
 

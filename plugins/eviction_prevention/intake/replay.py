@@ -49,7 +49,7 @@ def ingest_paths(
 ) -> list[dict]:
     """Ingest local files of one partner in order; write each receipt next to its file. Returns the outcomes
     (the receipt's data: counts and Dutch messages, never personal data)."""
-    received = received_at or files.utcnow()
+    received = received_at or dutch_time.utcnow()
     outcomes: list[dict] = []
     with locks.partner_lock(partner.code, url):
         for path in paths:

@@ -15,8 +15,9 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from eviction_prevention import warehouse
+from eviction_prevention.dutch_time import utcnow
 from eviction_prevention.intake import locks
-from eviction_prevention.intake.files import SFTPClientLike, safe_name, utcnow
+from eviction_prevention.intake.files import SFTPClientLike, safe_name
 from eviction_prevention.intake.receipts import receipt_name, receipt_text
 from eviction_prevention.partners import Partner
 

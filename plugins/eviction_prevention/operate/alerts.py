@@ -21,7 +21,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from eviction_prevention import settings
+from eviction_prevention import dutch_time, settings
 
 log = logging.getLogger(__name__)
 
@@ -297,7 +297,7 @@ def alert_missed_deliveries(
                 {
                     "k": delivery_alert_key(row),
                     "t": "delivery_missed",
-                    "s": dt.datetime.now(dt.UTC).replace(tzinfo=None),
+                    "s": dutch_time.utcnow(),
                     "c": ",".join(accepted),
                 },
             )

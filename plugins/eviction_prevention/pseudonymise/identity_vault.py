@@ -33,7 +33,6 @@ purpose, how many values; never a value) in the same transaction as its caller's
 from __future__ import annotations
 
 import base64
-import datetime as dt
 import functools
 import logging
 from collections.abc import Iterable
@@ -44,7 +43,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESSIV
 from sqlalchemy.engine import Connection
 
-from eviction_prevention import warehouse
+from eviction_prevention import dutch_time, warehouse
 from eviction_prevention.partners import get_partner
 from eviction_prevention.pseudonymise import keys
 from eviction_prevention.publish import feedback_policy
@@ -144,7 +143,7 @@ def _log(conn: Connection, owner: str, recipient: str, purpose: str, run_id: str
             "VALUES (:at, :run, :owner, :recipient, :purpose, :n)"
         ),
         {
-            "at": dt.datetime.now(dt.UTC).replace(tzinfo=None),
+            "at": dutch_time.utcnow(),
             "run": run_id,
             "owner": owner,
             "recipient": recipient,

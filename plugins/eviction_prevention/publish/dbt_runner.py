@@ -11,7 +11,6 @@ file; each node's outcome is logged here (name, status, seconds): never a row.
 from __future__ import annotations
 
 import contextlib
-import gc
 import json
 import logging
 import os
@@ -23,7 +22,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from eviction_prevention import settings, warehouse
+from eviction_prevention import gc_tuning, settings, warehouse
 
 log = logging.getLogger(__name__)
 
@@ -85,20 +84,6 @@ def _environment(values: dict[str, str]) -> Iterator[None]:
                 os.environ[k] = v
 
 
-@contextlib.contextmanager
-def _heap_set_aside() -> Iterator[None]:
-    """Python's full garbage collections left out of the objects that exist before a dbt invocation, for its
-    length. dbt allocates enough per node to set off full collections, and each walks every object of the
-    process: the task's own data and the parsed project. Measured in ``make bench``'s process at 100k rows, they
-    took ~0.25 s of a 1.0 s marts build and ~0.4 s of the intermediate one. ``gc.freeze`` sets those objects
-    aside (reference counting still frees them), ``gc.unfreeze`` returns them to the collector after."""
-    gc.freeze()
-    try:
-        yield
-    finally:
-        gc.unfreeze()
-
-
 def _target_dir(slot: str = "parse") -> Path:
     """dbt's target folder for ``slot`` (a build schema: its parse is kept there between runs, so a run re-parses
     only what changed)."""
@@ -156,7 +141,7 @@ def invoke(
     env = profile_environment(url, schema)
     encoded = json.dumps(variables or {}, sort_keys=True)
     slot = (variables or {}).get("build_schema") or "parse"
-    with _lock, _environment(env), _heap_set_aside():
+    with _lock, _environment(env), gc_tuning.old_objects_set_aside():
         parsed = _manifest(env, encoded, slot)  # the first one imports dbt
         from dbt.cli.main import dbtRunner
 

@@ -337,7 +337,7 @@ def send(partner: Partner, client: object, url: str | None, run_id: str, vault_k
                 "g": feedback.digest,
                 "n": len(table),
                 "s": hashlib.sha256(data).hexdigest(),
-                "at": dt.datetime.now(dt.UTC).replace(tzinfo=None),
+                "at": dutch_time.utcnow(),
                 "run": run_id,
             },
         )

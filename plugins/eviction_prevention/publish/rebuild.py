@@ -29,8 +29,8 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from eviction_prevention import settings, warehouse
-from eviction_prevention.intake import delivery_windows, files, locks
+from eviction_prevention import dutch_time, settings, warehouse
+from eviction_prevention.intake import delivery_windows, locks
 from eviction_prevention.link import sources
 from eviction_prevention.operate import access
 from eviction_prevention.partners import load_partners
@@ -155,7 +155,7 @@ def prepare(
         delivery_windows.fill_received_on(conn)
         reference = set_reference_date(conn, reference_date)
         statutory_calendar.warn_if_uncovered(reference, rules)
-        refresh_delivery_periods(conn, reference or files.today())
+        refresh_delivery_periods(conn, reference or dutch_time.today())
         schema = warehouse.current_schema(conn)
         build_schema, run_id = wap.start_build(conn, schema)
     return Build(schema, build_schema, reference.isoformat() if reference else None, run_id)

@@ -27,7 +27,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from eviction_prevention.intake import files
+from eviction_prevention import dutch_time
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +90,7 @@ def start_build(conn: Connection, schema: str) -> tuple[str, str]:
     conn.execute(sa.text("DELETE FROM meta_build_claim"))
     conn.execute(
         sa.text("INSERT INTO meta_build_claim (schema_name, run_id, claimed_at) VALUES (:s, :r, :t)"),
-        {"s": build, "r": run_id, "t": files.utcnow()},
+        {"s": build, "r": run_id, "t": dutch_time.utcnow()},
     )
     return build, run_id
 
@@ -129,7 +129,7 @@ def switch(conn: Connection, schema: str, build: str, models: Sequence[str]) -> 
     dropped (the next run recreates it), and the claim on ``build`` is marked published. In the caller's
     transaction (which checked the claim); returns the replaced build schema."""
     previous = published_build(conn)
-    now = files.utcnow()
+    now = dutch_time.utcnow()
     postgres = conn.dialect.name == "postgresql"
     for statement in switch_statements(schema, build, models, _relation_types(conn, schema), postgres):
         conn.execute(sa.text(statement))
