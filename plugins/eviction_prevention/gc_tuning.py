@@ -13,9 +13,9 @@ afterwards, also on error.
 dbt (``old_objects_set_aside``): a dbt invocation allocates enough per node to set off full collections, and
 each walks every object of the process: the task's own data and the parsed project. In ``make bench``'s
 process at 100k rows they took 0.24 s of a 1.0 s marts build and 0.41 s of the intermediate one; with the
-process's objects set aside, none and 0.15 s (issue 19).
-The objects that exist before the invocation are set aside for its length (``gc.freeze``; reference counting
-still frees them) and given back to the collector after (``gc.unfreeze``).
+process's objects set aside, none and 0.15 s (issue 19). The objects that exist before the invocation are
+set aside for its length (``gc.freeze``; reference counting still frees them) and given back to the collector
+after (``gc.unfreeze``).
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@
   An expression, evaluated per row: each deadline's state is a column of the case's row (no union of the
   deadlines and no regrouping per case).
 #}
-{% macro deadline_state(applies, due_date, event_date, ended_date='ended_date', reference_date='reference_date') %}
+{% macro deadline_state(applies, due_date, event_date, ended_date, reference_date) %}
     CASE
       WHEN NOT ({{ applies }}) THEN 'not_applicable'
       WHEN {{ event_date }} IS NOT NULL AND {{ event_date }} <= {{ due_date }} THEN 'met'

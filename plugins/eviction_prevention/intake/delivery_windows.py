@@ -12,7 +12,6 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from eviction_prevention import dutch_time, warehouse
-from eviction_prevention.dutch_time import today
 from eviction_prevention.intake import locks
 from eviction_prevention.intake.files import FetchedFile, FileOutcome
 from eviction_prevention.partners import Partner
@@ -108,7 +107,7 @@ def missed_deliveries(conn: Connection, partner: str) -> list[dict[str, Any]]:
 
 def check_delivery_windows(partner: Partner, url: str | None = None, on: dt.date | None = None) -> list[dict[str, Any]]:
     """Refresh the partner's expected periods and log a warning for every missed delivery window."""
-    on = on or today()
+    on = on or dutch_time.today()
     with warehouse.connect(url) as conn:
         locks.ensure_schema(conn)
         fill_received_on(conn)

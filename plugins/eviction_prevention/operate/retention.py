@@ -22,7 +22,7 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from eviction_prevention import settings, warehouse
+from eviction_prevention import dutch_time, settings, warehouse
 from eviction_prevention.pseudonymise import identity_vault
 
 log = logging.getLogger(__name__)
@@ -110,7 +110,7 @@ def purge_warehouse(
     url: str | None = None, today: dt.date | None = None, rules: list[StagingRule] | None = None
 ) -> dict[str, int]:
     """Staging rows past retention, then the linkage rows they leave behind, in one transaction."""
-    today = today or dt.datetime.now(dt.UTC).date()
+    today = today or dutch_time.today()
     rules = load_policy() if rules is None else rules
     with warehouse.connect(url) as conn:
         warehouse.ensure_schema(conn)
